@@ -1,0 +1,188 @@
+"""Stage configuration: one frozen dataclass per stage, defaults as in DESIGN.md section 1.
+
+A whole-pipeline :class:`Config` round-trips through TOML (``[interp]``, ``[vae]``,
+``[score]``, ``[context]``, ``[pipeline]`` tables). :func:`config_hash` of a stage
+config decides whether a stage is stale.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+#: Effective wavelengths of ZTF g and r (Angstrom) used for the normalised wavelength axis.
+ZTF_LAMBDA = {"g": 4746.5, "r": 6366.4}
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    """Quality cut of the paper, section 2.1."""
+
+    snr_g: float = 2.5          # at least one detection at this significance in g
+    snr_r: float = 3.0          # ... and in r
+    min_points: int = 10        # fewer points than this in a band flags the object
+
+
+@dataclass(frozen=True)
+class InterpConfig:
+    """GP interpolation (eqs. 2-6)."""
+
+    method: str = "fast"        # "fast" | "george"
+    n_phase: int = 160          # output phases per band
+    workers: int = 2
+    chunk_size: int = 2000      # objects per resumable chunk
+    min_points: int = 10        # per band
+    stack: int = 3              # george reference: periodic boundary by stacking
+    lambda_low: float = 3676.0  # normalised wavelength range (Angstrom, ZTF g blue edge)
+    lambda_high: float = 7226.0  # (ZTF r red edge)
+    n_restarts: int = 3         # george: other initial l_phi when l_phi diverges/collapses
+    split: tuple[float, float, float] = (0.7, 0.2, 0.1)
+    seed: int = 42
+
+
+@dataclass(frozen=True)
+class VAEConfig:
+    """Convolutional VAE, appendix A."""
+
+    latent_dim: int = 10
+    filters: tuple[int, ...] = (32, 64, 128)
+    kernel: tuple[int, int] = (3, 4)
+    strides: tuple[int, int] = (1, 2)
+    dense: int = 256
+    dropout: float = 0.1
+    batch_size: int = 1024
+    epochs: int = 2000           # cap; the paper stopped at 895
+    minutes: float = 20.0        # wall-clock budget on this machine (0: none)
+    patience: int = 500
+    learning_rate: float = 1e-3  # Adam default
+    kl_weight: float = 1.0
+    n_decode: int = 10           # decodes averaged for the residual of appendix C
+    max_train: int = 0           # 0: the whole train split
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class ScoreConfig:
+    """Isolation forests, sections 2.3-2.4."""
+
+    n_estimators: int = 5000
+    max_samples: int = 256       # scikit-learn's "auto" for large N
+    contamination: str = "auto"
+    seed: int = 0
+    spaces: tuple[str, ...] = ("cartesian", "spherical")
+    convergence_check: bool = True
+    top_k: int = 1000
+    n_jobs: int = 2
+
+
+@dataclass(frozen=True)
+class ContextConfig:
+    """Cross-match, extinction, SED and dust-shell fits, section 3.4."""
+
+    top_n: int = 100
+    n_normal: int = 10
+    radius_arcsec: float = 2.0
+    offline: bool = False
+    timeout_s: float = 30.0
+    retries: int = 3
+    rate_per_s: float = 2.0
+    bayestar_path: str = ""      # a Bayestar19 HDF5 file; empty: the flagged fallback
+    cache_dir: str = ""          # empty: <store>.cache/
+    v_exp_kms: float = 10.0
+    gas_to_dust: float = 200.0
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    workers: int = 2
+    scheduler: str = ""          # dask scheduler address; empty: local processes
+    dask_local: int = 0
+
+
+@dataclass(frozen=True)
+class Config:
+    ingest: IngestConfig = field(default_factory=IngestConfig)
+    interp: InterpConfig = field(default_factory=InterpConfig)
+    vae: VAEConfig = field(default_factory=VAEConfig)
+    score: ScoreConfig = field(default_factory=ScoreConfig)
+    context: ContextConfig = field(default_factory=ContextConfig)
+    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+
+
+def _coerce(cls, values: dict[str, Any], where: str):
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    out = {}
+    for key, val in values.items():
+        if key not in fields:
+            raise ConfigError(f"{where}: unknown setting '{key}' (known: {', '.join(fields)})")
+        default = getattr(cls(), key) if not isinstance(fields[key].default_factory, type) else None
+        if isinstance(default, tuple) and isinstance(val, list):
+            val = tuple(val)
+        elif isinstance(default, float) and isinstance(val, int) and not isinstance(val, bool):
+            val = float(val)
+        if default is not None and not isinstance(val, type(default)):
+            raise ConfigError(f"{where}: setting '{key}' must be {type(default).__name__}, got {val!r}")
+        out[key] = val
+    return cls(**out)
+
+
+def from_dict(data: dict[str, Any], where: str = "config") -> Config:
+    sections = {f.name: f.type for f in dataclasses.fields(Config)}
+    kwargs = {}
+    for name, values in data.items():
+        if name not in sections:
+            raise ConfigError(f"{where}: unknown section [{name}] (known: {', '.join(sections)})")
+        if not isinstance(values, dict):
+            raise ConfigError(f"{where}: [{name}] must be a table")
+        cls = type(getattr(Config(), name))
+        kwargs[name] = _coerce(cls, values, f"{where} [{name}]")
+    return Config(**kwargs)
+
+
+def load(path: str | Path) -> Config:
+    """Read a TOML config; missing settings take their defaults."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
+    return from_dict(data, str(path))
+
+
+def to_dict(cfg) -> dict[str, Any]:
+    return json.loads(json.dumps(dataclasses.asdict(cfg)))
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, str):
+        return json.dumps(v)
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    raise ConfigError(f"cannot write {v!r} to TOML")
+
+
+def dumps(cfg: Config) -> str:
+    lines = []
+    for section, values in to_dict(cfg).items():
+        lines.append(f"[{section}]")
+        lines += [f"{k} = {_toml_value(v)}" for k, v in values.items()]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def config_hash(stage_cfg, *extra: Any) -> str:
+    """Stable short hash of a stage config plus extra inputs (input hashes, versions)."""
+    blob = json.dumps([to_dict(stage_cfg), [str(e) for e in extra]], sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]

@@ -1,0 +1,560 @@
+"""The HDF5 store: the single source of truth between engine and GUI.
+
+This is the only module that imports h5py. Schema (DESIGN.md section 3):
+
+``/meta`` (attrs)
+    ``schema_version``, ``pvsvet_version``, ``created``, ``config`` (JSON).
+``/objects``
+    One dataset per column, row ``i`` is object ``i`` everywhere; attr ``n`` is the
+    number of committed rows (datasets may be longer after an interrupted append;
+    rows past ``n`` are garbage and get overwritten).
+``/lightcurves``
+    Ragged raw photometry: ``time`` (MJD, f8), ``mag`` (f4), ``magerr`` (f4),
+    ``band`` (u1, see :data:`BANDS`) concatenated, and ``offsets`` (N+1, i8).
+``/interp``, ``/vae``, ``/scores/...``, ``/context``
+    Stage groups, written atomically with :meth:`Store.writing_group`.
+``/runs``
+    ``records``: one JSON record per stage run.
+
+Strings are stored as fixed-width UTF-8 bytes (fast to read for 10^6 rows); a
+longer value widens the column.
+"""
+from __future__ import annotations
+
+import contextlib
+import enum
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Sequence
+
+import h5py
+import numpy as np
+
+from . import __version__
+from .errors import StoreError
+
+logger = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+
+#: Band codes in ``/lightcurves/band``. 0 and 1 are the two bands of the pipeline.
+BANDS = ("g", "r", "i", "z", "u", "y", "other")
+BAND_CODE = {b: i for i, b in enumerate(BANDS)}
+
+
+class Status(enum.IntFlag):
+    """Bit flags in ``/objects/status`` (ingest) and ``<stage>/status`` (stages)."""
+
+    OK = 0
+    REJECTED_CUT = 1        # fails the paper's detection cut (2.5 sigma g, 3 sigma r)
+    FEW_POINTS = 2          # fewer than min_points in g or r
+    MISSING_BAND = 4        # no g or no r at all
+    BAD_PERIOD = 8          # zero, negative or NaN period
+    BAD_VALUES = 16         # NaN/inf magnitudes or errors were dropped
+    DUPLICATE_TIMES = 32    # duplicated epochs were merged
+    GP_FAILED = 64          # the GP fit failed (optimiser, divergence)
+    GP_UNPHYSICAL = 128     # mean leaves the data range or sigma collapses/explodes
+    NO_LIGHTCURVE = 256     # catalogue row without a light-curve file
+    OTHER_BANDS = 512       # points in bands outside g/r were kept out of the pipeline
+
+
+#: Column name -> numpy dtype kind of ``/objects``. "S" columns are UTF-8 strings.
+OBJECT_COLUMNS: dict[str, str] = {
+    "id": "S", "name": "S", "ra": "f8", "dec": "f8", "period": "f8", "class": "S",
+    "mean_g": "f4", "mean_r": "f4", "n_g": "i4", "n_r": "i4",
+    "status": "u4", "status_msg": "S", "truth_anomaly": "u1", "truth_kind": "S",
+}
+_FILL = {"f8": np.nan, "f4": np.nan, "i4": 0, "u4": 0, "u1": 0, "S": b""}
+_LC_CHUNK = 1 << 16
+_OBJ_CHUNK = 1 << 14
+
+
+@dataclass
+class LightCurve:
+    """Raw photometry of one object.
+
+    Parameters
+    ----------
+    time : ndarray, MJD (days)
+    mag, magerr : ndarray, mag
+    band : ndarray of uint8, codes of :data:`BANDS`
+    """
+
+    time: np.ndarray
+    mag: np.ndarray
+    magerr: np.ndarray
+    band: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.time)
+
+    def select(self, mask: np.ndarray) -> "LightCurve":
+        return LightCurve(self.time[mask], self.mag[mask], self.magerr[mask], self.band[mask])
+
+    def in_band(self, band: str | int) -> "LightCurve":
+        code = BAND_CODE[band] if isinstance(band, str) else band
+        return self.select(self.band == code)
+
+
+def encode_str(values: Sequence[Any]) -> np.ndarray:
+    arr = np.asarray([("" if v is None else str(v)).encode("utf-8") for v in values])
+    return arr if arr.dtype.kind == "S" else arr.astype("S1")
+
+
+def decode_str(arr: np.ndarray) -> np.ndarray:
+    """Fixed-width UTF-8 bytes -> numpy unicode array."""
+    if arr.dtype.kind != "S":
+        return arr
+    try:
+        return arr.astype("U")
+    except UnicodeDecodeError:
+        return np.array([b.decode("utf-8", "replace") for b in arr])
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _is_lock_error(exc: OSError) -> bool:
+    msg = str(exc).lower()
+    return "lock" in msg or "already open" in msg or "resource temporarily" in msg
+
+
+class Store:
+    """An open pvsvet store.
+
+    Parameters
+    ----------
+    path : str or Path
+        The HDF5 file.
+    mode : {"r", "a"}
+        ``"r"`` read-only (the GUI), ``"a"`` read/write (one writer at a time).
+    wait : float, seconds
+        How long to retry while another process holds the file.
+
+    Use :meth:`create` for a new store. Opening refuses files that are not pvsvet
+    stores or come from another schema version, without modifying them.
+    """
+
+    def __init__(self, path: str | os.PathLike, mode: str = "r", wait: float = 10.0):
+        self.path = Path(path)
+        if mode not in ("r", "a"):
+            raise ValueError(f"mode must be 'r' or 'a', not {mode!r}")
+        self.mode = mode
+        if not self.path.exists():
+            raise StoreError(f"{self.path}: no such store")
+        if not h5py.is_hdf5(self.path):
+            raise StoreError(f"{self.path}: not a pvsvet store (not an HDF5 file)")
+        self._h5 = self._open(mode if mode == "r" else "r+", wait)
+        try:
+            self._check_schema()
+        except StoreError:
+            self._h5.close()
+            raise
+
+    # -- opening -----------------------------------------------------------
+    def _open(self, h5mode: str, wait: float) -> h5py.File:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                return h5py.File(self.path, h5mode)
+            except OSError as exc:
+                if not _is_lock_error(exc):
+                    raise StoreError(f"{self.path}: cannot open ({exc})") from exc
+                if time.monotonic() > deadline:
+                    raise StoreError(f"{self.path}: busy, another process is writing it") from exc
+                time.sleep(0.2)
+
+    def _check_schema(self) -> None:
+        meta = self._h5.get("meta")
+        if meta is None or "schema_version" not in meta.attrs:
+            raise StoreError(f"{self.path}: not a pvsvet store (no /meta schema_version)")
+        version = int(meta.attrs["schema_version"])
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"{self.path}: written by a newer pvsvet (schema {version}); "
+                             f"this pvsvet reads schema {SCHEMA_VERSION}. Upgrade pvsvet.")
+        if version < SCHEMA_VERSION:
+            raise StoreError(f"{self.path}: schema {version} is older than {SCHEMA_VERSION}; "
+                             "re-ingest the data with this version.")
+
+    @classmethod
+    def create(cls, path: str | os.PathLike, config: Mapping[str, Any] | None = None,
+               overwrite: bool = False) -> "Store":
+        """Make a new empty store and return it open for writing."""
+        path = Path(path)
+        if path.exists() and not overwrite:
+            raise StoreError(f"{path}: already exists")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".creating")
+        with h5py.File(tmp, "w") as h5:
+            meta = h5.create_group("meta")
+            meta.attrs["schema_version"] = SCHEMA_VERSION
+            meta.attrs["pvsvet_version"] = __version__
+            meta.attrs["created"] = _now()
+            meta.attrs["config"] = json.dumps(dict(config or {}))
+            objs = h5.create_group("objects")
+            objs.attrs["n"] = 0
+            for name, kind in OBJECT_COLUMNS.items():
+                dtype = "S1" if kind == "S" else kind
+                objs.create_dataset(name, shape=(0,), maxshape=(None,), dtype=dtype,
+                                    chunks=(_OBJ_CHUNK,))
+            lcs = h5.create_group("lightcurves")
+            for name, dtype in (("time", "f8"), ("mag", "f4"), ("magerr", "f4"), ("band", "u1")):
+                lcs.create_dataset(name, shape=(0,), maxshape=(None,), dtype=dtype,
+                                   chunks=(_LC_CHUNK,))
+            lcs.create_dataset("offsets", data=np.zeros(1, "i8"), maxshape=(None,),
+                               chunks=(_OBJ_CHUNK,))
+            runs = h5.create_group("runs")
+            runs.create_dataset("records", shape=(0,), maxshape=(None,),
+                                dtype=h5py.string_dtype(), chunks=(256,))
+        os.replace(tmp, path)
+        return cls(path, "a")
+
+    @classmethod
+    def open_or_create(cls, path: str | os.PathLike) -> "Store":
+        path = Path(path)
+        return cls(path, "a") if path.exists() else cls.create(path)
+
+    def close(self) -> None:
+        if self._h5.id.valid:
+            self._h5.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def flush(self) -> None:
+        self._h5.flush()
+
+    def _require_write(self) -> None:
+        if self.mode != "a":
+            raise StoreError(f"{self.path}: opened read-only")
+
+    # -- meta ----------------------------------------------------------------
+    @property
+    def meta(self) -> dict[str, Any]:
+        out = dict(self._h5["meta"].attrs)
+        out["config"] = json.loads(out.get("config", "{}") or "{}")
+        return out
+
+    def set_config(self, config: Mapping[str, Any]) -> None:
+        self._require_write()
+        self._h5["meta"].attrs["config"] = json.dumps(dict(config))
+
+    # -- objects -------------------------------------------------------------
+    @property
+    def n_objects(self) -> int:
+        return int(self._h5["objects"].attrs["n"])
+
+    def __len__(self) -> int:
+        return self.n_objects
+
+    @property
+    def object_columns(self) -> list[str]:
+        return list(self._h5["objects"].keys())
+
+    def read_objects(self, columns: Sequence[str] | None = None, rows: Any = None,
+                     decode: bool = True) -> dict[str, np.ndarray]:
+        """Columns of ``/objects`` as arrays (strings decoded to unicode by default)."""
+        n = self.n_objects
+        objs = self._h5["objects"]
+        names = list(columns) if columns is not None else list(objs.keys())
+        out = {}
+        for name in names:
+            if name not in objs:
+                raise StoreError(f"{self.path}: /objects has no column '{name}'")
+            data = objs[name][:n] if rows is None else _take(objs[name], rows, n)
+            out[name] = decode_str(data) if decode else data
+        return out
+
+    def object_index(self) -> dict[str, int]:
+        """Survey id -> row."""
+        ids = self.read_objects(["id"])["id"]
+        return {str(v): i for i, v in enumerate(ids)}
+
+    def append_objects(self, columns: Mapping[str, Sequence[Any]],
+                       lightcurves: Sequence[LightCurve]) -> range:
+        """Append objects and their light curves; return the rows they got.
+
+        ``columns`` must hold ``id`` and may hold any column of
+        :data:`OBJECT_COLUMNS` (others are added as new float/string columns).
+        The row count ``/objects.attrs['n']`` is updated last, so an interrupted
+        append leaves the store as it was.
+        """
+        self._require_write()
+        m = len(lightcurves)
+        if "id" not in columns:
+            raise StoreError("append_objects: the 'id' column is required")
+        for name, vals in columns.items():
+            if len(vals) != m:
+                raise StoreError(f"append_objects: column '{name}' has {len(vals)} values "
+                                 f"for {m} light curves")
+        objs = self._h5["objects"]
+        n0 = self.n_objects
+        for name in set(objs.keys()) | set(columns.keys()):
+            vals = columns.get(name)
+            kind = OBJECT_COLUMNS.get(name)
+            if vals is None:
+                ds = objs[name]
+                arr = np.full(m, _FILL.get(kind or ds.dtype.str[1:], 0) if ds.dtype.kind != "S"
+                              else b"", dtype=ds.dtype)
+            elif (kind or "") == "S" or (kind is None and _is_text(vals)):
+                arr = encode_str(vals)
+            else:
+                arr = np.asarray(vals, dtype=kind or "f8")
+            if name not in objs:
+                dtype = arr.dtype if arr.dtype.kind != "S" else arr.dtype
+                objs.create_dataset(name, shape=(n0,), maxshape=(None,), dtype=dtype,
+                                    chunks=(_OBJ_CHUNK,), fillvalue=_fill_for(dtype))
+            self._write_column(objs, name, n0, arr)
+
+        lcs = self._h5["lightcurves"]
+        offsets = lcs["offsets"]
+        start = int(offsets[n0])
+        lens = np.array([len(lc) for lc in lightcurves], dtype="i8")
+        total = int(lens.sum())
+        for name in ("time", "mag", "magerr", "band"):
+            ds = lcs[name]
+            if ds.shape[0] < start + total:
+                ds.resize((start + total,))
+            if total:
+                ds[start:start + total] = np.concatenate(
+                    [np.asarray(getattr(lc, name), dtype=ds.dtype) for lc in lightcurves])
+        if offsets.shape[0] < n0 + m + 1:
+            offsets.resize((n0 + m + 1,))
+        offsets[n0 + 1:n0 + m + 1] = start + np.cumsum(lens)
+        objs.attrs["n"] = n0 + m   # commit point
+        self._h5.flush()
+        return range(n0, n0 + m)
+
+    def _write_column(self, objs: h5py.Group, name: str, n0: int, arr: np.ndarray) -> None:
+        ds = objs[name]
+        if arr.dtype.kind == "S" and arr.dtype.itemsize > ds.dtype.itemsize:
+            old = ds[:n0]
+            attrs = dict(ds.attrs)
+            del objs[name]
+            ds = objs.create_dataset(name, shape=(n0,), maxshape=(None,), dtype=arr.dtype,
+                                     chunks=(_OBJ_CHUNK,))
+            ds[:n0] = old.astype(arr.dtype)
+            ds.attrs.update(attrs)
+        if ds.shape[0] < n0 + len(arr):
+            ds.resize((n0 + len(arr),))
+        if len(arr):
+            ds[n0:n0 + len(arr)] = arr.astype(ds.dtype) if arr.dtype.kind != "S" else arr
+
+    def update_objects(self, columns: Mapping[str, Sequence[Any]], rows: Sequence[int]) -> None:
+        """Overwrite values of existing columns at ``rows`` (e.g. ingest flags)."""
+        self._require_write()
+        objs = self._h5["objects"]
+        rows = np.asarray(rows, dtype=int)
+        order = np.argsort(rows)
+        for name, vals in columns.items():
+            ds = objs[name]
+            arr = encode_str(vals) if ds.dtype.kind == "S" else np.asarray(vals, ds.dtype)
+            if arr.dtype.kind == "S" and arr.dtype.itemsize > ds.dtype.itemsize:
+                self._write_column(objs, name, self.n_objects, arr[:0])  # widen only
+                ds = objs[name]
+                full = ds[:self.n_objects].astype(arr.dtype)
+            else:
+                full = ds[:self.n_objects]
+            full[rows[order]] = arr[order]
+            if arr.dtype.kind == "S" and arr.dtype.itemsize > ds.dtype.itemsize:
+                del objs[name]
+                objs.create_dataset(name, data=full, maxshape=(None,), chunks=(_OBJ_CHUNK,))
+            else:
+                ds[:self.n_objects] = full
+        self._h5.flush()
+
+    # -- light curves --------------------------------------------------------
+    def lightcurve(self, i: int) -> LightCurve:
+        """Raw photometry of object ``i``."""
+        n = self.n_objects
+        if not 0 <= i < n:
+            raise StoreError(f"{self.path}: no object at row {i} (store has {n})")
+        lcs = self._h5["lightcurves"]
+        a, b = (int(x) for x in lcs["offsets"][i:i + 2])
+        return LightCurve(lcs["time"][a:b], lcs["mag"][a:b], lcs["magerr"][a:b], lcs["band"][a:b])
+
+    def lightcurves(self, start: int, stop: int) -> list[LightCurve]:
+        """Raw photometry of objects ``start:stop`` in one bulk read."""
+        stop = min(stop, self.n_objects)
+        if stop <= start:
+            return []
+        lcs = self._h5["lightcurves"]
+        off = lcs["offsets"][start:stop + 1].astype("i8")
+        a, b = int(off[0]), int(off[-1])
+        cols = [lcs[k][a:b] for k in ("time", "mag", "magerr", "band")]
+        rel = off - a
+        return [LightCurve(*(c[rel[j]:rel[j + 1]] for c in cols)) for j in range(stop - start)]
+
+    def iter_lightcurves(self, chunk: int = 5000) -> Iterator[tuple[int, list[LightCurve]]]:
+        for s in range(0, self.n_objects, chunk):
+            yield s, self.lightcurves(s, s + chunk)
+
+    # -- stage groups ----------------------------------------------------------
+    def has(self, name: str) -> bool:
+        return name.strip("/") in self._h5
+
+    def group_keys(self, name: str) -> list[str]:
+        return list(self._h5[name].keys()) if self.has(name) else []
+
+    def read(self, name: str, rows: Any = None) -> np.ndarray:
+        """Read a dataset, e.g. ``read("interp/mean", rows=[3, 1])``."""
+        if not self.has(name):
+            raise StoreError(f"{self.path}: no dataset /{name.strip('/')} (stage not run yet?)")
+        ds = self._h5[name]
+        if rows is None:
+            return ds[()]
+        return _take(ds, rows, ds.shape[0])
+
+    def shape(self, name: str) -> tuple[int, ...]:
+        return self._h5[name].shape
+
+    def attrs(self, name: str) -> dict[str, Any]:
+        """Attributes of a group or dataset, JSON strings decoded."""
+        if not self.has(name):
+            raise StoreError(f"{self.path}: no /{name.strip('/')} (stage not run yet?)")
+        out = {}
+        for k, v in self._h5[name].attrs.items():
+            if isinstance(v, bytes):
+                v = v.decode()
+            if isinstance(v, str) and v[:1] in "[{":
+                with contextlib.suppress(ValueError):
+                    v = json.loads(v)
+            elif isinstance(v, np.generic):
+                v = v.item()
+            out[k] = v
+        return out
+
+    @contextlib.contextmanager
+    def writing_group(self, name: str) -> Iterator[h5py.Group]:
+        """Write a stage group atomically.
+
+        The group is built under a temporary name and moved into place only when the
+        ``with`` body finishes; an exception (or cancel) removes the partial group and
+        leaves the previous content of ``name`` untouched.
+        """
+        self._require_write()
+        name = name.strip("/")
+        parent, _, leaf = name.rpartition("/")
+        if parent:
+            self._h5.require_group(parent)
+        tmp = f"{parent}/_tmp_{leaf}" if parent else f"_tmp_{leaf}"
+        old = f"{parent}/_old_{leaf}" if parent else f"_old_{leaf}"
+        for stale in (tmp, old):
+            if stale in self._h5:
+                del self._h5[stale]
+        group = self._h5.create_group(tmp)
+        try:
+            yield group
+        except BaseException:
+            if tmp in self._h5:
+                del self._h5[tmp]
+            self._h5.flush()
+            raise
+        group.attrs["written"] = _now()
+        if name in self._h5:
+            self._h5.move(name, old)
+        self._h5.move(tmp, name)
+        if old in self._h5:
+            del self._h5[old]
+        self._h5.flush()
+
+    def write_group(self, name: str, arrays: Mapping[str, Any],
+                    attrs: Mapping[str, Any] | None = None) -> None:
+        """Atomically replace group ``name`` with ``arrays`` (dataset name -> array)."""
+        with self.writing_group(name) as g:
+            for key, val in arrays.items():
+                arr = np.asarray(val)
+                if arr.dtype.kind == "U" or arr.dtype == object:
+                    arr = encode_str(arr.ravel()).reshape(arr.shape)
+                g.create_dataset(key, data=arr)
+            for key, val in (attrs or {}).items():
+                g.attrs[key] = _attr(val)
+
+    def delete_group(self, name: str) -> None:
+        self._require_write()
+        if self.has(name):
+            del self._h5[name.strip("/")]
+            self._h5.flush()
+
+    # -- runs ------------------------------------------------------------------
+    def record_run(self, stage: str, status: str, *, config_hash: str = "",
+                   input_hash: str = "", started: str | None = None,
+                   **extra: Any) -> None:
+        """Append one provenance record to ``/runs``."""
+        self._require_write()
+        rec = {"stage": stage, "status": status, "config_hash": config_hash,
+               "input_hash": input_hash, "code_version": __version__,
+               "started": started or _now(), "finished": _now(), **extra}
+        ds = self._h5["runs/records"]
+        ds.resize((ds.shape[0] + 1,))
+        ds[-1] = json.dumps(rec, default=str)
+        self._h5.flush()
+
+    def runs(self, stage: str | None = None) -> list[dict[str, Any]]:
+        recs = [json.loads(r) for r in self._h5["runs/records"][()]]
+        return [r for r in recs if stage is None or r["stage"] == stage]
+
+    def last_run(self, stage: str, status: str = "ok") -> dict[str, Any] | None:
+        recs = [r for r in self.runs(stage) if r["status"] == status]
+        return recs[-1] if recs else None
+
+
+def _is_text(vals: Sequence[Any]) -> bool:
+    arr = np.asarray(vals)
+    return arr.dtype.kind in "USO"
+
+
+def _fill_for(dtype: np.dtype) -> Any:
+    dtype = np.dtype(dtype)
+    if dtype.kind == "f":
+        return np.nan
+    if dtype.kind == "S":
+        return b""
+    return 0
+
+
+def _attr(val: Any) -> Any:
+    if isinstance(val, (dict, list, tuple)):
+        return json.dumps(val, default=_json_default)
+    if val is None:
+        return ""
+    return val
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    return str(o)
+
+
+def _take(ds: h5py.Dataset, rows: Any, n: int) -> np.ndarray:
+    """Read rows (slice, int or index array in any order) from a dataset."""
+    if isinstance(rows, slice):
+        return ds[:n][rows] if ds.shape[0] != n else ds[rows]
+    idx = np.asarray(rows)
+    if idx.dtype == bool:
+        idx = np.flatnonzero(idx)
+    if idx.ndim == 0:
+        return ds[int(idx)]
+    if len(idx) == 0:
+        return np.empty((0,) + ds.shape[1:], ds.dtype)
+    uniq, inverse = np.unique(idx, return_inverse=True)
+    if len(uniq) > 64 and (uniq[-1] - uniq[0]) < 8 * len(uniq):
+        block = ds[int(uniq[0]):int(uniq[-1]) + 1]
+        return block[idx - uniq[0]]
+    return ds[uniq][inverse]
+
+
+def open_store(path: str | os.PathLike, mode: str = "r") -> Store:
+    return Store(path, mode)
