@@ -49,10 +49,15 @@ def build_parser() -> argparse.ArgumentParser:
             if exc.name != modname:
                 raise
             continue
+        configure = getattr(module, f"configure_{name}", None) or getattr(
+            module, "configure_parser", None)
+        handler = getattr(module, f"cli_{name}", None) or getattr(module, "cli", None)
+        if configure is None or handler is None:
+            logger.debug("%s: no command-line entry in %s", name, modname)
+            continue
         p = sub.add_parser(name, help=help_, description=help_)
-        configure = getattr(module, f"configure_{name}", None) or module.configure_parser
         configure(p)
-        p.set_defaults(_handler=getattr(module, f"cli_{name}", None) or module.cli)
+        p.set_defaults(_handler=handler)
     return parser
 
 
