@@ -1,0 +1,21 @@
+"""The one-way rule: engine never imports Qt, pyqtgraph or pvsvet (import-linter)."""
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_import_linter_contracts_hold():
+    exe = Path(sys.executable).with_name("lint-imports")
+    out = subprocess.run([str(exe)], cwd=REPO, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "KEPT" in out.stdout and "BROKEN" not in out.stdout
+
+
+def test_engine_imports_without_qt():
+    code = ("import sys, engine.cli; engine.cli.build_parser(); "
+            "bad = [m for m in sys.modules if m.startswith(('PySide6', 'pyqtgraph', 'pvsvet', "
+            "'tensorflow'))]; assert not bad, bad")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
