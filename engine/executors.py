@@ -96,11 +96,16 @@ class SerialExecutor(_ContextMixin):
         pass
 
 
+#: Environment of worker processes: each is one core's worth of work, so TensorFlow
+#: (engine.vae.runtime reads PVSVET_TF_THREADS) must not start a thread per core.
+_WORKER_ENV = {"TF_CPP_MIN_LOG_LEVEL": "2", "PVSVET_TF_THREADS": "1"}
+
+
 def _worker_init() -> None:
     # One BLAS thread per worker process: the pool already uses every core.
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = "1"
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.update(_WORKER_ENV)
     try:
         from threadpoolctl import threadpool_limits
         threadpool_limits(1)
@@ -207,7 +212,8 @@ class DaskExecutor(_ContextMixin):
                 self._client = Client(address, timeout=timeout)
             else:
                 self._cluster = LocalCluster(n_workers=max(1, local_workers), threads_per_worker=1,
-                                             processes=True, dashboard_address=None)
+                                             processes=True, dashboard_address=None,
+                                             env=dict(_WORKER_ENV))
                 self._client = Client(self._cluster)
         except (OSError, TimeoutError) as exc:
             self.close()
