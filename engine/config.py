@@ -27,6 +27,9 @@ class IngestConfig:
     snr_g: float = 2.5          # at least one detection at this significance in g
     snr_r: float = 3.0          # ... and in r
     min_points: int = 10        # fewer points than this in a band flags the object
+    max_mag: float = 30.0       # brighter-than limit: larger values are missing-value sentinels
+    catflags_mask: int = 0xFFFF  # ZTF DR rows with catflags & mask != 0 are dropped
+    batch_size: int = 2000      # objects per append to the store
 
 
 @dataclass(frozen=True)
