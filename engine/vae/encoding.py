@@ -1,0 +1,190 @@
+"""The ``encode`` stage and the GUI's reconstruction: the trained VAE applied to all curves.
+
+Writes ``/vae``: ``mu``, ``logvar`` (N, latent) with NaN rows for objects the GP stage
+excluded, ``recon_residual`` (N, 2), the residual of appendix C per band::
+
+    Res = (1/N_phase) * sum_phase (Y_NN - Y_GP)^2 / sigma_GP^2
+
+with Y_NN the mean of ``n_decode`` decodes of z ~ N(mu, exp(logvar)), and keeps the
+model bytes and training history that ``train`` stored there.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..config import VAEConfig, to_dict
+from ..errors import StageError
+from ..progress import Progress, StageGen, Throttle
+from ..store import Store
+from . import nets, serial
+from .data import EXCLUDED, interp_info, read_curves
+
+logger = logging.getLogger(__name__)
+
+STAGE = "encode"
+_MODEL_CACHE: dict[str, tuple[str, Any]] = {}
+_CODERS: dict[int, tuple[Any, "_Coder"]] = {}   # id(model) -> (model, coder)
+
+
+def load_model(store_path: str | Path, cfg: VAEConfig | None = None):
+    """The trained VAE of a store (cached per store path and model id).
+
+    ``cfg`` given: the stored architecture must match it, else :class:`ModelError`.
+    """
+    where = f"{store_path} /vae/model"
+    with Store(store_path, "r") as st:
+        if not st.has("vae/model"):
+            raise StageError(f"{store_path}: no trained model (/vae/model); "
+                             "run `pvsvet-engine train` first")
+        attrs = st.attrs("vae")
+        arch = None
+        if cfg is not None:
+            arch = nets.architecture(cfg, int((attrs.get("architecture") or {}).get("n_phase", 160)))
+        serial.check_compatible(attrs, arch, where)
+        model_id = str(attrs.get("model_id", "")) + str(attrs.get("written", ""))
+        cached = _MODEL_CACHE.get(str(Path(store_path).resolve()))
+        if cached and cached[0] == model_id:
+            return cached[1]
+        blob = st.read("vae/model")
+    model = serial.model_from_bytes(blob, attrs, arch, where)
+    _MODEL_CACHE[str(Path(store_path).resolve())] = (model_id, model)
+    return model
+
+
+class _Coder:
+    """Compiled encoder/decoder calls in inference mode."""
+
+    def __init__(self, model, n_decode: int, seed: int):
+        from .runtime import tensorflow
+
+        tf = tensorflow()
+        enc, dec = model.get_layer("encoder"), model.get_layer("decoder")
+        shape = enc.input.shape[1:]
+        self.latent = enc.get_layer("mu").units
+        self.n_decode = n_decode
+        self._rng = np.random.default_rng(seed)
+        self._enc = tf.function(lambda x: enc(x, training=False)[:2],
+                                input_signature=[tf.TensorSpec([None, *shape], tf.float32)])
+        self._dec = tf.function(lambda z: dec(z, training=False),
+                                input_signature=[tf.TensorSpec([None, self.latent], tf.float32)])
+
+    def encode(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        mu, logvar = self._enc(x)
+        return mu.numpy(), logvar.numpy()
+
+    def decode(self, z: np.ndarray) -> np.ndarray:
+        return self._dec(z.astype("f4")).numpy()
+
+    def sampled_mean(self, mu: np.ndarray, logvar: np.ndarray) -> np.ndarray:
+        """Mean of ``n_decode`` decodes of z ~ N(mu, exp(logvar)) (appendix C)."""
+        k = self.n_decode
+        eps = self._rng.standard_normal((k, *mu.shape)).astype("f4")
+        z = (mu[None] + np.exp(0.5 * logvar)[None] * eps).reshape(-1, mu.shape[1])
+        out = self.decode(z)
+        return out.reshape(k, len(mu), *out.shape[1:]).mean(axis=0)
+
+
+def residual(y_nn: np.ndarray, y_gp: np.ndarray, std_gp: np.ndarray) -> np.ndarray:
+    """Appendix C residual per band: mean over phases of ((Y_NN - Y_GP) / sigma_GP)^2.
+
+    Parameters
+    ----------
+    y_nn, y_gp, std_gp : (n, 2, phases), scaled magnitudes
+
+    Returns
+    -------
+    (n, 2) float32
+    """
+    std = np.maximum(std_gp, 1e-6)   # a collapsed GP sigma must not give inf
+    return (((y_nn - y_gp) / std) ** 2).mean(axis=2).astype("f4")
+
+
+def encode(store_path: str | Path, cfg: VAEConfig | None = None, executor=None) -> StageGen:
+    """Encode every interpolated object with the stored model and write ``/vae``.
+
+    ``executor`` is accepted for the stage signature but not used: TensorFlow already
+    spreads each batch over all cores, and a process pool would load the model once
+    per worker for no gain.
+    """
+    cfg = cfg or VAEConfig()
+    info = interp_info(store_path)
+    model = load_model(store_path, cfg)
+    rows = np.flatnonzero(info.split != EXCLUDED)
+    coder = _Coder(model, cfg.n_decode, cfg.seed)
+    mu = np.full((info.n, coder.latent), np.nan, "f4")
+    logvar, res = mu.copy(), np.full((info.n, 2), np.nan, "f4")
+    throttle = Throttle(0.5)
+    yield Progress(STAGE, 0, len(rows), "encoding", "lc")
+    for a in range(0, len(rows), cfg.encode_batch):
+        r = rows[a:a + cfg.encode_batch]
+        x, s = read_curves(store_path, r), read_curves(store_path, r, std=True)
+        mu[r], logvar[r] = coder.encode(x)
+        res[r] = residual(coder.sampled_mean(mu[r], logvar[r]), x, s)
+        if throttle():
+            yield Progress(STAGE, a + len(r), len(rows), "encoding", "lc")
+    _commit(store_path, cfg, info, mu, logvar, res)
+    yield Progress(STAGE, len(rows), len(rows), "done", "lc")
+    return summary(res, info.split)
+
+
+def summary(res: np.ndarray, split: np.ndarray) -> dict[str, Any]:
+    """Fraction of objects with residual < 1 in both bands, per split."""
+    ok = np.isfinite(res).all(axis=1)
+    good = ok & (np.nan_to_num(res, nan=np.inf) < 1).all(axis=1)
+    out = {"n_encoded": int(ok.sum())}
+    for name, code in (("train", 0), ("val", 1), ("test", 2)):
+        sel = ok & (split == code)
+        out[f"frac_res_lt1_{name}"] = float(good[sel].mean()) if sel.any() else float("nan")
+    return out
+
+
+def _commit(store_path, cfg: VAEConfig, info, mu, logvar, res) -> None:
+    from .report import latent_report_from_arrays
+
+    with Store(store_path, "r") as st:
+        attrs = st.attrs("vae")
+        keep = {"model": st.read("vae/model")}
+        for k in st.group_keys("vae/history"):
+            keep[f"history/{k}"] = st.read(f"vae/history/{k}")
+    report = latent_report_from_arrays(store_path, mu, info.split, cfg.seed)
+    attrs = {k: v for k, v in attrs.items() if k != "written" and not k.startswith("classifier_")}
+    attrs.update({"encode_config": to_dict(cfg), "input_hash_encode": info.input_hash,
+                  **summary(res, info.split),
+                  **{f"classifier_{k}": v for k, v in (report or {}).items()}})
+    with Store(store_path, "a") as st:
+        st.write_group("vae", {"mu": mu, "logvar": logvar, "recon_residual": res, **keep},
+                       attrs=attrs)
+        st.record_run(STAGE, "ok", input_hash=info.input_hash,
+                      model_id=str(attrs.get("model_id", "")))
+
+
+def reconstruct(store_path: str | Path, rows) -> np.ndarray:
+    """Decoded curve of the latent mean, (len(rows), 2, phases), for the GUI overlay.
+
+    Uses ``/vae/mu`` when ``encode`` has run, else encodes ``/interp/mean``; rows
+    without a latent vector (excluded objects) come back as NaN.
+    """
+    rows = np.atleast_1d(np.asarray(rows, dtype=int))
+    model = load_model(store_path)
+    if id(model) not in _CODERS:   # compiling the calls costs ~0.3 s; the GUI calls often
+        _CODERS.clear()
+        _CODERS[id(model)] = (model, _Coder(model, 1, 0))
+    coder = _CODERS[id(model)][1]
+    with Store(store_path, "r") as st:
+        has_mu = st.has("vae/mu")
+        mu = st.read("vae/mu", rows=rows) if has_mu else None
+    if mu is None:
+        info = interp_info(store_path)
+        mu = np.full((len(rows), coder.latent), np.nan, "f4")
+        ok = info.split[rows] != EXCLUDED
+        if ok.any():
+            mu[ok] = coder.encode(read_curves(store_path, rows[ok]))[0]
+    out = np.full((len(rows), *model.get_layer("decoder").output.shape[1:]), np.nan, "f4")
+    ok = np.isfinite(mu).all(axis=1)
+    if ok.any():
+        out[ok] = coder.decode(mu[ok])
+    return out

@@ -1,0 +1,198 @@
+"""The ``train`` stage: fit the VAE on the train split, early-stop on validation.
+
+Resumable: every finished epoch is checkpointed (:mod:`engine.vae.checkpoint`); a
+rerun with the same settings and inputs continues the epoch count, the loss curve,
+Adam's moments and the random streams where the last run stopped. ``epochs`` caps
+the total epochs over all runs; ``minutes`` is the wall-clock budget of one run.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..config import VAEConfig, config_hash, to_dict
+from ..errors import StageError
+from ..progress import Progress, StageGen, Throttle
+from ..store import Store
+from . import checkpoint as ckpt
+from . import nets, serial
+from .data import TRAIN, VAL, interp_info, read_curves, split_rows
+
+logger = logging.getLogger(__name__)
+
+STAGE = "train"
+
+
+def resume_key(cfg: VAEConfig, input_hash: str) -> str:
+    """Settings that change what is learnt; the epoch cap and budget do not."""
+    kept = dataclasses.replace(cfg, epochs=0, minutes=0.0, patience=0, n_decode=0)
+    return config_hash(kept, input_hash)
+
+
+def train(store_path: str | Path, cfg: VAEConfig | None = None) -> StageGen:
+    """Train (or continue training) the VAE of ``store_path``.
+
+    Yields
+    ------
+    Progress
+        ``done``/``total`` in epochs; the message has the losses.
+
+    Returns
+    -------
+    dict
+        ``epoch``, ``best_epoch``, ``best_val_loss``, ``stopped`` (why it stopped),
+        ``samples_per_s`` and ``run_s`` of this run.
+    """
+    cfg = cfg or VAEConfig()
+    _check_cfg(cfg)
+    info = interp_info(store_path)
+    arch = nets.architecture(cfg, info.n_phase)
+    key = resume_key(cfg, info.input_hash)
+    state = ckpt.load(store_path, key) or ckpt.TrainState(key=key)
+    if _finished(state, cfg):
+        yield Progress(STAGE, state.epoch, cfg.epochs, f"already done ({state.stopped})", "epoch")
+        return _result(state, 0.0, 0)
+    yield Progress(STAGE, state.epoch, cfg.epochs, "reading curves", "epoch")
+    x_tr, x_va = _read_splits(store_path, info, cfg)
+    trainer = _make_trainer(arch, cfg, state, store_path)
+    run = yield from _epochs(trainer, state, cfg, x_tr, x_va, store_path)
+    _commit(store_path, trainer, run["state"], arch, cfg, info)
+    ckpt.clear_work(store_path, key)
+    return _result(run["state"], run["seconds"], run["samples"])
+
+
+def _check_cfg(cfg: VAEConfig) -> None:
+    if cfg.batch_size < 1 or cfg.epochs < 0 or cfg.minutes < 0 or cfg.patience < 0:
+        raise StageError(f"[vae] batch_size must be >= 1 and epochs, minutes, patience >= 0 "
+                         f"(got {cfg.batch_size}, {cfg.epochs}, {cfg.minutes}, {cfg.patience})")
+
+
+def _finished(state: ckpt.TrainState, cfg: VAEConfig) -> bool:
+    return state.epoch >= cfg.epochs or (cfg.patience and state.wait >= cfg.patience)
+
+
+def _read_splits(store_path, info, cfg: VAEConfig) -> tuple[np.ndarray, np.ndarray]:
+    tr = split_rows(info, TRAIN, cfg.max_train, cfg.seed)
+    va = split_rows(info, VAL, cfg.max_train // 3 if cfg.max_train else 0, cfg.seed)
+    if len(tr) == 0 or len(va) == 0:
+        raise StageError(f"{store_path}: /interp/split has {len(tr)} train and {len(va)} "
+                         "validation objects; both are needed to train")
+    return read_curves(store_path, tr), read_curves(store_path, va)
+
+
+def _make_trainer(arch, cfg: VAEConfig, state: ckpt.TrainState, store_path):
+    from .runtime import device_name, seed_everything
+    from .trainer import VAETrainer
+
+    seed_everything(cfg.seed, cfg.deterministic)
+    trainer = VAETrainer(arch, cfg)
+    where = f"{store_path} /{ckpt.GROUP}"
+    if state.arrays:
+        trainer.set_arrays(state.part("model"), state.part("optimizer"), where)
+        logger.info("resuming training at epoch %d", state.epoch)
+    logger.info("training on %s", device_name())
+    return trainer
+
+
+def _epochs(trainer, state: ckpt.TrainState, cfg: VAEConfig, x_tr, x_va, store_path) -> StageGen:
+    """Run epochs until a stop condition; the state returned is the last finished epoch."""
+    t0, samples, epoch_s = time.monotonic(), 0, 0.0
+    budget = cfg.minutes * 60.0
+    best = state.part("best") or trainer.weights()
+    while True:
+        stop = _stop_reason(state, cfg, time.monotonic() - t0, epoch_s, budget)
+        if stop:
+            state.stopped = stop
+            break
+        te = time.monotonic()
+        losses = yield from _one_epoch(trainer, state, cfg, x_tr, t0, budget)
+        if losses is None:   # budget ran out mid-epoch: keep the last finished epoch
+            state.stopped = "budget"
+            break
+        epoch_s = time.monotonic() - te
+        samples += len(x_tr)
+        val = trainer.evaluate(x_va)
+        best = _update(state, trainer, losses, val, epoch_s, best)
+        state.arrays = {**trainer.get_arrays(), **{f"best/{k}": v for k, v in best.items()}}
+        ckpt.save_work(store_path, state)
+        yield Progress(STAGE, state.epoch, cfg.epochs, _message(state), "epoch")
+    return {"state": state, "seconds": time.monotonic() - t0, "samples": samples}
+
+
+def _stop_reason(state, cfg: VAEConfig, elapsed: float, epoch_s: float, budget: float) -> str:
+    if state.epoch >= cfg.epochs:
+        return "epochs"
+    if cfg.patience and state.wait >= cfg.patience:
+        return "early_stopping"
+    if budget and epoch_s and elapsed + epoch_s > budget:
+        return "budget"
+    return ""
+
+
+def _one_epoch(trainer, state, cfg: VAEConfig, x_tr, t0: float, budget: float) -> StageGen:
+    """One shuffled pass; returns mean (loss, recon, kl), or None if the budget ran out."""
+    # The shuffle depends only on (seed, epoch), so a resumed run sees the same order.
+    order = np.random.default_rng([cfg.seed, state.epoch]).permutation(len(x_tr))
+    sums, throttle = np.zeros(3), Throttle(0.5)
+    n_batches = -(-len(x_tr) // cfg.batch_size)
+    for b in range(n_batches):
+        if budget and state.epoch and time.monotonic() - t0 > budget:
+            return None
+        idx = np.sort(order[b * cfg.batch_size:(b + 1) * cfg.batch_size])
+        sums += len(idx) * np.array(trainer.train_batch(x_tr[idx]))
+        if throttle():
+            yield Progress(STAGE, state.epoch, cfg.epochs,
+                           f"epoch {state.epoch + 1} batch {b + 1}/{n_batches} "
+                           f"loss {sums[0] / ((b + 1) * cfg.batch_size):.3f}", "epoch")
+    return tuple(sums / len(x_tr))
+
+
+def _update(state, trainer, losses, val, epoch_s: float, best: dict) -> dict:
+    state.epoch += 1
+    state.train_time_s += epoch_s
+    row = (state.epoch, *losses, *val, state.train_time_s)
+    for k, v in zip(ckpt.HISTORY_KEYS, row):
+        state.history[k].append(float(v))
+    if val[0] < state.best_val:
+        state.best_val, state.best_epoch, state.wait = float(val[0]), state.epoch, 0
+        return trainer.weights()
+    state.wait += 1
+    return best
+
+
+def _message(state) -> str:
+    h = state.history
+    return (f"loss {h['loss'][-1]:.3f} val {h['val_loss'][-1]:.3f} "
+            f"(best {state.best_val:.3f} @ {state.best_epoch})")
+
+
+def _commit(store_path, trainer, state, arch, cfg: VAEConfig, info) -> None:
+    """``/vae_train`` (checkpoint) and ``/vae`` (best model + history) in the store."""
+    if state.epoch == 0:
+        raise StageError(f"{store_path}: the time budget ({cfg.minutes} min) ended before "
+                         "the first epoch finished; give --minutes more time")
+    trainer.set_weights(state.part("best"), f"{store_path} /{ckpt.GROUP}")
+    blob = serial.model_to_bytes(trainer.model)
+    attrs = {**serial.model_attrs(arch), "model_id": hashlib.sha1(blob.tobytes()).hexdigest()[:16],
+             "config": to_dict(cfg), "epoch": state.epoch,
+             "best_epoch": state.best_epoch, "best_val_loss": state.best_val,
+             "input_hash": info.input_hash, "stopped": state.stopped}
+    hist = {f"history/{k}": np.asarray(v) for k, v in state.history.items()}
+    with Store(store_path, "a") as st:
+        ckpt.commit(st, state, {"architecture": arch, "config": to_dict(cfg)})
+        st.write_group("vae", {"model": blob, **hist}, attrs=attrs)
+        st.record_run(STAGE, "ok", config_hash=state.key, input_hash=info.input_hash,
+                      epoch=state.epoch, best_epoch=state.best_epoch, stopped=state.stopped)
+
+
+def _result(state, seconds: float, samples: int) -> dict[str, Any]:
+    return {"epoch": state.epoch, "best_epoch": state.best_epoch,
+            "best_val_loss": state.best_val, "stopped": state.stopped,
+            "run_s": round(seconds, 2),
+            "samples_per_s": round(samples / seconds, 1) if seconds else 0.0}
