@@ -51,23 +51,25 @@ class InterpConfig:
 
 @dataclass(frozen=True)
 class VAEConfig:
-    """Convolutional VAE, appendix A."""
+    """Convolutional VAE, appendix A, and its reconstruction check, appendix C."""
 
     latent_dim: int = 10
     filters: tuple[int, ...] = (32, 64, 128)
-    kernel: tuple[int, int] = (3, 4)
+    kernel: tuple[int, int] = (3, 4)     # (bands, phases)
     strides: tuple[int, int] = (1, 2)
     dense: int = 256
     dropout: float = 0.1
     batch_size: int = 1024
-    epochs: int = 2000           # cap; the paper stopped at 895
-    minutes: float = 20.0        # wall-clock budget on this machine (0: none)
-    patience: int = 500
+    epochs: int = 2000           # cap on the total epochs; the paper stopped at 895
+    minutes: float = 30.0        # wall-clock budget of one training run (0: none)
+    patience: int = 500          # early stopping on the validation loss, epochs
     learning_rate: float = 1e-3  # Adam default
     kl_weight: float = 1.0
     n_decode: int = 10           # decodes averaged for the residual of appendix C
     max_train: int = 0           # 0: the whole train split
     seed: int = 0
+    deterministic: bool = True   # TF op determinism (free on CPU, slower on GPU)
+    encode_batch: int = 8192     # light curves per encoding batch
 
 
 @dataclass(frozen=True)
