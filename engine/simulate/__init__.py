@@ -97,9 +97,12 @@ def _status(n_g: np.ndarray, n_r: np.ndarray):
     status = np.zeros(len(n_g), np.uint32)
     status[(n_g == 0) | (n_r == 0)] |= int(Status.MISSING_BAND | Status.REJECTED_CUT)
     status[(n_g < MIN_POINTS) | (n_r < MIN_POINTS)] |= int(Status.FEW_POINTS)
-    msg = np.where(status == 0, "", np.char.add(np.char.add(
-        "synthetic: n_g=", n_g.astype(str)), np.char.add(", n_r=", n_r.astype(str))))
-    return status, list(msg)
+    msg = []
+    for ng, nr in zip(n_g.tolist(), n_r.tolist()):
+        parts = [f"{'no' if k == 0 else f'fewer than {MIN_POINTS}'} {b} points" for b, k in (("g", ng), ("r", nr))
+                 if k < MIN_POINTS]
+        msg.append("; ".join(parts))
+    return status, msg
 
 
 def _sim_columns(par: dict) -> dict[str, np.ndarray]:
