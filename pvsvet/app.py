@@ -1,0 +1,133 @@
+"""``pvsvet [STORE] [--screenshot PNG [--select ID]]``: start the application.
+
+Bootstrap only: parse arguments (before any Qt import, so ``--help`` is instant),
+make the QApplication and theme, open the store (or the demo store, building it
+on the first start), and show the main window.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+RESOURCES = Path(__file__).parent / "resources"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="pvsvet", description="Vet anomalous periodic variable stars: a ranked table "
+        "linked to light curves, latent space, HR diagram and SED.")
+    p.add_argument("store", nargs="?", help="pvsvet store (HDF5); default: the last store, "
+                   "else the demo catalogue (built on the first start)")
+    p.add_argument("--screenshot", metavar="PNG", help="render the window to PNG and exit")
+    p.add_argument("--select", metavar="ID", help="with --screenshot: the object to show")
+    p.add_argument("--settings", metavar="INI", help="settings file (default: the user's)")
+    p.add_argument("-v", "--verbose", action="count", default=0)
+    return p
+
+
+def make_app(argv: list[str] | None = None, offscreen: bool = False):
+    """The QApplication with pvsvet's theme (dark, readable fonts)."""
+    if offscreen:
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtWidgets import QApplication
+    import pyqtgraph as pg
+
+    app = QApplication.instance() or QApplication(argv or ["pvsvet"])
+    app.setOrganizationName("pvsvet")
+    app.setApplicationName("pvsvet")
+    app.setStyle("Fusion")
+    qss = RESOURCES / "style.qss"
+    if qss.exists():
+        app.setStyleSheet(qss.read_text())
+    pg.setConfigOptions(background="#1b1d21", foreground="#c9ccd1", antialias=True,
+                        imageAxisOrder="row-major")
+    return app
+
+
+def make_settings(path: str | None):
+    from PySide6.QtCore import QSettings
+    return QSettings(path, QSettings.IniFormat) if path else QSettings("pvsvet", "pvsvet")
+
+
+def demo_path() -> Path:
+    from PySide6.QtCore import QStandardPaths
+    base = QStandardPaths.writableLocation(QStandardPaths.AppDataLocation)
+    return Path(base or Path.home() / ".pvsvet") / "demo.h5"
+
+
+def choose_store(args, settings) -> tuple[Path, bool]:
+    """(store, is_demo): the argument, else the last store, else the demo store."""
+    if args.store:
+        return Path(args.store), False
+    last = settings.value("last_store")
+    if last and Path(str(last)).exists() and Path(str(last)) != demo_path():
+        return Path(str(last)), False
+    return demo_path(), True
+
+
+def select_initial(window, object_id: str | None) -> None:
+    state = window.state
+    if object_id:
+        row = state.catalog.row_of_id(object_id)
+        if row is None:
+            logger.warning("--select %s: no such object in %s", object_id, state.path)
+        else:
+            state.selection.set_current(row)
+            return
+    if state.selection.current is None and len(state.view):
+        state.selection.set_current(int(state.view.rows[0]))
+
+
+def screenshot(window, app, png: str) -> None:
+    """Let the window settle (pending reconstructions included) and save it."""
+    import time
+
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        app.processEvents()
+        pane = window.panes["light_curve"]
+        waiting = any(isinstance(v, str) and v.startswith("decoding")
+                      for v in pane._recon.values())
+        if not waiting:
+            break
+        time.sleep(0.05)
+    for _ in range(5):
+        app.processEvents()
+    window.grab().save(png)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING - 10 * min(args.verbose, 2),
+                        format="%(levelname)s %(name)s: %(message)s")
+    app = make_app(sys.argv[:1], offscreen=bool(args.screenshot))
+    from .main_window import MainWindow
+    from .state import AppState
+
+    settings = make_settings(args.settings)
+    window = MainWindow(AppState(), settings)
+    store, is_demo = choose_store(args, settings)
+    if is_demo and not args.screenshot:
+        from .demo_dialog import ensure_demo
+        window.show()
+        ensure_demo(window, store)
+    elif not window.open_store(store):
+        if args.screenshot:
+            return 1
+    select_initial(window, args.select)
+    if args.screenshot:
+        window.resize(1680, 1000)
+        window.show()
+        screenshot(window, app, args.screenshot)
+        return 0
+    window.show()
+    return app.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,135 @@
+"""Reading what the GUI shows from the store, in short read-only blocks (no Qt).
+
+Every function opens the store, reads, and closes it again: the engine opens the
+file for writing only at commits, and a handle held by the GUI would block them.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from engine.errors import StoreError
+from engine.store import Store
+
+from .catalog import Catalog
+
+if TYPE_CHECKING:
+    from .state import ObjectDetail
+
+logger = logging.getLogger(__name__)
+
+#: Store paths whose presence the panes care about.
+KNOWN_GROUPS = ("interp", "interp/mean", "vae", "vae/mu", "vae/model", "vae_model",
+                "scores/cartesian", "scores/spherical", "context", "sim")
+MODEL_GROUPS = {"vae/model", "vae_model"}
+
+
+def _column(store: Store, name: str, n: int, dtype: str = "f4") -> np.ndarray:
+    """A per-object stage dataset padded with NaN (or 0) to ``n`` rows."""
+    fill = 0 if np.dtype(dtype).kind in "iu" else np.nan
+    out = np.full(n, fill, dtype=dtype)
+    if store.has(name):
+        data = store.read(name)[:n]
+        out[:len(data)] = data
+    return out
+
+
+def load_catalog(path: Path, wait: float = 5.0) -> tuple[Catalog, set[str]]:
+    """The table's arrays and the set of stage groups present."""
+    with Store(path, "r", wait=wait) as s:
+        n = s.n_objects
+        cols = s.read_objects(["id", "name", "class", "period", "mean_g", "mean_r"],
+                              decode=False)
+        groups = {g for g in KNOWN_GROUPS if s.has(g)}
+        cat = Catalog(
+            ids=cols["id"], names=cols["name"], classes=cols["class"],
+            period=cols["period"].astype("f8"),
+            gr=(cols["mean_g"] - cols["mean_r"]).astype("f4"),
+            score_cartesian=_column(s, "scores/cartesian/score", n),
+            score_spherical=_column(s, "scores/spherical/score", n),
+            rank=_column(s, "scores/cartesian/rank", n, "i4"))
+    return cat, groups
+
+
+def load_latent(path: Path, groups: set[str], wait: float = 5.0) -> tuple[np.ndarray | None,
+                                                                           dict | None]:
+    """VAE latent means (N, 10) and the HR-diagram data, each None when absent."""
+    latent, hr = None, None
+    with Store(path, "r", wait=wait) as s:
+        if "vae/mu" in groups:
+            latent = np.asarray(s.read("vae/mu"), dtype="f4")[:s.n_objects]
+        if "context" in groups:
+            hr = _load_hr(s)
+    return latent, hr
+
+
+def _load_hr(store: Store) -> dict:
+    try:
+        from engine import context
+    except ImportError:
+        return {"message": "engine.context is not installed"}
+    out: dict[str, Any] = {}
+    for key, fn in (("points", "hr_points"), ("background", "hr_background")):
+        try:
+            out[key] = getattr(context, fn)(store)
+        except Exception as exc:  # a broken /context must not stop the GUI
+            logger.warning("%s: %s failed: %s", store.path, fn, exc)
+            out[key] = None
+    try:
+        out["mowlavi"] = context.mowlavi_line()
+    except Exception as exc:
+        logger.warning("mowlavi_line failed: %s", exc)
+    return out
+
+
+def read_detail(path: Path, row: int, catalog: Catalog, groups: set[str],
+                wait: float = 0.3) -> "ObjectDetail":
+    """Light curve, interpolation and context of one object in one read-only block."""
+    from .state import ObjectDetail
+
+    det = ObjectDetail(row=row, object_id=catalog.object_id(row),
+                       period=float(catalog.period[row]))
+    try:
+        with Store(path, "r", wait=wait) as s:
+            det.lightcurve = s.lightcurve(row)
+            if "interp/mean" in groups:
+                det.interp = _read_interp(s, row)
+            if "context" in groups:
+                det.context, det.context_message = _read_context(s, row)
+            else:
+                det.context_message = "no cross-match yet — Run ▸ Context"
+    except StoreError as exc:
+        if "busy" in str(exc):
+            det.busy = True
+        else:
+            det.error = str(exc)
+    return det
+
+
+def _read_interp(s: Store, row: int) -> dict:
+    out = {k: np.asarray(s.read(f"interp/{k}", rows=row))
+           for k in ("mean", "std", "raw_mean_mag", "raw_std_mag")}
+    out["phase"] = (np.asarray(s.read("interp/phase")) if s.has("interp/phase")
+                    else np.linspace(0, 1, out["mean"].shape[-1], endpoint=False))
+    out["status"] = int(s.read("interp/status", rows=row)) if s.has("interp/status") else 0
+    msg = s.read("interp/status_msg", rows=row) if s.has("interp/status_msg") else b""
+    out["status_msg"] = msg.decode("utf-8", "replace") if isinstance(msg, bytes) else str(msg)
+    return out
+
+
+def _read_context(s: Store, row: int) -> tuple[dict | None, str]:
+    try:
+        from engine.context import load_context
+    except ImportError:
+        return None, "engine.context is not installed"
+    try:
+        ctx = load_context(s, row)
+    except Exception as exc:  # show the reason in the pane, keep the GUI alive
+        logger.warning("%s: context of row %d unreadable: %s", s.path, row, exc)
+        return None, f"context unreadable: {exc}"
+    if ctx is None:
+        return None, "not in the context sample (Run ▸ Context covers the top-ranked objects)"
+    return ctx, str(ctx.get("message", "") or "")

@@ -1,0 +1,222 @@
+"""Menus of the main window, background runs with progress and Cancel, export and import."""
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (QFileDialog, QLabel, QMessageBox, QProgressBar, QPushButton)
+
+from engine.errors import PvsvetError
+from engine.progress import Progress
+
+from .runs import RUNS, run_factory
+from .workers import Runner
+
+if TYPE_CHECKING:
+    from .main_window import MainWindow
+
+logger = logging.getLogger(__name__)
+
+EXPORT_FORMATS = {".ecsv": "ecsv", ".xml": "votable", ".vot": "votable", ".votable": "votable",
+                  ".csv": "csv"}
+
+
+def export_format(path: str | Path) -> str:
+    """Export format from a file name's extension (ECSV when unknown)."""
+    return EXPORT_FORMATS.get(Path(path).suffix.lower(), "ecsv")
+
+
+def eta_text(p: Progress, started: float) -> str:
+    """'123/456 lc · 40 lc/s · ETA 0:08' from a progress report and its start time."""
+    elapsed = max(time.monotonic() - started, 1e-6)
+    parts = [f"{p.done:,}/{p.total:,} {p.unit}" if p.total else f"{p.done:,} {p.unit}"]
+    rate = p.done / elapsed
+    if p.done and rate > 0:
+        parts.append(f"{rate:,.1f} {p.unit}/s")
+        if p.total and p.done < p.total:
+            left = (p.total - p.done) / rate
+            parts.append(f"ETA {int(left // 60)}:{int(left % 60):02d}")
+    return " · ".join(parts)
+
+
+class Menus:
+    """Builds the menu bar of ``window`` and drives its background runs."""
+
+    def __init__(self, window: "MainWindow"):
+        self.w = window
+        self.runner = Runner(window)
+        self.run_actions: dict[str, QAction] = {}
+        self._started = time.monotonic()
+        self._stage = ""
+        self._build_status()
+        self._build_menus()
+        self.runner.progressed.connect(self._on_progress)
+        self.runner.finished.connect(self._on_finished)
+        self.runner.errored.connect(self._on_error)
+        self.runner.cancelled.connect(self._on_cancelled)
+        self.runner.idle.connect(self._set_idle)
+        self._set_idle()
+
+    # -- building ------------------------------------------------------------------
+    def _action(self, menu, text: str, slot: Callable, shortcut: Any = None) -> QAction:
+        a = QAction(text, self.w)
+        if shortcut is not None:
+            a.setShortcut(QKeySequence(shortcut))
+        a.triggered.connect(lambda _=False: slot())
+        menu.addAction(a)
+        return a
+
+    def _build_menus(self) -> None:
+        mb = self.w.menuBar()
+        f = mb.addMenu("&File")
+        self._action(f, "&Open store…", self.open_dialog, QKeySequence.Open)
+        self._action(f, "&Import data…", self.import_dialog)
+        self._action(f, "&Export target list…", self.export_dialog, "Ctrl+E")
+        f.addSeparator()
+        self._action(f, "&Quit", self.w.close, QKeySequence.Quit)
+        e = mb.addMenu("&Edit")
+        self.undo_action = self._action(e, "&Undo label", self.w.panes["labels"].undo,
+                                        QKeySequence.Undo)
+        self._action(e, "Edit label &set…", self.w.panes["labels"].edit_labels)
+        r = mb.addMenu("&Run")
+        for key, (text, _, _) in RUNS.items():
+            if key == "pipeline":
+                r.addSeparator()
+            self.run_actions[key] = self._action(r, text, lambda k=key: self.start_run(k))
+        r.addSeparator()
+        self.cancel_action = self._action(r, "&Cancel run", self.runner.cancel, "Ctrl+.")
+        v = mb.addMenu("&View")
+        for dock in self.w.docks.values():
+            v.addAction(dock.toggleViewAction())
+        v.addSeparator()
+        self._action(v, "&Reset layout", self.w.reset_layout)
+        h = mb.addMenu("&Help")
+        self._action(h, "&Keys", self.show_keys, QKeySequence.HelpContents)
+
+    def _build_status(self) -> None:
+        sb = self.w.statusBar()
+        self.run_label = QLabel()
+        self.bar = QProgressBar(maximumWidth=260, textVisible=True)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self.runner.cancel)
+        for wdg in (self.run_label, self.bar, self.cancel_button):
+            sb.addPermanentWidget(wdg)
+
+    # -- runs -------------------------------------------------------------------------
+    def start_run(self, key: str, factory: Callable[[], Any] | None = None) -> bool:
+        if self.w.state.path is None:
+            QMessageBox.information(self.w, "No store", "Open a store first (File ▸ Open).")
+            return False
+        factory = factory or run_factory(key, self.w.state.path)
+        if not self.runner.start(RUNS.get(key, (key,))[0], factory):
+            self.w.statusBar().showMessage("a run is already going on", 4000)
+            return False
+        self._started, self._stage = time.monotonic(), ""
+        self.run_label.setText(f"{self.runner.name}: starting…")
+        self.bar.setRange(0, 0)
+        for wdg in (self.run_label, self.bar, self.cancel_button):
+            wdg.show()
+        for a in self.run_actions.values():
+            a.setEnabled(False)
+        self.cancel_action.setEnabled(True)
+        return True
+
+    def _on_progress(self, p: Progress) -> None:
+        if p.stage != self._stage:
+            self._stage, self._started = p.stage, time.monotonic()
+        if p.total:
+            self.bar.setRange(0, p.total)
+            self.bar.setValue(min(p.done, p.total))
+        else:
+            self.bar.setRange(0, 0)
+        msg = f" · {p.message}" if p.message else ""
+        self.run_label.setText(f"{p.stage}: {eta_text(p, self._started)}{msg}"[:140])
+
+    def _on_finished(self, name: str, result: Any) -> None:
+        self.w.statusBar().showMessage(f"{name} finished", 8000)
+        self._reload()
+
+    def _on_cancelled(self, name: str) -> None:
+        self.w.statusBar().showMessage(
+            f"{name} cancelled: the store is as it was; finished chunks are kept for the "
+            "next run", 10000)
+        self._reload()
+
+    def _on_error(self, name: str, message: str, tb: str) -> None:
+        box = QMessageBox(QMessageBox.Warning, f"{name} failed", message, parent=self.w)
+        box.setDetailedText(tb)
+        box.open()
+        self._reload()
+
+    def _reload(self) -> None:
+        if self.w.state.path is None:
+            return
+        try:
+            self.w.state.reload()
+        except PvsvetError as exc:
+            self.w.statusBar().showMessage(f"could not reload: {exc}", 10000)
+
+    def _set_idle(self) -> None:
+        for wdg in (self.run_label, self.bar, self.cancel_button):
+            wdg.hide()
+        for a in self.run_actions.values():
+            a.setEnabled(True)
+        self.cancel_action.setEnabled(False)
+
+    # -- files ------------------------------------------------------------------------
+    def open_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self.w, "Open pvsvet store", "",
+                                              "pvsvet stores (*.h5 *.hdf5);;All files (*)")
+        if path:
+            self.w.open_store(path)
+
+    def export_dialog(self) -> None:
+        if self.w.state.path is None:
+            return
+        default = str(self.w.state.path.with_suffix(".targets.ecsv"))
+        path, _ = QFileDialog.getSaveFileName(
+            self.w, "Export target list", default,
+            "ECSV (*.ecsv);;VOTable (*.xml *.vot);;CSV (*.csv)")
+        if path:
+            self.export_to(path)
+
+    def export_to(self, path: str | Path, labels: list[str] | None = None,
+                  top: int | None = None) -> Path | None:
+        """Write the target list (format from the extension); errors in a message box."""
+        try:
+            from engine.labels import export_targets
+            export_targets(self.w.state.path, path, export_format(path), labels=labels, top=top)
+        except (ImportError, PvsvetError, OSError) as exc:
+            QMessageBox.warning(self.w, "Export failed", f"{path}: {exc}")
+            return None
+        self.w.statusBar().showMessage(f"exported {path}", 8000)
+        return Path(path)
+
+    def import_dialog(self) -> None:
+        try:
+            from engine.ingest import ingest
+        except ImportError:
+            QMessageBox.information(self.w, "Import", "engine.ingest is not available.")
+            return
+        if self.w.state.path is None:
+            QMessageBox.information(self.w, "Import", "Open (or create) a store first.")
+            return
+        cat, _ = QFileDialog.getOpenFileName(self.w, "Catalogue (Cancel: none)", "",
+                                             "Tables (*.txt *.csv *.ecsv *.fits *.dat);;All (*)")
+        folder = QFileDialog.getExistingDirectory(self.w, "Folder of light-curve files")
+        if folder:
+            path = self.w.state.path
+            self.start_run("import", lambda: ingest(path, cat or None, [folder]))
+
+    def show_keys(self) -> None:
+        QMessageBox.information(self.w, "Keys", (
+            "1…9, 0   label the current object (see the Labels pane)\n"
+            "j / ↓    next object in the ranking\n"
+            "k / ↑    previous object\n"
+            "PgDn/PgUp  20 objects down/up\n"
+            "Ctrl+Z   undo the last label of the current object\n"
+            "Ctrl+E   export the target list\n"
+            "Ctrl+.   cancel the running stage"))

@@ -1,0 +1,242 @@
+"""The ranked table: a virtual model over the catalogue arrays, with filters and search.
+
+The model never copies rows into Python objects: ``data()`` formats one cell from
+the numpy arrays of :class:`pvsvet.catalog.Catalog`, and sorting and filtering are
+index arrays of :class:`pvsvet.catalog.CatalogView` (no QSortFilterProxyModel).
+"""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, QTimer
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDoubleSpinBox,
+                               QHBoxLayout, QHeaderView, QLabel, QLineEdit, QTableView,
+                               QVBoxLayout, QWidget)
+
+from ..catalog import COLUMN_KEYS, COLUMNS, Filter
+from ..state import AppState
+
+logger = logging.getLogger(__name__)
+
+_ALIGN_RIGHT = int(Qt.AlignRight | Qt.AlignVCenter)
+_NUMERIC = {"rank", "score_cartesian", "score_spherical", "period", "gr"}
+
+
+class CatalogModel(QAbstractTableModel):
+    """Qt model over ``state.view`` (positions -> catalogue rows)."""
+
+    def __init__(self, state: AppState, parent=None):
+        super().__init__(parent)
+        self.state = state
+
+    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: N802 (Qt override)
+        return 0 if parent.isValid() else len(self.state.view)
+
+    def columnCount(self, parent=QModelIndex()) -> int:  # noqa: N802
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def data(self, index: QModelIndex, role: int = Qt.DisplayRole):
+        if not index.isValid():
+            return None
+        key = COLUMN_KEYS[index.column()]
+        if role == Qt.DisplayRole:
+            row = int(self.state.view.rows[index.row()])
+            return self.state.catalog.text(key, row)
+        if role == Qt.TextAlignmentRole and key in _NUMERIC:
+            return _ALIGN_RIGHT
+        if role == Qt.ForegroundRole and key == "label":
+            return QBrush(QColor("#e0a030"))
+        return None
+
+    def headerData(self, section: int, orientation, role: int = Qt.DisplayRole):  # noqa: N802
+        if orientation == Qt.Horizontal:
+            if role == Qt.DisplayRole:
+                return COLUMNS[section][1]
+            if role == Qt.ToolTipRole:
+                return COLUMNS[section][2]
+        return None
+
+    def sort(self, column: int, order=Qt.AscendingOrder) -> None:
+        self.layoutAboutToBeChanged.emit()
+        self.state.view.sort(COLUMN_KEYS[column], order == Qt.DescendingOrder)
+        self.layoutChanged.emit()
+
+    def reset(self) -> None:
+        self.beginResetModel()
+        self.endResetModel()
+
+    def row_changed(self, row: int) -> None:
+        pos = self.state.view.position(row)
+        if pos is not None:
+            col = COLUMN_KEYS.index("label")
+            self.dataChanged.emit(self.index(pos, col), self.index(pos, col))
+
+
+class FilterBar(QWidget):
+    """Search, class, label, score range and 'unlabelled only' controls."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.search = QLineEdit(placeholderText="search id or name…", clearButtonEnabled=True)
+        self.cls = QComboBox(toolTip="show one class")
+        self.label = QComboBox(toolTip="show one label")
+        self.smin = _spin("score ≥")
+        self.unlabelled = QCheckBox("unlabelled", toolTip="only objects without a label")
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        for w in (self.search, self.cls, self.label, QLabel("score ≥"), self.smin,
+                  self.unlabelled):
+            lay.addWidget(w)
+        lay.setStretch(0, 3)
+
+    def fill(self, classes: list[str], labels: list[str]) -> None:
+        for combo, items, first in ((self.cls, classes, "all classes"),
+                                    (self.label, labels, "all labels")):
+            current = combo.currentText()
+            combo.blockSignals(True)
+            combo.clear()
+            combo.addItems([first] + items)
+            combo.setCurrentIndex(max(0, combo.findText(current)))
+            combo.blockSignals(False)
+
+    def value(self) -> Filter:
+        cls = self.cls.currentText() if self.cls.currentIndex() > 0 else ""
+        lab = self.label.currentText() if self.label.currentIndex() > 0 else ""
+        return Filter(classes=(cls,) if cls else (), labels=(lab,) if lab else (),
+                      unlabelled_only=self.unlabelled.isChecked(),
+                      score_min=self.smin.value() if self.smin.value() > 0 else None,
+                      search=self.search.text())
+
+
+def _spin(tip: str) -> QDoubleSpinBox:
+    s = QDoubleSpinBox(toolTip=tip, decimals=2, singleStep=0.05)
+    s.setRange(0.0, 1.0)
+    return s
+
+
+class AnomalyTablePane(QWidget):
+    """Ranked table linked to ``state.selection``."""
+
+    def __init__(self, state: AppState, parent=None):
+        super().__init__(parent)
+        self.state = state
+        self.model = CatalogModel(state, self)
+        self.filters = FilterBar(self)
+        self.table = _make_table(self.model)
+        self.count = QLabel()
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addWidget(self.filters)
+        lay.addWidget(self.table)
+        lay.addWidget(self.count)
+        self._filter_timer = QTimer(self, singleShot=True, interval=250)
+        self._filter_timer.timeout.connect(self.apply_filter)
+        self._connect()
+        self.on_loaded(state)
+
+    def _connect(self) -> None:
+        f = self.filters
+        f.search.textChanged.connect(self._filter_timer.start)   # debounced typing
+        for sig in (f.cls.currentIndexChanged, f.label.currentIndexChanged,
+                    f.smin.valueChanged, f.unlabelled.toggled):
+            sig.connect(self.apply_filter)
+        self.table.selectionModel().currentRowChanged.connect(self._on_current_changed)
+        self.table.selectionModel().selectionChanged.connect(self._on_selection_changed)
+        self.state.selection.changed.connect(self.on_selection)
+        self.state.loaded.connect(self.on_loaded)
+        self.state.labels_changed.connect(self.on_labels)
+
+    # -- state -> view ---------------------------------------------------------
+    def on_loaded(self, state: AppState) -> None:
+        cat = state.catalog
+        self.filters.fill(cat.class_names(), list(cat.label_names))
+        state.view.set_filter(self.filters.value())
+        self.model.reset()
+        self._update_count()
+        self.table.setSortingEnabled(False)   # the view already holds the order
+        col = COLUMN_KEYS.index(state.view.sort_key)
+        self.table.horizontalHeader().setSortIndicator(
+            col, Qt.DescendingOrder if state.view.descending else Qt.AscendingOrder)
+        self.table.setSortingEnabled(True)
+        self.on_selection(state.selection, None)
+
+    def on_labels(self, rows) -> None:
+        self.filters.fill(self.state.catalog.class_names(), list(self.state.catalog.label_names))
+        if self.filters.label.currentIndex() > 0 or self.filters.unlabelled.isChecked():
+            self.apply_filter()
+        for r in rows:
+            self.model.row_changed(int(r))
+
+    def on_selection(self, sel, source) -> None:
+        if source is self or sel.current is None:
+            return
+        pos = self.state.view.position(sel.current)
+        if pos is None:
+            return
+        index = self.model.index(pos, 0)
+        self._from_state = True
+        try:
+            self.table.setCurrentIndex(index)
+            self.table.scrollTo(index)
+        finally:
+            self._from_state = False
+
+    # -- view -> state -----------------------------------------------------------
+    _from_state = False
+
+    def _on_current_changed(self, current: QModelIndex, _previous) -> None:
+        if self._from_state or not current.isValid():
+            return
+        row = int(self.state.view.rows[current.row()])
+        self.state.selection.set_current(row, source=self)
+
+    def _on_selection_changed(self, *_):
+        if self._from_state:
+            return
+        positions = [i.row() for i in self.table.selectionModel().selectedRows()]
+        if len(positions) > 1:
+            rows = self.state.view.rows[np.asarray(positions)]
+            cur = self.table.currentIndex()
+            current = int(self.state.view.rows[cur.row()]) if cur.isValid() else None
+            self.state.selection.select(rows, current, source=self)
+
+    def apply_filter(self) -> None:
+        self.model.layoutAboutToBeChanged.emit()
+        self.state.view.set_filter(self.filters.value())
+        self.model.layoutChanged.emit()
+        self._update_count()
+        self.on_selection(self.state.selection, None)
+
+    def _update_count(self) -> None:
+        n, total = len(self.state.view), len(self.state.catalog)
+        self.count.setText(f"{n:,} of {total:,} objects" if n != total else f"{total:,} objects")
+
+    # -- navigation (used by the main window's keys) ------------------------------
+    def move(self, step: int) -> None:
+        """Select the object ``step`` positions further down the current ranking."""
+        view, sel = self.state.view, self.state.selection
+        if not len(view):
+            return
+        pos = view.position(sel.current) if sel.current is not None else None
+        pos = 0 if pos is None else int(np.clip(pos + step, 0, len(view) - 1))
+        sel.set_current(int(view.rows[pos]), source=None)
+
+
+def _make_table(model: CatalogModel) -> QTableView:
+    t = QTableView()
+    t.setModel(model)
+    t.setSelectionBehavior(QAbstractItemView.SelectRows)
+    t.setSelectionMode(QAbstractItemView.ExtendedSelection)
+    t.setAlternatingRowColors(True)
+    t.verticalHeader().setVisible(False)
+    t.verticalHeader().setDefaultSectionSize(22)
+    t.verticalHeader().setSectionResizeMode(QHeaderView.Fixed)   # no per-row size query
+    hh = t.horizontalHeader()
+    hh.setSectionResizeMode(QHeaderView.Interactive)
+    hh.setStretchLastSection(True)
+    for col, width in enumerate((48, 92, 92, 178, 190, 56, 80, 74, 80)):
+        t.setColumnWidth(col, width)
+    t.setFocusPolicy(Qt.StrongFocus)
+    return t

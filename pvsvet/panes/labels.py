@@ -1,0 +1,164 @@
+"""Labelling pane: the label keys, a note, the current object's label history, undo."""
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QGridLayout, QHBoxLayout, QLabel,
+                               QLineEdit, QListWidget, QPlainTextEdit, QPushButton,
+                               QVBoxLayout, QWidget)
+
+from ..state import AppState
+
+logger = logging.getLogger(__name__)
+
+KEYS = "1234567890"
+
+
+def key_of(index: int) -> str:
+    return KEYS[index] if index < len(KEYS) else ""
+
+
+class LabelSetDialog(QDialog):
+    """Edit the label set: one label per line, in key order 1…9, 0."""
+
+    def __init__(self, labels: list[str], parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("Label set")
+        self.edit = QPlainTextEdit("\n".join(labels))
+        buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        lay = QVBoxLayout(self)
+        lay.addWidget(QLabel("One label per line; keys 1…9 and 0 follow this order."))
+        lay.addWidget(self.edit)
+        lay.addWidget(buttons)
+
+    def labels(self) -> list[str]:
+        seen: list[str] = []
+        for line in self.edit.toPlainText().splitlines():
+            s = line.strip()
+            if s and s not in seen:
+                seen.append(s)
+        return seen[:len(KEYS)]
+
+
+class LabelPane(QWidget):
+    """Buttons (and number keys) for labels, note, history and undo of the current object."""
+
+    labels_edited = Signal(list)
+
+    def __init__(self, state: AppState, labels: list[str] | None = None, parent=None):
+        super().__init__(parent)
+        self.state = state
+        self.row: int | None = None
+        self.labels: list[str] = []
+        self.header = QLabel()
+        self.header.setTextFormat(Qt.RichText)
+        self.note = QLineEdit(placeholderText="note for the next label (optional)…")
+        self.history = QListWidget()
+        self.undo_button = QPushButton("Undo (Ctrl+Z)")
+        self.edit_button = QPushButton("Edit labels…")
+        self.status = QLabel(wordWrap=True)
+        self._grid = QGridLayout()
+        self._build_layout()
+        self.undo_button.clicked.connect(self.undo)
+        self.edit_button.clicked.connect(self.edit_labels)
+        state.selection.changed.connect(self.on_selection)
+        state.labels_changed.connect(lambda rows: self.refresh())
+        state.loaded.connect(lambda s: self.refresh())
+        self.set_labels(labels or list(state.catalog.label_names))
+
+    def _build_layout(self) -> None:
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addWidget(self.header)
+        lay.addLayout(self._grid)
+        lay.addWidget(self.note)
+        row = QHBoxLayout()
+        row.addWidget(self.undo_button)
+        row.addWidget(self.edit_button)
+        lay.addLayout(row)
+        lay.addWidget(QLabel("history (newest first):"))
+        lay.addWidget(self.history, 1)
+        lay.addWidget(self.status)
+
+    def set_labels(self, labels: list[str]) -> None:
+        """Use ``labels`` as the key set (1…9, 0) and rebuild the buttons."""
+        self.labels = list(labels)[:len(KEYS)]
+        while self._grid.count():
+            w = self._grid.takeAt(0).widget()
+            if w is not None:
+                w.deleteLater()
+        for i, name in enumerate(self.labels):
+            b = QPushButton(f"{key_of(i)}  {name}")
+            b.setToolTip(f"label the current object '{name}' (key {key_of(i)})")
+            b.clicked.connect(lambda _=False, n=name: self.assign(n))
+            self._grid.addWidget(b, i // 2, i % 2)
+        self.refresh()
+
+    def edit_labels(self) -> None:
+        dlg = LabelSetDialog(self.labels, self)
+        if dlg.exec() == QDialog.Accepted and dlg.labels():
+            self.set_labels(dlg.labels())
+            self.labels_edited.emit(self.labels)
+
+    # -- actions -------------------------------------------------------------------
+    def assign_key(self, key: str) -> bool:
+        """Label the current object with the label of number key ``key``."""
+        i = KEYS.find(key)
+        if i < 0 or i >= len(self.labels):
+            return False
+        return self.assign(self.labels[i])
+
+    def assign(self, label: str) -> bool:
+        if self.row is None:
+            self.status.setText("select an object first")
+            return False
+        if self.state.journal is None:
+            self.status.setText(self.state.journal_message or "no label journal")
+            return False
+        self.state.add_label(self.row, label, self.note.text().strip())
+        self.note.clear()
+        self.status.setText(f"labelled {self.state.catalog.object_id(self.row)} '{label}'")
+        return True
+
+    def undo(self) -> None:
+        if self.row is not None and self.state.journal is not None:
+            self.state.undo_label(self.row)
+            self.status.setText(f"undid the last label of {self.state.catalog.object_id(self.row)}")
+
+    # -- view ----------------------------------------------------------------------
+    def on_selection(self, sel, source) -> None:
+        if sel.current != self.row:
+            self.row = sel.current
+            self.refresh()
+
+    def refresh(self) -> None:
+        self.history.clear()
+        enabled = self.row is not None and self.state.journal is not None
+        self.undo_button.setEnabled(enabled)
+        if self.state.journal is None and self.state.path is not None:
+            self.status.setText(self.state.journal_message)
+        if self.row is None or self.row >= len(self.state.catalog):
+            self.header.setText("no object selected")
+            return
+        cat = self.state.catalog
+        current = cat.text("label", self.row) or "—"
+        self.header.setText(f"<b>{cat.object_id(self.row)}</b> · label: <b>{current}</b> · "
+                            f"{len(self.state.selection.rows)} selected")
+        for e in reversed(self.state.history(self.row)):
+            self.history.addItem(_entry_text(e))
+
+
+def _entry_text(e) -> str:
+    when = getattr(e, "time", "")
+    if isinstance(when, (int, float)):
+        when = datetime.fromtimestamp(when).isoformat(sep=" ", timespec="minutes")
+    score = getattr(e, "score", None)
+    s = f" score {score:.3f}" if isinstance(score, (int, float)) and np.isfinite(score) else ""
+    note = f" — {e.note}" if getattr(e, "note", "") else ""
+    who = f" ({e.author})" if getattr(e, "author", "") else ""
+    return f"{str(when)[:16]}  {e.label or '(cleared)'}{who}{s}{note}"

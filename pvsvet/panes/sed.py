@@ -1,0 +1,146 @@
+"""SED of the current object: dereddened λFλ against λ (log-log) with the dust-shell fit."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from ..state import AppState
+from .common import MessagePlot, plot_widget
+
+logger = logging.getLogger(__name__)
+
+#: (key in the fit dict, label, unit, format) of the fit parameters shown as text.
+FIT_PARAMS = (("teff", "T_eff", "K", "{:.0f}"), ("lum", "L", "L☉", "{:.3g}"),
+              ("tau10", "τ10µm", "", "{:.3g}"), ("r_in", "R_in", "cm", "{:.3g}"),
+              ("mdot", "Ṁ_D", "M☉/yr", "{:.2e}"), ("chi2", "χ²", "", "{:.3g}"),
+              ("grid", "grid", "", "{}"))
+_ALIASES = {"teff": ("teff", "Teff", "T_eff"), "lum": ("lum", "L", "luminosity", "L_sun"),
+            "tau10": ("tau10", "tau", "tau_10"), "r_in": ("r_in", "R_in", "rin", "inner_radius"),
+            "mdot": ("mdot", "Mdot", "mdot_dust", "dust_mass_loss"), "chi2": ("chi2", "chisq"),
+            "grid": ("grid", "grid_name")}
+
+
+def _get(d: dict, key: str) -> Any:
+    return next((d[k] for k in _ALIASES.get(key, (key,)) if k in d), None)
+
+
+def sed_points(sed: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Wavelength (µm), λFλ and its error (W m⁻²) of an SED dict from ``engine.context``."""
+    lam = next((sed[k] for k in ("wavelength_um", "lam_um", "wavelength") if k in sed), None)
+    if lam is None:
+        from engine.context.sed import WAVELENGTH_UM
+        lam = WAVELENGTH_UM
+    lf = np.asarray(sed["lam_flam"], "f8")
+    err = np.asarray(sed.get("lam_flam_err", np.zeros_like(lf)), "f8")
+    return np.asarray(lam, "f8"), lf, err
+
+
+def fit_curve(fit: dict) -> tuple[np.ndarray, np.ndarray] | None:
+    """The model SED (µm, W m⁻²) of a dust-shell fit, if the fit carries one."""
+    model = fit.get("model") if isinstance(fit.get("model"), dict) else fit
+    lam = next((model[k] for k in ("model_wavelength_um", "wavelength_um", "lam_um")
+                if k in model), None)
+    lf = next((model[k] for k in ("model_lam_flam", "lam_flam") if k in model), None)
+    if lam is None or lf is None:
+        return None
+    return np.asarray(lam, "f8"), np.asarray(lf, "f8")
+
+
+def fit_text(fit: dict, alpha_ir: float | None) -> str:
+    parts = []
+    for key, label, unit, fmt in FIT_PARAMS:
+        val = _get(fit, key)
+        if val is None or (isinstance(val, float) and not np.isfinite(val)):
+            continue
+        parts.append(f"{label} = {fmt.format(val)} {unit}".strip())
+    if alpha_ir is not None and np.isfinite(alpha_ir):
+        parts.append(f"α_IR = {alpha_ir:.2f}")
+    return " · ".join(parts)
+
+
+class SEDPane(QWidget):
+    """Log-log SED of the current object."""
+
+    def __init__(self, state: AppState, parent=None):
+        super().__init__(parent)
+        self.state = state
+        self.row: int | None = None
+        self.shown: tuple[np.ndarray, np.ndarray] | None = None
+        self.pw = plot_widget("λ", "λFλ", "µm", "W m⁻²")
+        self.pw.getPlotItem().setLogMode(x=True, y=True)
+        self.box = MessagePlot(self.pw)
+        self.params = QLabel(wordWrap=True)
+        self.params.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addWidget(self.box, 1)
+        lay.addWidget(self.params)
+        state.selection.changed.connect(self.on_selection)
+        state.loaded.connect(lambda s: self.redraw())
+        self.redraw()
+
+    def on_selection(self, sel, source) -> None:
+        if sel.current != self.row:
+            self.row = sel.current
+            self.redraw()
+
+    def redraw(self) -> None:
+        pi = self.pw.getPlotItem()
+        pi.clear()
+        self.shown = None
+        self.params.setText("")
+        if self.row is None or self.state.path is None:
+            self.box.say("select an object in the table")
+            return
+        if "context" not in self.state.groups:
+            self.box.say("no cross-match yet — Run ▸ Context")
+            return
+        det = self.state.detail(self.row)
+        if det.busy:
+            self.box.say("store busy (a run is committing) — retrying")
+            return
+        ctx = det.context
+        if not ctx or ctx.get("sed") is None:
+            self.box.say(det.context_message or "no SED for this object")
+            return
+        try:
+            self._draw(ctx)
+        except (KeyError, ValueError, TypeError) as exc:
+            logger.warning("SED of row %d unreadable: %s", self.row, exc)
+            self.box.say(f"SED unreadable: {exc}")
+
+    def _draw(self, ctx: dict) -> None:
+        lam, lf, err = sed_points(ctx["sed"])
+        ok = np.isfinite(lf) & (lf > 0) & np.isfinite(lam)
+        pi = self.pw.getPlotItem()
+        notes = [str(ctx.get("message") or "")]
+        if ctx.get("synthetic"):
+            notes.append("synthetic context (demo data)")
+        if not ok.any():
+            self.box.say(" · ".join(n for n in notes + ["no photometry"] if n))
+            return
+        lx, ly = np.log10(lam[ok]), np.log10(lf[ok])
+        # errors in dex for the log axes: d log10 f = err / (f ln 10)
+        dy = np.nan_to_num(err[ok] / (lf[ok] * np.log(10)))
+        pi.addItem(pg.ErrorBarItem(x=lx, y=ly, height=2 * dy, beam=0, pen=pg.mkPen("#bbbbbb")))
+        pi.plot(lam[ok], lf[ok], pen=None, symbol="o", symbolSize=8, symbolBrush="#f28e2b",
+                symbolPen=pg.mkPen("k"))
+        self.shown = (lam[ok], lf[ok])
+        fit = ctx.get("fit")
+        if isinstance(fit, dict):
+            curve = fit_curve(fit)
+            if curve is not None:
+                m = np.isfinite(curve[1]) & (curve[1] > 0)
+                pi.plot(curve[0][m], curve[1][m], pen=pg.mkPen("#4e79a7", width=2))
+            self.params.setText(fit_text(fit, ctx.get("alpha_ir")))
+        else:
+            notes.append("no dust-shell fit")
+            a = ctx.get("alpha_ir")
+            if a is not None and np.isfinite(a):
+                self.params.setText(f"α_IR = {a:.2f}")
+        self.box.say(" · ".join(n for n in notes if n))

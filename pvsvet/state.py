@@ -1,0 +1,243 @@
+"""Application state in plain Python (no Qt): the loaded store and the one Selection.
+
+Panes never talk to each other. They call :meth:`Selection.select` on user action
+and redraw on its ``changed`` callbacks; they read object data through
+:meth:`AppState.detail`, which reads the store in one short read-only block (the
+engine may open the file for writing between reads) and caches the result.
+"""
+from __future__ import annotations
+
+import contextlib
+import getpass
+import logging
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from .catalog import Catalog, CatalogView
+from .loading import load_catalog, load_latent, read_detail
+
+logger = logging.getLogger(__name__)
+
+Callback = Callable[..., None]
+
+
+class Callbacks:
+    """A list of callables called in order; one failing callback is logged, not fatal."""
+
+    def __init__(self) -> None:
+        self._fns: list[Callback] = []
+
+    def connect(self, fn: Callback) -> None:
+        if fn not in self._fns:
+            self._fns.append(fn)
+
+    def disconnect(self, fn: Callback) -> None:
+        with contextlib.suppress(ValueError):
+            self._fns.remove(fn)
+
+    def emit(self, *args: Any) -> None:
+        for fn in list(self._fns):
+            try:
+                fn(*args)
+            except Exception:  # a broken pane must not break the others
+                logger.exception("callback %r failed", fn)
+
+
+class Selection:
+    """The shared selection: catalogue rows and the current (displayed) row.
+
+    ``changed`` callbacks get ``(selection, source)``; ``source`` is whoever made the
+    change, so a view can ignore its own echo. Changes inside :meth:`batch` are
+    emitted once at its end; a change made while callbacks run is emitted after them.
+    """
+
+    def __init__(self) -> None:
+        self.rows = np.empty(0, dtype=np.int64)
+        self.current: int | None = None
+        self.source: Any = None
+        self.changed = Callbacks()
+        self._emitting = False
+        self._batch = 0
+        self._pending = False
+
+    @property
+    def emitting(self) -> bool:
+        return self._emitting
+
+    def select(self, rows: Any, current: int | None = None, source: Any = None) -> bool:
+        """Replace the selection; return whether it changed."""
+        rows = np.unique(np.asarray(rows, dtype=np.int64).ravel())
+        if current is None and len(rows):
+            current = self.current if self.current in rows else int(rows[0])
+        if current is not None and current not in rows:
+            rows = np.union1d(rows, [current])
+        if np.array_equal(rows, self.rows) and current == self.current:
+            return False
+        self.rows, self.current, self.source = rows, current, source
+        self._notify()
+        return True
+
+    def set_current(self, row: int | None, source: Any = None) -> bool:
+        """Make one row current and the only selected row."""
+        return self.select([] if row is None else [row], row, source)
+
+    def clear(self, source: Any = None) -> bool:
+        return self.select([], None, source)
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        self._batch += 1
+        try:
+            yield
+        finally:
+            self._batch -= 1
+            if not self._batch and self._pending:
+                self._notify()
+
+    def _notify(self) -> None:
+        if self._batch or self._emitting:
+            self._pending = True
+            return
+        self._emitting = True
+        try:
+            self._pending = False
+            self.changed.emit(self, self.source)
+        finally:
+            self._emitting = False
+        if self._pending:  # someone changed it from inside a callback
+            self._notify()
+
+
+@dataclass
+class ObjectDetail:
+    """What the panes show of one object (read in one store access)."""
+
+    row: int
+    object_id: str = ""
+    period: float = float("nan")
+    lightcurve: Any = None            # engine.store.LightCurve
+    interp: dict | None = None        # mean, std (2,160) scaled; raw_mean_mag, raw_std_mag; phase
+    context: dict | None = None       # engine.context.load_context(...)
+    context_message: str = ""
+    busy: bool = False                # the store was being written; try again
+    error: str = ""
+
+
+@dataclass
+class AppState:
+    """One open store: catalogue arrays, latent means, labels and a detail cache."""
+
+    path: Path | None = None
+    catalog: Catalog = field(default_factory=Catalog.empty)
+    view: CatalogView = None
+    latent: np.ndarray | None = None          # (N, 10) VAE latent means
+    groups: set[str] = field(default_factory=set)
+    hr: dict | None = None                    # hr_points / hr_background / mowlavi line
+    journal: Any = None
+    journal_message: str = ""
+    author: str = field(default_factory=lambda: _user())
+    selection: Selection = field(default_factory=Selection)
+    loaded: Callbacks = field(default_factory=Callbacks)
+    labels_changed: Callbacks = field(default_factory=Callbacks)
+    _cache: OrderedDict = field(default_factory=OrderedDict)
+
+    def __post_init__(self) -> None:
+        if self.view is None:
+            self.view = CatalogView(self.catalog)
+
+    # -- loading -------------------------------------------------------------
+    def open(self, path: str | Path, wait: float = 5.0) -> None:
+        """Load a store (raises engine.errors.StoreError with a clear message)."""
+        path = Path(path)
+        t0 = time.perf_counter()
+        catalog, groups = load_catalog(path, wait)
+        self.path, self.catalog, self.groups = path, catalog, groups
+        self.latent, self.hr = load_latent(path, groups, wait)
+        self._cache.clear()
+        self._open_journal()
+        self.view = CatalogView(self.catalog)
+        logger.info("loaded %s (%d objects) in %.2f s", path, len(catalog),
+                    time.perf_counter() - t0)
+        cur = self.selection.current
+        if cur is not None and cur >= len(catalog):
+            self.selection.clear(source=self)
+        self.loaded.emit(self)
+
+    def reload(self) -> None:
+        """Re-read the store after a stage committed; keep order, filter and selection."""
+        if self.path is None:
+            return
+        key, desc, flt = self.view.sort_key, self.view.descending, self.view.filter
+        self.open(self.path)
+        self.view.filter = flt
+        self.view.sort(key, desc)
+
+    def _open_journal(self) -> None:
+        self.journal, self.journal_message = None, ""
+        try:
+            from engine.labels import DEFAULT_LABELS, LabelJournal
+        except ImportError:
+            self.journal_message = "labels unavailable: engine.labels is not installed"
+            self.catalog.label_names = []
+            return
+        self.journal = LabelJournal(self.path)
+        current = {k: getattr(v, "label", v) for k, v in self.journal.current().items()}
+        self.catalog.set_labels(current, list(self.default_labels(DEFAULT_LABELS)))
+
+    @staticmethod
+    def default_labels(labels: Any) -> list[str]:
+        if isinstance(labels, dict):
+            return [str(v) for v in labels.values()]
+        return [str(v) for v in labels]
+
+    # -- per object ------------------------------------------------------------
+    def detail(self, row: int, wait: float = 0.3) -> ObjectDetail:
+        """Everything the panes need of one object; cached; ``busy`` if the store is locked."""
+        if row in self._cache:
+            self._cache.move_to_end(row)
+            return self._cache[row]
+        det = read_detail(self.path, row, self.catalog, self.groups, wait)
+        if not det.busy and not det.error:
+            self._cache[row] = det
+            while len(self._cache) > 128:
+                self._cache.popitem(last=False)
+        return det
+
+    # -- labels ----------------------------------------------------------------
+    def add_label(self, row: int, label: str, note: str = "") -> None:
+        """Write a label to the journal at once and update the table column."""
+        if self.journal is None:
+            raise RuntimeError(self.journal_message or "no label journal")
+        cat = self.catalog
+        score = float(cat.score_cartesian[row])
+        self.journal.add(cat.object_id(row), label, note=note, author=self.author,
+                         score=score if np.isfinite(score) else None,
+                         rank=int(cat.rank[row]) or None, space="cartesian")
+        cat.set_label(row, label)
+        self.labels_changed.emit([row])
+
+    def undo_label(self, row: int) -> None:
+        if self.journal is None:
+            return
+        oid = self.catalog.object_id(row)
+        self.journal.undo(oid)
+        entry = self.journal.current().get(oid)
+        self.catalog.set_label(row, getattr(entry, "label", None) if entry else None)
+        self.labels_changed.emit([row])
+
+    def history(self, row: int) -> list:
+        if self.journal is None:
+            return []
+        return list(self.journal.history(self.catalog.object_id(row)))
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name in some containers
+        return ""

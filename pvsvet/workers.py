@@ -1,0 +1,182 @@
+"""Run engine stage generators on a worker thread (no widgets touched here).
+
+A :class:`StageWorker` lives on a ``QThread`` and drives one generator: every
+``Progress`` it yields is re-emitted as ``progressed``; a cancel request is honoured
+at the next yield by closing the generator (the stage then leaves the store as it
+was). Exactly one of ``finished``, ``errored`` or ``cancelled`` is emitted, then
+``done``. :class:`Runner` owns the thread and allows one run at a time.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback
+from typing import Any, Callable
+
+from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal, Slot
+
+from engine.errors import PvsvetError
+from engine.progress import Progress
+
+logger = logging.getLogger(__name__)
+
+GenFactory = Callable[[], Any]
+
+
+class StageWorker(QObject):
+    """Drives ``factory()`` (a stage generator) to its end, cancel or error."""
+
+    progressed = Signal(object)          # engine.progress.Progress
+    finished = Signal(object)            # the stage's return value
+    errored = Signal(str, str)           # message, traceback
+    cancelled = Signal()
+    done = Signal()
+
+    def __init__(self, name: str, factory: GenFactory, min_interval: float = 0.05):
+        super().__init__()
+        self.name = name
+        self._factory = factory
+        self._cancel = threading.Event()
+        self._min_interval = min_interval   # seconds between progress signals
+
+    def cancel(self) -> None:
+        """Ask the stage to stop at its next yield (thread-safe)."""
+        self._cancel.set()
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            self._drive()
+        finally:
+            self.done.emit()
+
+    def _drive(self) -> None:
+        gen = None
+        try:
+            gen = self._factory()
+            last = 0.0
+            while True:
+                if self._cancel.is_set():
+                    gen.close()     # GeneratorExit inside the stage: no commit
+                    self.cancelled.emit()
+                    return
+                try:
+                    p = next(gen)
+                except StopIteration as stop:
+                    self.finished.emit(stop.value)
+                    return
+                now = time.monotonic()
+                if isinstance(p, Progress) and now - last >= self._min_interval:
+                    last = now
+                    self.progressed.emit(p)
+        except PvsvetError as exc:
+            self.errored.emit(str(exc), traceback.format_exc())
+        except Exception as exc:
+            logger.exception("%s failed", self.name)
+            self.errored.emit(f"{type(exc).__name__}: {exc}", traceback.format_exc())
+        finally:
+            if gen is not None and hasattr(gen, "close"):
+                gen.close()
+
+
+class Runner(QObject):
+    """One background run at a time; re-emits the worker's signals on the GUI thread."""
+
+    started = Signal(str)
+    progressed = Signal(object)
+    finished = Signal(str, object)
+    errored = Signal(str, str, str)      # name, message, traceback
+    cancelled = Signal(str)
+    idle = Signal()
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self._thread: QThread | None = None
+        self._worker: StageWorker | None = None
+        self.name = ""
+
+    @property
+    def busy(self) -> bool:
+        return self._thread is not None
+
+    def start(self, name: str, factory: GenFactory) -> bool:
+        """Start ``factory()`` on a new thread; False if a run is going on."""
+        if self.busy:
+            return False
+        self.name = name
+        thread, worker = QThread(), StageWorker(name, factory)
+        worker.moveToThread(thread)
+        thread.started.connect(worker.run)
+        worker.progressed.connect(self.progressed)
+        worker.finished.connect(lambda res: self.finished.emit(name, res))
+        worker.errored.connect(lambda msg, tb: self.errored.emit(name, msg, tb))
+        worker.cancelled.connect(lambda: self.cancelled.emit(name))
+        worker.done.connect(thread.quit)
+        thread.finished.connect(self._cleanup)
+        self._thread, self._worker = thread, worker
+        thread.start()
+        self.started.emit(name)
+        return True
+
+    def cancel(self) -> None:
+        if self._worker is not None:
+            self._worker.cancel()
+
+    def wait(self, ms: int = 30000) -> bool:
+        """Block until the thread ends (shutdown, tests)."""
+        return self._thread.wait(ms) if self._thread is not None else True
+
+    @Slot()
+    def _cleanup(self) -> None:
+        thread, worker = self._thread, self._worker
+        self._thread = self._worker = None
+        if worker is not None:
+            worker.deleteLater()
+        if thread is not None:
+            thread.deleteLater()
+        self.idle.emit()
+
+
+class _Relay(QObject):
+    """Lives on the GUI thread, so its slot runs there when the pool thread emits."""
+
+    done = Signal(object, object)         # result, error text (None on success)
+
+    def __init__(self, callback: Callable[[Any, str | None], None]):
+        super().__init__()
+        self.callback = callback
+        self.done.connect(self._deliver)
+
+    @Slot(object, object)
+    def _deliver(self, result, err) -> None:
+        _relays.discard(self)
+        self.deleteLater()
+        self.callback(result, err)
+
+
+class _Call(QRunnable):
+    def __init__(self, fn: Callable[[], Any], relay: _Relay):
+        super().__init__()
+        self.fn, self.relay = fn, relay
+
+    def run(self) -> None:
+        try:
+            result, err = self.fn(), None
+        except Exception as exc:  # reported to the caller, shown in its pane
+            result, err = None, f"{type(exc).__name__}: {exc}"
+        self.relay.done.emit(result, err)
+
+
+_relays: set = set()
+
+
+def call_async(fn: Callable[[], Any], callback: Callable[[Any, str | None], None]) -> None:
+    """Run ``fn()`` on Qt's thread pool; ``callback(result, error)`` runs on the GUI thread.
+
+    For short, read-only work that would stall the GUI (loading the VAE to decode
+    one curve). The callback must check that its answer is still wanted.
+    """
+    relay = _Relay(callback)
+    _relays.add(relay)     # keep the relay alive until it has delivered
+    QThreadPool.globalInstance().start(_Call(fn, relay))
