@@ -44,9 +44,17 @@ class InterpConfig:
     stack: int = 3              # george reference: periodic boundary by stacking
     lambda_low: float = 3676.0  # normalised wavelength range (Angstrom, ZTF g blue edge)
     lambda_high: float = 7226.0  # (ZTF r red edge)
-    n_restarts: int = 3         # george: other initial l_phi when l_phi diverges/collapses
+    n_restarts: int = 3         # other initial l_phi when l_phi diverges/collapses
     split: tuple[float, float, float] = (0.7, 0.2, 0.1)
     seed: int = 42
+    # Search box of the hyperparameters (both methods): l_phi (phase units), l_lambda
+    # (normalised wavelength), C and delta (mag^2). l_phi at either edge = divergence/collapse.
+    lphi_bounds: tuple[float, float] = (0.01, 2.0)
+    llam_bounds: tuple[float, float] = (0.05, 10.0)
+    amp_bounds: tuple[float, float] = (1e-6, 1e2)
+    noise_bounds: tuple[float, float] = (1e-9, 1e1)
+    n_harmonics: int = 12       # fast: Fourier harmonics to start with (doubled where l_phi needs)
+    batch_size: int = 256       # fast: light curves per vectorised batch
 
 
 @dataclass(frozen=True)
@@ -74,33 +82,55 @@ class VAEConfig:
 
 @dataclass(frozen=True)
 class ScoreConfig:
-    """Isolation forests, sections 2.3-2.4."""
+    """Isolation forests, sections 2.3-2.4, and active anomaly detection (AAD)."""
 
-    n_estimators: int = 5000
-    max_samples: int = 256       # scikit-learn's "auto" for large N
-    contamination: str = "auto"
+    n_estimators: int = 5000     # paper footnote 2: 5,000 trees give a converged ranking
+    max_samples: int = 256       # scikit-learn's "auto" for large N (capped at N)
+    contamination: str = "auto"  # kept for scikit-learn parity; ranks do not depend on it
     seed: int = 0
     spaces: tuple[str, ...] = ("cartesian", "spherical")
-    convergence_check: bool = True
-    top_k: int = 1000
-    n_jobs: int = 2
+    convergence_check: bool = True   # also grow n_estimators more trees: n vs 2n ranking
+    top_k: int = 1000            # convergence: Spearman over the top_k of the 2n ranking
+    top_overlap: int = 100       # convergence and class mix: size of the top/bottom list
+    n_jobs: int = 2              # worker processes (one forest each)
+    block: int = 512             # samples per scoring task of the tree kernel
+    last_angle: str = "paper"    # eq. 9 branch of theta_9: "paper" | "blumenson"
+    aad_trees: int = 1000        # active anomaly detection (coniferest AADForest)
+    aad_space: str = "cartesian"
+    aad_prior_influence: float = 1.0
+    aad_budget: float = 0.01     # fraction of objects the AAD margin q_tau sits at
 
 
 @dataclass(frozen=True)
 class ContextConfig:
-    """Cross-match, extinction, SED and dust-shell fits, section 3.4."""
+    """Cross-match, extinction, SED and dust-shell fits, section 3.4 (engine.context)."""
 
-    top_n: int = 100
-    n_normal: int = 10
-    radius_arcsec: float = 2.0
-    offline: bool = False
-    timeout_s: float = 30.0
-    retries: int = 3
-    rate_per_s: float = 2.0
+    top_n: int = 100             # anomalies per latent space (no scores: the first top_n)
+    n_normal: int = 10           # least anomalous objects per dominant class, for comparison
+    normal_classes: int = 2      # how many dominant classes of the top N get normals
+    radius_arcsec: float = 2.0   # cone-search radius
+    offline: bool = False        # cache only
+    timeout_s: float = 30.0      # per VizieR request
+    retries: int = 3             # further attempts, back-off backoff_s * 2**k
+    backoff_s: float = 1.0
+    rate_per_s: float = 2.0      # polite request rate
+    max_consecutive_failures: int = 3  # objects in a row with failed queries: go offline
+    vizier_server: str = ""      # host[:port] of a VizieR mirror; empty: astroquery's default
     bayestar_path: str = ""      # a Bayestar19 HDF5 file; empty: the flagged fallback
+    extinction_mode: str = "mean"      # "mean" | "median" of the Bayestar19 samples
+    extinction_fallback: str = "bh"    # "bh" (2-D Burstein-Heiles, flagged) | "none"
     cache_dir: str = ""          # empty: <store>.cache/
-    v_exp_kms: float = 10.0
+    grid: str = "auto"           # DESK grid: "auto" (chemistry, else best of both) | "oxygen" | "carbon"
+    min_bands: int = 5           # SED bands needed for a fit
+    max_reduced_chi2: float = 50.0     # above: flagged as a poor fit
+    v_exp_kms: float = 10.0      # expansion velocity of eq. 11
     gas_to_dust: float = 200.0
+    kappa10_silicate: float = 3000.0   # cm^2/g at 10 um (see engine.context.dusty)
+    kappa10_carbon: float = 1500.0     # cm^2/g at 11.3 um
+    mowlavi_slope: float = 2.5         # YSO/LPV line M_G = slope (BP-RP) + intercept
+    mowlavi_intercept: float = -1.0
+    hr_background: bool = True   # fetch (and cache) Gaia field stars for the HR diagram online
+    hr_background_rows: int = 5000
 
 
 @dataclass(frozen=True)
