@@ -161,8 +161,8 @@ def sniff(path: str | os.PathLike) -> str:
     if "fid" in names and ({"magpsf", "magpsf_corr"} & names):
         return "alerce"
     spec = SPECS["csv"]
-    if all(names & set(opts) for opts in (spec.time, spec.mag, spec.magerr, spec.band)):
-        return "csv"
+    if names & set(spec.time) and names & set(spec.mag):
+        return "csv"        # the csv reader names any column still missing
     raise IngestError(f"{path}: unknown light-curve format (header: {header[:120]!r}); "
                       "expected Chen CPVS, ZTF DR, time,mag,magerr,band CSV or ALeRCE "
                       "detections; pick one with --format")
@@ -231,7 +231,7 @@ def _split_objects(source: str, data: dict, ids: np.ndarray | None, keep: np.nda
     out = []
     for oid, rows in group_rows(ids, keep):
         band = data["band"][rows]
-        unknown = sorted(set(data["labels"][rows][band == OTHER]))
+        unknown = sorted({str(x) for x in data["labels"][rows][band == OTHER]})
         out.append(RawObject(source, oid, _median(data["ra"], rows), _median(data["dec"], rows),
                              time[rows], data["mag"][rows], data["magerr"][rows], band,
                              unknown, flags, list(notes)))

@@ -10,6 +10,7 @@ import dataclasses
 import logging
 import os
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -80,7 +81,7 @@ def ingest(store_path: str | os.PathLike, catalog: str | os.PathLike | None = No
     cfg = cfg or IngestConfig()
     if unmatched not in ("keep", "skip"):
         raise IngestError(f"unmatched must be 'keep' or 'skip', not {unmatched!r}")
-    t0 = time.perf_counter()
+    t0, started = time.perf_counter(), datetime.now(timezone.utc).isoformat(timespec="seconds")
     read = reader_for(fmt, cfg.catflags_mask)
     cat = read_catalog(catalog, columns, class_map, catalog_format) if catalog else None
     files, problems = expand_paths(list(lightcurves))
@@ -105,13 +106,14 @@ def ingest(store_path: str | os.PathLike, catalog: str | os.PathLike | None = No
         if len(batch) >= cfg.batch_size:
             _flush(store_path, batch)
             batch = _Batch()
-        if tick():
+            yield Progress(STAGE, i + 1, len(files), f"{rep.stored} objects", "file")
+        elif tick():
             yield Progress(STAGE, i + 1, len(files), f"{rep.stored} objects", "file")
     if len(batch):
         _flush(store_path, batch)
     _unmatched_rows(cat, matched, rep)
     summary = rep.summary(time.perf_counter() - t0)
-    _record(store_path, cfg, catalog, files, summary)
+    _record(store_path, cfg, catalog, files, summary, started)
     if report_path:
         rep.write(report_path)
     yield Progress(STAGE, len(files), len(files), f"{rep.stored} objects stored", "file")
@@ -196,8 +198,9 @@ def _unmatched_rows(cat: Catalog | None, matched: np.ndarray, rep: IngestReport)
                     f"{Path(cat.path).name}; the first is used")
 
 
-def _record(store_path, cfg: IngestConfig, catalog, files: list[Path], summary: dict) -> None:
+def _record(store_path, cfg: IngestConfig, catalog, files: list[Path], summary: dict,
+            started: str) -> None:
     inputs = config_hash(cfg, catalog or "", len(files), *(str(f) for f in files[:1000]))
     with Store(store_path, "a") as st:
         st.record_run(STAGE, "ok", config_hash=config_hash(cfg), input_hash=inputs,
-                      **{k: v for k, v in summary.items() if k != "problems"})
+                      started=started, **{k: v for k, v in summary.items() if k != "problems"})

@@ -77,7 +77,13 @@ def first_line(path: str | os.PathLike, size: int = 4096) -> str:
         raise IngestError(f"{path}: cannot read ({exc.strerror or exc})") from exc
     if head[:2] == b"\x1f\x8b":
         head = read_text(path)[:size].encode()
-    text = head.decode("utf-8-sig", errors="replace")
+    if len(head) == size and b"\n" in head:
+        head = head[:head.rindex(b"\n")]     # never cut a multi-byte character
+    try:
+        text = head.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise IngestError(f"{path}: not a UTF-8 text file ({exc.reason} at byte "
+                          f"{exc.start})") from exc
     for line in text.splitlines():
         if line.strip() and not line.lstrip().startswith("#"):
             return line.strip()
