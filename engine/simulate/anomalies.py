@@ -99,11 +99,11 @@ def apply_events(kinds: np.ndarray, obj: np.ndarray, time: np.ndarray, band: np.
                  mag: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Add dimming and outburst events to the model magnitudes of the points."""
     mag = mag.copy()
-    t0, t1 = float(time.min()) if len(time) else 0.0, float(time.max()) if len(time) else 1.0
     for row in np.flatnonzero(kinds == "dimming"):
         pts = obj == row
         depth = rng.uniform(1.0, 4.0) * np.where(band[pts] == 0, 1.15, 1.0)
-        start, fall, rise = rng.uniform(t0, t1 - 60), rng.uniform(5, 20), rng.uniform(40, 150)
+        fall, rise = rng.uniform(5, 20), rng.uniform(40, 150)
+        start = _seen_start(time[pts], fall, rng)
         dt = time[pts] - start
         profile = np.where(dt < 0, 0.0, np.where(dt < fall, dt / fall,
                                                  np.exp(-(dt - fall) / rise)))
@@ -113,9 +113,18 @@ def apply_events(kinds: np.ndarray, obj: np.ndarray, time: np.ndarray, band: np.
         flux = np.zeros(pts.sum())
         for _ in range(rng.integers(1, 4)):
             peak = rng.uniform(1.5, 4.0) * np.where(band[pts] == 0, 1.15, 1.0)
-            start, up, decay = rng.uniform(t0, t1 - 10), rng.uniform(1, 2), rng.uniform(4, 15)
+            up, decay = rng.uniform(1, 2), rng.uniform(4, 15)
+            start = _seen_start(time[pts], up, rng)
             dt = time[pts] - start
             shape = np.where(dt < 0, 0.0, np.where(dt < up, dt / up, np.exp(-(dt - up) / decay)))
             flux += (10 ** (0.4 * peak) - 1.0) * shape
         mag[pts] -= 2.5 * np.log10(1.0 + flux)
     return mag
+
+
+def _seen_start(times: np.ndarray, lead: float, rng: np.random.Generator) -> float:
+    """Start of an event that the survey catches: shortly before a random epoch
+    (an event inside a seasonal gap would leave no trace and no detectable truth)."""
+    if not len(times):
+        return 0.0
+    return float(rng.choice(times)) - rng.uniform(0.0, lead)

@@ -19,7 +19,7 @@ from ..errors import PvsvetError
 logger = logging.getLogger(__name__)
 
 GRIDS = {"O": "oxygen", "C": "carbon"}      # DESK names: silicates, amorphous-carbon
-TAU_RANGE = {True: (0.1, 1.5), False: (0.1, 0.8)}   # Mira, SR: ZTF still sees them
+TAU_RANGE = {True: (0.1, 0.8), False: (0.1, 0.5)}   # Mira, SR: ZTF still sees them
 
 
 @dataclass

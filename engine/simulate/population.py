@@ -40,9 +40,8 @@ def draw(n: int, rng: np.random.Generator, dust_model=None) -> dict[str, np.ndar
     disk = np.array([CLASSES[c].disk_scale for c in names])
     halo = np.array([CLASSES[c].halo for c in names])
     par["ra"], par["dec"] = sky.draw_positions(disk, halo, rng)
-    _, b = sky.icrs_to_galactic(par["ra"], par["dec"])
-    par["ebv"] = sky.draw_ebv_total(b, rng) * np.where(rng.random(n) < 0.8,
-                                                       rng.uniform(0.1, 1.0, n), 1.0)
+    _, par["b"] = sky.icrs_to_galactic(par["ra"], par["dec"])
+    par["ebv_total"] = sky.draw_ebv_total(par["b"], rng)
     _photometry(par, names, rng, dust_model)
     return par
 
@@ -69,19 +68,30 @@ def _spectral_shape(par, names, rng, dust_model) -> np.ndarray:
 def _photometry(par, names, rng, dust_model) -> None:
     """Mean ZTF magnitudes, distance and context photometry, consistent with each other."""
     bands = list(sed.BANDS)
+    n = len(names)
     m_abs = sed.absolute_ab(_spectral_shape(par, names, rng, dust_model), par["log_l"])
     ig, ir = bands.index("ztf_g"), bands.index("ztf_r")
-    colour = m_abs[:, ig] - m_abs[:, ir] + (sed.BANDS["ztf_g"][2] - sed.BANDS["ztf_r"][2]) * par["ebv"]
-    faint = np.clip(np.minimum(MAG_RANGE[1], G_FAINT - colour), MAG_RANGE[0] + 0.1, None)
-    mean_r = _draw_mags(par["bright"], MAG_RANGE[0], faint, rng)
-    a_r = sed.BANDS["ztf_r"][2] * par["ebv"]
-    dist = 10.0 * 10.0 ** ((mean_r - m_abs[:, ir] - a_r) / 5.0)
+    r_g, r_r = sed.BANDS["ztf_g"][2], sed.BANDS["ztf_r"][2]
+    ebv = 0.5 * par["ebv_total"]                      # first guess, refined below
+    colour = m_abs[:, ig] - m_abs[:, ir] + (r_g - r_r) * ebv
+    # large-amplitude LPVs sit fainter on average, else most of the cycle would saturate
+    bright = np.maximum(MAG_RANGE[0], np.where(np.isin(names, ["Mira"]),
+                                               12.5 + 0.45 * par["amp_r"], 0.0))
+    faint = np.maximum(np.minimum(MAG_RANGE[1], G_FAINT - colour), bright + 0.1)
+    mean_r = _draw_mags(par["bright"], bright, faint, rng)
     d_max = np.array([D_MAX.get(c, D_MAX_DEFAULT) for c in names])
-    far = dist > d_max
-    # too far for its class: move it closer (brighter), never above the bright limit
-    dist[far] = d_max[far] * rng.uniform(0.4, 1.0, far.sum())
-    mean_r = np.maximum(m_abs[:, ir] + a_r + 5 * np.log10(dist / 10.0), MAG_RANGE[0])
-    dist = 10.0 * 10.0 ** ((mean_r - m_abs[:, ir] - a_r) / 5.0)
+    # a star too far for its class is moved in (and so brighter than drawn)
+    d_far = d_max * rng.uniform(0.5, 1.0, n)
+    for _ in range(4):    # distance <-> extinction along the line of sight
+        dist = 10.0 * 10.0 ** ((mean_r - m_abs[:, ir] - r_r * ebv) / 5.0)
+        dist = np.where(dist > d_max, d_far, dist)
+        ebv = sky.ebv_at(par["ebv_total"], par["b"], dist)
+    mean_r = m_abs[:, ir] + r_r * ebv + 5 * np.log10(dist / 10.0)
+    colour = m_abs[:, ig] - m_abs[:, ir] + (r_g - r_r) * ebv
+    mean_r = np.clip(mean_r, bright, np.maximum(np.minimum(MAG_RANGE[1], G_FAINT - colour),
+                                                bright + 0.1))
+    dist = 10.0 * 10.0 ** ((mean_r - m_abs[:, ir] - r_r * ebv) / 5.0)
+    par["ebv"] = ebv
     mags = sed.observed(m_abs, bands, dist, par["ebv"])
     par["mean_g"], par["mean_r"] = mags[:, ig], mags[:, ir]
     par["distance_pc"] = dist

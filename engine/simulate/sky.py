@@ -82,6 +82,13 @@ def draw_ebv_total(b_deg: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.minimum(0.018 / sinb * rng.lognormal(0.0, 0.5, len(b_deg)), 5.0)
 
 
+def ebv_at(ebv_total: np.ndarray, b_deg: np.ndarray, dist_pc: np.ndarray,
+           scale_height_pc: float = 125.0) -> np.ndarray:
+    """E(B-V) to distance ``dist_pc`` in a dust layer of exponential scale height."""
+    sinb = np.maximum(np.abs(np.sin(np.radians(b_deg))), 0.012)
+    return ebv_total * -np.expm1(-dist_pc * sinb / scale_height_pc)
+
+
 def iau_names(ra: np.ndarray, dec: np.ndarray) -> list[str]:
     """``ZTFJhhmmss.ss+ddmmss.s`` names, truncated (not rounded) as IAU names are."""
     ra_s = np.floor(ra / 15.0 * 3600.0 * 100.0 + 1e-6).astype(np.int64)   # 0.01 s
