@@ -1,0 +1,180 @@
+"""The interpolation stage: chunked, parallel, resumable; one atomic commit of ``/interp``."""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from typing import Iterator
+
+import numpy as np
+
+from ..config import InterpConfig, config_hash, to_dict
+from ..fold import phase_grid
+from ..progress import Progress, StageGen
+from ..store import Store
+from ..workcache import ChunkCache, chunk_starts
+from .chunk import EXCLUDED, pack, run_piece
+
+logger = logging.getLogger(__name__)
+STAGE = "interpolate"
+_PIECE = {"fast": None, "george": 4}   # objects per task (fast: cfg.batch_size)
+
+
+def _piece_size(cfg: InterpConfig) -> int:
+    return min(cfg.chunk_size, _PIECE.get(cfg.method) or cfg.batch_size)
+
+
+def cache_for(store_path, cfg: InterpConfig) -> tuple[ChunkCache, dict]:
+    """The work cache of this config and store contents, and the provenance record."""
+    from ..pipeline import stage_record
+
+    with Store(store_path, "r") as store:
+        rec = stage_record(store, STAGE, cfg)
+    key = config_hash(dataclasses.replace(cfg, workers=0), rec["input_hash"])
+    return ChunkCache(store_path, STAGE, key), rec
+
+
+def _tasks(store_path, cfg: InterpConfig, todo: list[int]) -> Iterator[tuple[tuple, dict]]:
+    """(chunk start, piece start) -> packed piece, reading one chunk at a time."""
+    piece = _piece_size(cfg)
+    for start in todo:
+        with Store(store_path, "r") as store:
+            stop = min(start + cfg.chunk_size, store.n_objects)
+            objs = store.read_objects(["id", "period", "status"], rows=slice(start, stop))
+            lcs = store.lightcurves(start, stop)
+        for p in range(0, stop - start, piece):
+            sl = slice(p, p + piece)
+            yield (start, start + p, stop - start), pack(
+                start + p, lcs[sl], objs["period"][sl], objs["status"][sl], objs["id"][sl], cfg)
+
+
+def _assemble(parts: dict) -> dict:
+    """Concatenate the pieces of one chunk in row order."""
+    keys = sorted(parts)
+    out = {}
+    for name in ("mean", "std", "raw_mean_mag", "raw_std_mag", "hyper", "nll", "status",
+                 "status_msg"):
+        arrs = [parts[k][name] for k in keys]
+        if name == "status_msg":
+            width = max(a.dtype.itemsize for a in arrs)
+            arrs = [a.astype(f"S{width}") for a in arrs]
+        out[name] = np.concatenate(arrs)
+    return out
+
+
+def interpolate(store_path, cfg: InterpConfig, executor=None) -> StageGen:
+    """Fold, interpolate and scale every object; write ``/interp`` (docs/internals.md).
+
+    Yields :class:`~engine.progress.Progress` (light curves/s and ETA in the message);
+    closing the generator cancels, keeping finished chunks for the next run. Returns a
+    dict of counts and timings.
+    """
+    if cfg.method not in ("fast", "george"):
+        from ..errors import ConfigError
+        raise ConfigError(f"interpolation method must be 'fast' or 'george', not {cfg.method!r}")
+    t0 = time.perf_counter()
+    cache, rec = cache_for(store_path, cfg)
+    with Store(store_path, "r") as store:
+        n = store.n_objects
+    starts = chunk_starts(n, cfg.chunk_size)
+    done_before = cache.done_starts()
+    todo = [s for s in starts if s not in done_before]
+    total_todo = sum(min(cfg.chunk_size, n - s) for s in todo)
+    done = n - total_todo
+    yield Progress(STAGE, done, n, f"{len(todo)} of {len(starts)} chunks to do", "lc")
+    own = executor is None
+    if own:
+        from ..executors import make_executor
+        executor = make_executor(cfg.workers)
+    fit_s, computed, t_run = 0.0, 0, time.perf_counter()
+    pending: dict[int, dict] = {}
+    try:
+        for (start, pstart, size), res in executor.imap_unordered(
+                run_piece, _tasks(store_path, cfg, todo)):
+            parts = pending.setdefault(start, {})
+            parts[pstart] = res
+            m = len(res["status"])
+            done, computed, fit_s = done + m, computed + m, fit_s + float(res["seconds"])
+            if sum(len(p["status"]) for p in parts.values()) == size:
+                cache.save(start, **_assemble(pending.pop(start)))
+            rate = computed / max(time.perf_counter() - t_run, 1e-9)
+            eta = (n - done) / rate if rate > 0 else float("nan")
+            yield Progress(STAGE, done, n, f"{rate:.0f} lc/s, ETA {eta:.0f} s", "lc")
+    finally:
+        if own:
+            executor.close()
+    yield Progress(STAGE, n, n, "writing /interp", "lc")
+    counts = _commit(store_path, cfg, cache, starts, n, rec)
+    cache.clear()
+    wall = time.perf_counter() - t_run
+    return {**counts, "method": cfg.method, "workers": getattr(executor, "workers", 1),
+            "computed": computed, "resumed_chunks": len(done_before & set(starts)),
+            "lc_per_s": computed / wall if computed and wall > 0 else None,
+            "fit_seconds": round(fit_s, 3), "seconds": round(time.perf_counter() - t0, 3)}
+
+
+def make_split(classes: np.ndarray, eligible: np.ndarray, ratios, seed: int) -> np.ndarray:
+    """7:2:1 train/validation/test (0/1/2) stratified by class; 255 where not eligible.
+
+    Deterministic for ``seed``: each class (in sorted order) is shuffled by one generator
+    and cut at the cumulative ratios, rounded.
+    """
+    split = np.full(len(classes), 255, dtype=np.uint8)
+    rng = np.random.default_rng(seed)
+    frac = np.cumsum(np.asarray(ratios, float) / np.sum(ratios))
+    for cls in np.unique(classes[eligible]):
+        idx = np.flatnonzero(eligible & (classes == cls))
+        idx = idx[rng.permutation(len(idx))]
+        cuts = np.round(frac * len(idx)).astype(int)
+        split[idx[:cuts[0]]] = 0
+        split[idx[cuts[0]:cuts[1]]] = 1
+        split[idx[cuts[1]:]] = 2
+    return split
+
+
+def _commit(store_path, cfg: InterpConfig, cache: ChunkCache, starts, n: int, rec) -> dict:
+    """Stream the cached chunks into ``/interp`` (one chunk in memory at a time)."""
+    status = np.zeros(n, "u4")
+    width = 1
+    for s in starts:
+        c = cache.load(s)
+        status[s:s + len(c["status"])] = c["status"]
+        width = max(width, c["status_msg"].dtype.itemsize)
+    with Store(store_path, "r") as store:
+        classes = store.read_objects(["class"])["class"] if n else np.zeros(0, "U1")
+    split = make_split(classes, (status & int(EXCLUDED)) == 0, cfg.split, cfg.seed)
+    p = cfg.n_phase
+    specs = {"mean": ((n, 2, p), "f4"), "std": ((n, 2, p), "f4"), "raw_mean_mag": ((n, 2), "f8"),
+             "raw_std_mag": ((n, 2), "f8"), "hyper": ((n, 4), "f8"), "nll": ((n,), "f8"),
+             "status_msg": ((n,), f"S{width}")}
+    with Store(store_path, "a") as store:
+        with store.writing_group("interp") as g:
+            ds = {k: g.create_dataset(k, shape=sh, dtype=dt, chunks=_chunks(sh, cfg))
+                  for k, (sh, dt) in specs.items()}
+            for s in starts:
+                c = cache.load(s)
+                for k in ds:
+                    ds[k][s:s + len(c["status"])] = c[k].astype(ds[k].dtype)
+            g.create_dataset("status", data=status)
+            g.create_dataset("split", data=split)
+            g.create_dataset("phase", data=phase_grid(p))
+            g.attrs["method"] = cfg.method
+            import json
+            g.attrs["config"] = json.dumps(to_dict(cfg))
+            g.attrs["hyper_names"] = json.dumps(["l_phi", "l_lambda", "C_mag2", "delta_mag2"])
+        store.record_run(STAGE, "ok", config_hash=rec["config_hash"],
+                         input_hash=rec["input_hash"], inputs=rec.get("inputs", {}),
+                         method=cfg.method)
+    fit = (status & int(EXCLUDED)) == 0
+    from ..store import Status
+    return {"n": n, "n_ok": int(fit.sum()),
+            "n_failed": int(((status & int(Status.GP_FAILED)) > 0).sum()),
+            "n_unphysical": int(((status & int(Status.GP_UNPHYSICAL)) > 0).sum()),
+            "n_not_interpolated": int(((status & int(EXCLUDED ^ Status.GP_FAILED
+                                                      ^ Status.GP_UNPHYSICAL)) > 0).sum())}
+
+
+def _chunks(shape, cfg: InterpConfig):
+    if shape[0] == 0:
+        return None
+    return (max(1, min(shape[0], 4096 if len(shape) > 1 else 65536)),) + tuple(shape[1:])
