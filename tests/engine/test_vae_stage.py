@@ -1,0 +1,176 @@
+"""The train and encode stages on a small synthetic /interp: resume, determinism, outputs."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from engine.config import VAEConfig
+from engine.errors import ModelError, StageError
+from engine.progress import Progress, run_quiet
+from engine.store import Store
+
+pytest.importorskip("tensorflow")
+pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
+
+from engine.vae import encode, latent_classifier_report, reconstruct, train  # noqa: E402
+from engine.vae.data import EXCLUDED, write_synthetic_interp  # noqa: E402
+from engine.vae.encoding import load_model, residual  # noqa: E402
+
+N, N_EXCLUDED = 400, 7
+# A small net keeps each epoch well under a second on 2 cores; the layer graph
+# (periodic padding, strides, dense, sampling) is the one of appendix A.
+CFG = VAEConfig(filters=(8, 16, 32), dense=64, batch_size=16, epochs=3, seed=3)
+
+
+def _store(tmp_path, name="s.h5", seed=0):
+    path = tmp_path / name
+    write_synthetic_interp(path, N, seed=seed, excluded=N_EXCLUDED)
+    return path
+
+
+def _history(path):
+    with Store(path) as st:
+        return {k: st.read(f"vae/history/{k}") for k in ("epoch", "loss", "val_loss")}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    path = _store(tmp_path_factory.mktemp("vae"))
+    result = run_quiet(train(path, CFG))
+    return path, result
+
+
+def test_training_lowers_the_loss_and_stores_the_model(trained):
+    path, result = trained
+    assert result["epoch"] == 3 and result["stopped"] == "epochs"
+    h = _history(path)
+    np.testing.assert_array_equal(h["epoch"], [1, 2, 3])
+    assert h["loss"][-1] < 0.8 * h["loss"][0]
+    assert h["val_loss"][-1] < h["val_loss"][0]
+    with Store(path) as st:
+        assert st.has("vae/model") and st.has("vae_train/optimizer/000")
+        assert st.attrs("vae_train")["epoch"] == 3
+        assert st.runs("train")[-1]["status"] == "ok"
+
+
+def test_resume_continues_the_epochs_and_loss_curve_exactly(tmp_path, trained):
+    # 2 epochs, then a rerun to 3, equals 3 epochs in one go (same seed): the
+    # optimiser moments, random streams and shuffles are all restored.
+    path = _store(tmp_path)
+    first = run_quiet(train(path, dataclasses.replace(CFG, epochs=2)))
+    assert first["epoch"] == 2
+    second = run_quiet(train(path, CFG))
+    assert second["epoch"] == 3
+    h, ref = _history(path), _history(trained[0])
+    np.testing.assert_array_equal(h["epoch"], [1, 2, 3])
+    np.testing.assert_allclose(h["loss"], ref["loss"], rtol=1e-5)
+    np.testing.assert_allclose(h["val_loss"], ref["val_loss"], rtol=1e-5)
+
+
+def test_killed_training_resumes_from_the_last_epoch(tmp_path):
+    path = _store(tmp_path)
+    cfg = dataclasses.replace(CFG, epochs=4)
+    gen = train(path, cfg)
+    for p in gen:
+        assert isinstance(p, Progress)
+        if p.done == 2:        # the second epoch is checkpointed: "kill" here
+            break
+    gen.close()
+    with Store(path) as st:
+        assert not st.has("vae_train") and not st.has("vae")   # nothing half-committed
+    assert list((tmp_path / "s.h5.work").glob("vae_train-*/chunk_*.npz"))
+    result = run_quiet(train(path, cfg))
+    np.testing.assert_array_equal(_history(path)["epoch"], [1, 2, 3, 4])
+    assert result["samples_per_s"] > 0
+    assert not list((tmp_path / "s.h5.work").glob("vae_train-*"))   # cleared after commit
+
+
+def test_time_budget_stops_cleanly_with_the_best_weights(tmp_path):
+    path = _store(tmp_path)
+    result = run_quiet(train(path, dataclasses.replace(CFG, epochs=50, minutes=1e-4)))
+    assert result["stopped"] == "budget" and result["epoch"] == 1
+    with Store(path) as st:
+        assert st.attrs("vae")["best_epoch"] == 1
+
+
+def test_rerun_of_a_finished_training_does_nothing(trained):
+    path, _ = trained
+    with Store(path) as st:
+        written = st.attrs("vae")["written"]
+    assert run_quiet(train(path, CFG))["epoch"] == 3
+    with Store(path) as st:
+        assert st.attrs("vae")["written"] == written
+
+
+def test_encode_writes_latents_residuals_and_nan_rows(trained):
+    path, _ = trained
+    result = run_quiet(encode(path, CFG))
+    assert result["n_encoded"] == N - N_EXCLUDED
+    with Store(path) as st:
+        mu, logvar = st.read("vae/mu"), st.read("vae/logvar")
+        res, split = st.read("vae/recon_residual"), st.read("interp/split")
+        attrs = st.attrs("vae")
+        assert st.has("vae/model") and st.has("vae/history/loss")
+    assert mu.shape == logvar.shape == (N, 10) and res.shape == (N, 2)
+    excl = split == EXCLUDED
+    assert excl.sum() == N_EXCLUDED
+    assert np.isnan(mu[excl]).all() and np.isnan(res[excl]).all()
+    assert np.isfinite(mu[~excl]).all() and (res[~excl] > 0).all()
+    # the synthetic families are separable in the latent space even after 3 epochs
+    assert attrs["classifier_balanced_accuracy"] > 0.4
+    assert len(attrs["classifier_confusion"]) == len(attrs["classifier_classes"]) == 4
+
+
+def test_reconstruct_decodes_the_latent_mean(trained):
+    path, _ = trained
+    rows = [0, 5, N - 1]
+    out = reconstruct(path, rows)
+    assert out.shape == (3, 2, 160)
+    assert np.isfinite(out[:2]).all() and np.isnan(out[2]).all()   # last row is excluded
+    with Store(path) as st:
+        x = st.read("interp/mean", rows=[0, 5])
+    # a trained decode is closer to the curve than a flat line is
+    assert ((out[:2] - x) ** 2).mean() < (x ** 2).mean()
+    assert load_model(path) is load_model(path)      # cached per store and model
+
+
+def test_residual_matches_appendix_c():
+    y_gp = np.zeros((1, 2, 4), "f4")
+    y_nn = np.array([[[1, 1, 1, 1], [0, 2, 0, 0]]], "f4")
+    std = np.array([[[1, 1, 1, 1], [2, 2, 2, 2]]], "f4")
+    np.testing.assert_allclose(residual(y_nn, y_gp, std), [[1.0, 0.25]])
+
+
+def test_encode_refuses_a_model_with_another_architecture(trained):
+    path, _ = trained
+    with pytest.raises(ModelError, match="another architecture"):
+        run_quiet(encode(path, dataclasses.replace(CFG, latent_dim=6)))
+
+
+def test_latent_classifier_report_without_labels_is_empty(trained, tmp_path):
+    path, _ = trained
+    report = latent_classifier_report(path)
+    assert 0 <= report["balanced_accuracy"] <= 1 and report["n_test"] > 0
+
+
+def test_missing_interp_is_a_clear_error(tmp_path):
+    path = tmp_path / "empty.h5"
+    Store.create(path).close()
+    with pytest.raises(StageError, match="no /interp.*interpolate"):
+        run_quiet(train(path, CFG))
+    with pytest.raises(StageError, match="no /interp"):
+        run_quiet(encode(path, CFG))
+
+
+def test_nan_curves_not_flagged_by_the_gp_stage_are_named(tmp_path):
+    path = _store(tmp_path)
+    with Store(path, "a") as st:
+        mean = st.read("interp/mean")
+        mean[3, 0, 10] = np.nan
+        arrays = {k: st.read(f"interp/{k}") for k in ("std", "split", "status", "phase")}
+        arrays["split"][3] = 0
+        st.write_group("interp", {"mean": mean, **arrays})
+    with pytest.raises(StageError, match="SYN0000003"):
+        run_quiet(train(path, CFG))
