@@ -6,7 +6,7 @@ errors (:mod:`.cadence`), about 1% injected anomalies of six kinds (:mod:`.anoma
 and synthetic context photometry consistent with the light curves (:mod:`.sed`,
 :mod:`.dust`). The same seed gives the same catalogue, byte for byte; objects are
 generated in chunks of :data:`CHUNK` with one random stream per chunk, so memory stays
-flat for 730,000 objects and the first N objects do not depend on the total.
+flat for 730,000 objects.
 
 Written to the store
 --------------------
