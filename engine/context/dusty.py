@@ -125,15 +125,17 @@ class FitResult:
 
 def r_inner_cm(lum_lsun: float, teff: float, t_inner: float) -> float:
     """Inner dust radius (cm) from the optically thin equilibrium relation (module doc)."""
-    r_star = np.sqrt(lum_lsun * L_SUN_ERG / (4 * np.pi * SIGMA_SB * teff ** 4))
-    return 0.5 * r_star * (teff / t_inner) ** ((4 + BETA) / 2)
+    with np.errstate(over="ignore", invalid="ignore"):   # absurd L of a failed fit -> inf
+        r_star = np.sqrt(lum_lsun * L_SUN_ERG / (4 * np.pi * SIGMA_SB * teff ** 4))
+        return float(0.5 * r_star * (teff / t_inner) ** ((4 + BETA) / 2))
 
 
 def mass_loss(tau10: float, r_in_cm: float, kappa10: float, v_exp_kms: float,
               gas_to_dust: float) -> tuple[float, float]:
     """Dust and total mass-loss rates (M_sun/yr) of eq. 11; kappa10 in cm^2/g."""
-    mdot_d = 4 * np.pi * tau10 / kappa10 * r_in_cm * v_exp_kms * 1e5   # g/s
-    mdot_d = mdot_d * SECONDS_PER_YEAR / M_SUN_G
+    with np.errstate(over="ignore", invalid="ignore"):
+        mdot_d = 4 * np.pi * tau10 / kappa10 * r_in_cm * v_exp_kms * 1e5   # g/s
+        mdot_d = float(mdot_d * SECONDS_PER_YEAR / M_SUN_G)
     return mdot_d, mdot_d * gas_to_dust
 
 
@@ -184,7 +186,8 @@ def fit_sed(lam_flam: np.ndarray, lam_flam_err: np.ndarray, wavelength_um: np.nd
     if n < min_bands:
         raise StageError(f"only {n} bands with flux and error (need {min_bands})")
     k = int(np.argmin(chi2))
-    scale = 10.0 ** log_s[k]
+    with np.errstate(over="ignore"):
+        scale = 10.0 ** log_s[k]
     lum = scale / flux_scale(distance_pc)
     r_in = r_inner_cm(lum, grid.teff[k], grid.t_inner[k])
     mdot_d, mdot = mass_loss(grid.tau10[k], r_in, kappa10, v_exp_kms, gas_to_dust)

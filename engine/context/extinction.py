@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -87,8 +88,9 @@ class ExtinctionMap:
             self.note = f"{path}: Bayestar19 map not found; using the fallback"
             logger.warning(self.note)
             return None
-        from dustmaps.bayestar import BayestarQuery
-
+        with warnings.catch_warnings():   # dustmaps warns that ~/.dustmapsrc is absent
+            warnings.filterwarnings("ignore", message="Configuration file not found")
+            from dustmaps.bayestar import BayestarQuery
         try:
             with contextlib.redirect_stdout(io.StringIO()):   # dustmaps prints its progress
                 return BayestarQuery(map_fname=str(path), version="bayestar2019")
@@ -99,8 +101,9 @@ class ExtinctionMap:
 
     def _load_bh(self):
         try:
-            from dustmaps.bh import BHQuery
-
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="Configuration file not found")
+                from dustmaps.bh import BHQuery
             with contextlib.redirect_stdout(io.StringIO()):
                 return BHQuery()
         except Exception as exc:  # a broken dustmaps install must not stop the stage

@@ -169,6 +169,8 @@ def _fit(xm: XMatch, table: dict, cfg) -> dusty.FitResult | None:
             return None
         if best is None or res.chi2 < best.chi2:
             best = res
-    if best is not None and best.reduced_chi2 > cfg.max_reduced_chi2:
+    if best is not None and not 1.0 <= best.lum_lsun <= 1e7:
+        xm.flag(ContextStatus.POOR_FIT, f"unphysical dust-shell fit (L = {best.lum_lsun:.3g} L_sun)")
+    elif best is not None and best.reduced_chi2 > cfg.max_reduced_chi2:
         xm.flag(ContextStatus.POOR_FIT, f"poor dust-shell fit (reduced chi2 {best.reduced_chi2:.1f})")
     return best
