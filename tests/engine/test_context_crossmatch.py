@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from engine.config import ContextConfig
-from engine.context import ContextStatus, load_context, run_context
+from engine.context import ContextStatus, hr_background, load_context, run_context
 from engine.context.crossmatch import CATALOGS, NotCached, VizierCache, VizierClient
 from engine.progress import run_quiet
 from engine.store import LightCurve, Store
@@ -65,6 +65,8 @@ class FakeVizier(BaseHTTPRequestHandler):
                     path = DATA / f"{star['name']}__{source.replace('/', '_')}.vot.xml"
                     if path.exists():
                         return path.read_text()
+        if "-c" not in params and source == "I/355/gaiadr3":     # field stars (constraints)
+            return (DATA / "star_a__I_355_gaiadr3.vot.xml").read_text()
         return (DATA / "empty.vot.xml").read_text()
 
 
@@ -157,8 +159,12 @@ def _store(tmp_path, stars) -> Path:
 def test_stage_on_recorded_answers(tmp_path, server):
     path = _store(tmp_path, STARS)
     cfg = ContextConfig(vizier_server=server.address, timeout_s=5, retries=0, rate_per_s=0,
-                        extinction_fallback="none", hr_background=False)
+                        extinction_fallback="none", hr_background=True)
     summary = run_quiet(run_context(path, cfg))
+    bg = hr_background(path)                     # online: Gaia field stars, parallax M_G
+    assert bg is not None and len(bg["M_G"]) == 2
+    assert bg["M_G"][1] == pytest.approx(11.2856 + 5 * np.log10(0.5 / 100), abs=1e-3)
+    assert any(r.get("Plx") == ">5" for r in server.requests)
     assert summary["objects"] == 3 and summary["query_failed"] == 0
     a = load_context(path, 0)
     xm = a["crossmatch"]
