@@ -79,7 +79,7 @@ def _load_hr(store: Store) -> dict:
             logger.warning("%s: %s failed: %s", store.path, fn, exc)
             out[key] = None
     try:
-        out["mowlavi"] = context.mowlavi_line()
+        out["mowlavi"] = context.mowlavi_line(store)
     except Exception as exc:
         logger.warning("mowlavi_line failed: %s", exc)
     return out

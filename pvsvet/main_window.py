@@ -46,7 +46,7 @@ class MainWindow(QMainWindow):
         self.table = AnomalyTablePane(state)
         self.panes = {"table": self.table, "light_curve": LightCurvePane(state), "latent": LatentPane(state),
                       "hr": HRPane(state), "sed": SEDPane(state),
-                      "labels": LabelPane(state, self._saved_labels())}
+                      "labels": LabelPane(state)}
         self.docks = self._make_docks()
         self.menus = Menus(self)
         self._default_state = self.saveState()
@@ -54,7 +54,6 @@ class MainWindow(QMainWindow):
         self._retry.timeout.connect(self.refresh_panes)
         state.selection.changed.connect(self._after_selection)
         state.loaded.connect(self._on_loaded)
-        self.panes["labels"].labels_edited.connect(self._save_labels)
         QApplication.instance().installEventFilter(self)
         self.restore_settings()
 
@@ -156,13 +155,6 @@ class MainWindow(QMainWindow):
         return False
 
     # -- settings --------------------------------------------------------------------
-    def _saved_labels(self) -> list[str] | None:
-        val = self.settings.value("labels/set")
-        return [str(v) for v in val] if isinstance(val, list) and val else None
-
-    def _save_labels(self, labels: list[str]) -> None:
-        self.settings.setValue("labels/set", list(labels))
-
     def restore_settings(self) -> None:
         s = self.settings
         geo, st = s.value("window/geometry"), s.value("window/state")

@@ -18,6 +18,8 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from engine.errors import PvsvetError
+
 from .catalog import Catalog, CatalogView
 from .loading import load_catalog, load_latent, read_detail
 
@@ -140,6 +142,7 @@ class AppState:
     hr: dict | None = None                    # hr_points / hr_background / mowlavi line
     journal: Any = None
     journal_message: str = ""
+    label_set: list[str] = field(default_factory=list)
     author: str = field(default_factory=lambda: _user())
     selection: Selection = field(default_factory=Selection)
     loaded: Callbacks = field(default_factory=Callbacks)
@@ -178,22 +181,28 @@ class AppState:
         self.view.sort(key, desc)
 
     def _open_journal(self) -> None:
-        self.journal, self.journal_message = None, ""
+        if self.journal is not None:
+            self.journal.close()
+        self.journal, self.journal_message, self.label_set = None, "", []
         try:
-            from engine.labels import DEFAULT_LABELS, LabelJournal
+            from engine.labels import LabelJournal
         except ImportError:
             self.journal_message = "labels unavailable: engine.labels is not installed"
-            self.catalog.label_names = []
             return
-        self.journal = LabelJournal(self.path)
-        current = {k: getattr(v, "label", v) for k, v in self.journal.current().items()}
-        self.catalog.set_labels(current, list(self.default_labels(DEFAULT_LABELS)))
+        try:
+            self.journal = LabelJournal(self.path)
+        except PvsvetError as exc:   # an unusable journal must not stop vetting
+            self.journal_message = f"labels unavailable: {exc}"
+            return
+        self.label_set = list(self.journal.label_set())
+        current = {k: v.label for k, v in self.journal.current().items()}
+        self.catalog.set_labels(current, self.label_set)
 
-    @staticmethod
-    def default_labels(labels: Any) -> list[str]:
-        if isinstance(labels, dict):
-            return [str(v) for v in labels.values()]
-        return [str(v) for v in labels]
+    def set_label_set(self, labels: list[str]) -> None:
+        """Change the offered labels (kept in the journal, so per store)."""
+        if self.journal is not None:
+            self.journal.set_label_set(labels)
+        self.label_set = list(labels)
 
     # -- per object ------------------------------------------------------------
     def detail(self, row: int, wait: float = 0.3) -> ObjectDetail:

@@ -143,6 +143,53 @@ def _write_model_groups(store: Store, rng, obj, n: int) -> None:
     store.update_objects({"truth_anomaly": outliers.astype("u1")}, np.arange(n))
 
 
+SED_BANDS = ("g", "r", "i", "z", "y", "J", "H", "Ks", "W1", "W2", "W3", "W4")
+SED_UM = np.array([0.481, 0.617, 0.752, 0.866, 0.962, 1.235, 1.662, 2.159, 3.35, 4.6, 11.56,
+                   22.09])
+CATALOGS = ("gaia", "bailer-jones", "ps1", "2mass", "allwise")
+
+
+def _blackbody_lam_flam(um: np.ndarray, teff: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """λFλ (W m⁻²) of scaled blackbodies, shape (M, len(um))."""
+    x = 14387.77 / (um[None, :] * teff[:, None])          # hc/(λkT), λ in µm
+    return scale[:, None] * x ** 4 / np.expm1(x)
+
+
+def _write_context(store: Store, rng, n: int, top: int) -> None:
+    """A /context group in the layout of ``engine.context`` (synthetic numbers)."""
+    score = store.read("scores/cartesian/score")[:n]
+    rows = np.sort(np.argsort(-np.nan_to_num(score, nan=-1))[:min(top, n)])
+    m = len(rows)
+    teff = rng.uniform(2500, 6000, m)
+    lf = _blackbody_lam_flam(SED_UM, teff, np.full(m, 1e-13))
+    model_um = np.geomspace(0.3, 40, 120)
+    model = _blackbody_lam_flam(model_um, teff, np.full(m, 1e-13))
+    fitted = rng.random(m) < 0.7
+    arrays = {
+        "row": rows, "id": store.read_objects(["id"], rows=rows, decode=False)["id"],
+        "selection": np.full(m, b"top-cartesian"), "status": np.zeros(m, "u4"),
+        "status_msg": np.full(m, b""), "synthetic": np.ones(m, "u1"),
+        "M_G": rng.normal(0, 2, m), "bp_rp": rng.uniform(0.3, 4, m),
+        "distance_pc": rng.uniform(300, 5000, m), "ebv": rng.uniform(0, 0.5, m),
+        "ebv_source": np.full(m, b"synthetic"), "alpha_ir": rng.normal(-2, 0.5, m),
+        "sed_wavelength_um": SED_UM, "sed_lam_flam": lf, "sed_lam_flam_err": 0.05 * lf,
+        "sed_flux_jy": lf, "sed_flux_err_jy": 0.05 * lf, "sed_dereddened": np.ones(m, "u1"),
+        "model_wavelength_um": model_um, "fit_model_lam_flam": model,
+        "fit_grid": np.where(fitted, b"silicates", b""), "fit_teff": teff,
+        "fit_lum_lsun": rng.uniform(1e3, 1e4, m), "fit_tau10": rng.uniform(0.01, 3, m),
+        "fit_t_inner": np.full(m, 1000.0), "fit_r_in_cm": rng.uniform(1e14, 1e15, m),
+        "fit_mdot_dust": rng.uniform(1e-10, 1e-8, m), "fit_mdot_total": rng.uniform(1e-8, 1e-6, m),
+        "fit_chi2": rng.uniform(0.5, 3, m),
+        "xm_id": np.full((m, len(CATALOGS)), b"synthetic"),
+        "xm_sep_arcsec": np.zeros((m, len(CATALOGS))),
+        "xm_fetched": np.full((m, len(CATALOGS)), b""),
+        "xm_state": np.full((m, len(CATALOGS)), b"synthetic"),
+    }
+    store.write_group("context", arrays, {"sed_bands": list(SED_BANDS),
+                                          "catalogs": list(CATALOGS), "offline": True,
+                                          "mowlavi": {"slope": 1.9, "intercept": 2.0}})
+
+
 def build_store(path: str | Path, n: int, seed: int = 0, per_band: int = 60,
                 stages: tuple[str, ...] = ("interp", "vae", "scores"), chunk: int = 20000,
                 report: Callable[[str, int, int], None] | None = None) -> Path:
@@ -153,7 +200,7 @@ def build_store(path: str | Path, n: int, seed: int = 0, per_band: int = 60,
     path : the new store (overwritten)
     n : number of objects
     per_band : photometric points per band and object
-    stages : which of ``interp``, ``vae`` (also writes ``scores``) to fill
+    stages : which of ``interp``, ``vae`` (also writes ``scores``), ``context`` to fill
     report : called as ``report(what, done, total)`` while building
     """
     report = report or (lambda *a: None)
@@ -167,4 +214,6 @@ def build_store(path: str | Path, n: int, seed: int = 0, per_band: int = 60,
         if "vae" in stages or "scores" in stages:
             _write_model_groups(store, rng, obj, n)
             report("scores", n, n)
+        if "context" in stages:
+            _write_context(store, rng, n, top=max(10, n // 10))
     return Path(path)

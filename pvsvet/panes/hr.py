@@ -101,7 +101,7 @@ class HRPane(QWidget):
             pi.plot(mx, my, pen=pg.mkPen("#e15759", width=2, style=pg.QtCore.Qt.DashLine))
             if len(mx):
                 label = pg.TextItem("Mowlavi+18 YSO | LPV", color="#e15759", anchor=(0, 1))
-                label.setPos(float(mx[-1]), float(my[-1]))
+                label.setPos(float(np.mean(mx)), float(np.mean(my)))
                 pi.addItem(label)
 
     def on_selection(self, sel, source) -> None:

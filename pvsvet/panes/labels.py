@@ -32,7 +32,7 @@ class LabelSetDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         lay = QVBoxLayout(self)
-        lay.addWidget(QLabel("One label per line; keys 1…9 and 0 follow this order."))
+        lay.addWidget(QLabel("One label per line; keys 1…9 and 0 give the first ten."))
         lay.addWidget(self.edit)
         lay.addWidget(buttons)
 
@@ -42,7 +42,7 @@ class LabelSetDialog(QDialog):
             s = line.strip()
             if s and s not in seen:
                 seen.append(s)
-        return seen[:len(KEYS)]
+        return seen
 
 
 class LabelPane(QWidget):
@@ -50,7 +50,7 @@ class LabelPane(QWidget):
 
     labels_edited = Signal(list)
 
-    def __init__(self, state: AppState, labels: list[str] | None = None, parent=None):
+    def __init__(self, state: AppState, parent=None):
         super().__init__(parent)
         self.state = state
         self.row: int | None = None
@@ -68,8 +68,8 @@ class LabelPane(QWidget):
         self.edit_button.clicked.connect(self.edit_labels)
         state.selection.changed.connect(self.on_selection)
         state.labels_changed.connect(lambda rows: self.refresh())
-        state.loaded.connect(lambda s: self.refresh())
-        self.set_labels(labels or list(state.catalog.label_names))
+        state.loaded.connect(lambda s: self.set_labels(s.label_set))
+        self.set_labels(state.label_set)
 
     def _build_layout(self) -> None:
         lay = QVBoxLayout(self)
@@ -87,21 +87,23 @@ class LabelPane(QWidget):
 
     def set_labels(self, labels: list[str]) -> None:
         """Use ``labels`` as the key set (1…9, 0) and rebuild the buttons."""
-        self.labels = list(labels)[:len(KEYS)]
+        self.labels = list(labels)
         while self._grid.count():
             w = self._grid.takeAt(0).widget()
             if w is not None:
                 w.deleteLater()
         for i, name in enumerate(self.labels):
-            b = QPushButton(f"{key_of(i)}  {name}")
-            b.setToolTip(f"label the current object '{name}' (key {key_of(i)})")
+            key = key_of(i)
+            b = QPushButton(f"{key}  {name}" if key else name)
+            b.setToolTip(f"label the current object '{name}'" + (f" (key {key})" if key else ""))
             b.clicked.connect(lambda _=False, n=name: self.assign(n))
-            self._grid.addWidget(b, i // 2, i % 2)
+            self._grid.addWidget(b, i // 3, i % 3)
         self.refresh()
 
     def edit_labels(self) -> None:
         dlg = LabelSetDialog(self.labels, self)
         if dlg.exec() == QDialog.Accepted and dlg.labels():
+            self.state.set_label_set(dlg.labels())
             self.set_labels(dlg.labels())
             self.labels_edited.emit(self.labels)
 

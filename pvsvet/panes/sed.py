@@ -16,12 +16,12 @@ logger = logging.getLogger(__name__)
 
 #: (key in the fit dict, label, unit, format) of the fit parameters shown as text.
 FIT_PARAMS = (("teff", "T_eff", "K", "{:.0f}"), ("lum", "L", "L☉", "{:.3g}"),
-              ("tau10", "τ10µm", "", "{:.3g}"), ("r_in", "R_in", "cm", "{:.3g}"),
-              ("mdot", "Ṁ_D", "M☉/yr", "{:.2e}"), ("chi2", "χ²", "", "{:.3g}"),
-              ("grid", "grid", "", "{}"))
-_ALIASES = {"teff": ("teff", "Teff", "T_eff"), "lum": ("lum", "L", "luminosity", "L_sun"),
-            "tau10": ("tau10", "tau", "tau_10"), "r_in": ("r_in", "R_in", "rin", "inner_radius"),
-            "mdot": ("mdot", "Mdot", "mdot_dust", "dust_mass_loss"), "chi2": ("chi2", "chisq"),
+              ("tau10", "τ10µm", "", "{:.3g}"), ("t_inner", "T_in", "K", "{:.0f}"),
+              ("r_in", "R_in", "cm", "{:.3g}"), ("mdot", "Ṁ_D", "M☉/yr", "{:.2e}"),
+              ("chi2", "χ²", "", "{:.3g}"), ("grid", "grid", "", "{}"))
+_ALIASES = {"teff": ("teff", "Teff", "T_eff"), "lum": ("lum_lsun", "lum", "L", "luminosity"),
+            "tau10": ("tau10", "tau", "tau_10"), "r_in": ("r_in_cm", "r_in", "R_in"),
+            "mdot": ("mdot_dust", "mdot", "Mdot"), "chi2": ("chi2", "chisq"),
             "grid": ("grid", "grid_name")}
 
 

@@ -1,0 +1,43 @@
+"""GUI fixtures: small synthetic stores and a main window with temporary settings."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def make_store(path, n: int = 300, context: bool = True, seed: int = 0):
+    """A store with /objects, /lightcurves, /interp, /vae, /scores/* and optionally /context,
+    filled with synthetic numbers (``pvsvet.synthetic``: the store API, no GP or VAE)."""
+    from pvsvet.synthetic import build_store
+
+    stages = ("interp", "vae", "scores") + (("context",) if context else ())
+    return build_store(path, n, seed=seed, per_band=40, stages=stages, chunk=1000)
+
+
+@pytest.fixture
+def gui_store(tmp_path):
+    return make_store(tmp_path / "gui.h5")
+
+
+@pytest.fixture
+def settings(tmp_path):
+    from PySide6.QtCore import QSettings
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
+
+
+@pytest.fixture
+def window(qtbot, gui_store, settings):
+    from pvsvet.app import make_app
+    from pvsvet.main_window import MainWindow
+    from pvsvet.state import AppState
+
+    make_app()
+    w = MainWindow(AppState(), settings)
+    qtbot.addWidget(w)
+    assert w.open_store(gui_store)
+    w.show()
+    yield w
+    w.close()
