@@ -35,6 +35,7 @@ amp_g, amp_r        mag    peak-to-peak amplitude of the template
 distance_pc         pc     geometric distance
 ebv                 mag    true E(B-V) to the star
 tau10               --     DESK optical depth at 10 micron (0: no dust shell)
+tinner              K      DESK dust temperature at the shell's inner radius (0: none)
 G BP RP             mag    Gaia DR3 (Vega), NaN where not detected
 ps1_g ... ps1_y     mag    Pan-STARRS1 (AB), NaN outside 13.5-22 mag
 J H Ks              mag    2MASS (Vega)
@@ -99,8 +100,8 @@ def _status(n_g: np.ndarray, n_r: np.ndarray):
     status[(n_g < MIN_POINTS) | (n_r < MIN_POINTS)] |= int(Status.FEW_POINTS)
     msg = []
     for ng, nr in zip(n_g.tolist(), n_r.tolist()):
-        parts = [f"{'no' if k == 0 else f'fewer than {MIN_POINTS}'} {b} points" for b, k in (("g", ng), ("r", nr))
-                 if k < MIN_POINTS]
+        parts = [f"{'no' if k == 0 else f'fewer than {MIN_POINTS}'} {b} points"
+                 for b, k in (("g", ng), ("r", nr)) if k < MIN_POINTS]
         msg.append("; ".join(parts))
     return status, msg
 
@@ -109,7 +110,8 @@ def _sim_columns(par: dict) -> dict[str, np.ndarray]:
     radius = np.sqrt(10.0 ** par["log_l"]) * (5772.0 / par["teff"]) ** 2
     out = {"teff": par["teff"], "log_l": par["log_l"], "radius_rsun": radius,
            "true_period": par["period"], "amp_g": par["amp_g"], "amp_r": par["amp_r"],
-           "distance_pc": par["distance_pc"], "ebv": par["ebv"], "tau10": par["tau10"]}
+           "distance_pc": par["distance_pc"], "ebv": par["ebv"], "tau10": par["tau10"],
+           "tinner": par["tinner"]}
     for j, band in enumerate(sed.CONTEXT_BANDS):
         out[band] = par["context_mag"][:, j]
         out[f"{band}_err"] = par["context_err"][:, j]
@@ -120,7 +122,7 @@ def _sim_columns(par: dict) -> dict[str, np.ndarray]:
 
 SIM_UNITS = {"teff": "K", "log_l": "dex(Lsun)", "radius_rsun": "Rsun", "true_period": "d",
              "amp_g": "mag", "amp_r": "mag", "distance_pc": "pc", "ebv": "mag",
-             "tau10": "", "chemistry": "", **{b: "mag" for b in sed.CONTEXT_BANDS},
+             "tau10": "", "tinner": "K", "chemistry": "", **{b: "mag" for b in sed.CONTEXT_BANDS},
              **{f"{b}_err": "mag" for b in sed.CONTEXT_BANDS}}
 
 

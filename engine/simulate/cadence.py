@@ -73,11 +73,14 @@ def draw_epochs(ra: np.ndarray, dec: np.ndarray, open_nights: np.ndarray,
     fields = np.where(rng.random(n) < 0.3, 1.8, 1.0) * rng.lognormal(0.0, 0.2, n)
     parts = []
     for band, p in ((0, P_G), (1, P_R)):
-        take = ok & (rng.random((n, len(t)), dtype=np.float32) < np.minimum(p * fields, 0.95)[:, None])
+        chance = np.minimum(p * fields, 0.95).astype(np.float32)
+        take = ok & (rng.random((n, len(t)), dtype=np.float32) < chance[:, None])
         obj, night = np.nonzero(take)
         # exposures between evening and morning twilight, g and r at different times
         frac = rng.uniform(-0.18, 0.18, len(obj))
-        lim = LIMIT["gr"[band]] + rng.normal(0.0, 0.35, len(obj)) - 0.4 * (rng.random(len(obj)) < 0.15)
+        # depth varies with seeing and sky; bright time (15%) is shallower
+        lim = (LIMIT["gr"[band]] + rng.normal(0.0, 0.35, len(obj))
+               - 0.4 * (rng.random(len(obj)) < 0.15))
         parts.append((obj, t[night] + frac, np.full(len(obj), band, np.uint8), lim))
     obj, time, band, lim = (np.concatenate(x) for x in zip(*parts))
     order = np.lexsort((time, obj))

@@ -72,9 +72,11 @@ class DustGrid:
         shape : ndarray (n, len(lam_um)), per Hz
         tau10 : ndarray
         teff_grid : ndarray, K
+        tinner : ndarray, K (dust temperature at the inner shell radius)
         """
         n = len(teff)
-        shape, tau, t_grid = np.zeros((n, len(lam_um))), np.zeros(n), np.zeros(n)
+        shape = np.zeros((n, len(lam_um)))
+        tau, t_grid, t_inner = np.zeros(n), np.zeros(n), np.zeros(n)
         nu = 2.99792458e14 / lam_um
         for i in range(n):
             g = self.grids[chem[i]]
@@ -86,5 +88,5 @@ class DustGrid:
             k = cand[np.argmin(np.abs(g.tau10[cand] - want))]
             log_f = np.interp(np.log10(lam_um), g.log_lam, g.log_f[k])
             shape[i] = 10.0 ** log_f / nu          # lambda F_lambda = nu F_nu
-            tau[i], t_grid[i] = g.tau10[k], t_near
-        return shape, tau, t_grid
+            tau[i], t_grid[i], t_inner[i] = g.tau10[k], t_near, g.tinner[k]
+        return shape, tau, t_grid, t_inner

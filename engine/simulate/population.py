@@ -52,16 +52,16 @@ def _spectral_shape(par, names, rng, dust_model) -> np.ndarray:
     shape = sed.blackbody_lnu(par["teff"], lam)
     n = len(names)
     chem = np.full(n, "", dtype=object)
-    tau = np.zeros(n)
+    tau, t_inner = np.zeros(n), np.zeros(n)
     lpv = np.isin(names, ["Mira", "SR"]) & (par["kind"] != "colour_mismatch")
     chem[lpv] = np.where(rng.random(lpv.sum()) < 0.8, "O", "C")
     if dust_model is not None:
         frac = np.where(np.asarray(names) == "Mira", 0.6, 0.25)
         dusty = np.flatnonzero(lpv & (rng.random(n) < frac))
         if len(dusty):
-            shape[dusty], tau[dusty], par["teff"][dusty] = dust_model.sample(
+            shape[dusty], tau[dusty], par["teff"][dusty], t_inner[dusty] = dust_model.sample(
                 par["teff"][dusty], chem[dusty], np.asarray(names)[dusty] == "Mira", lam, rng)
-    par["chemistry"], par["tau10"] = chem, tau
+    par["chemistry"], par["tau10"], par["tinner"] = chem, tau, t_inner
     return shape
 
 
