@@ -1,0 +1,147 @@
+"""The fast weight-space GP against the exact GP it claims to be, and against george."""
+import numpy as np
+import pytest
+
+from engine.config import InterpConfig
+from engine.fold import band_coordinates, phase_grid, scale
+from engine.gp.fast import FastBatch
+from engine.gp.fast_fit import fit_fast
+from engine.gp.model import Band2, check_physical, prepare
+from engine.gp.optim import minimize_batch
+from engine.store import Status
+
+from .gp_helpers import make_lc
+
+CFG = InterpConfig()
+
+
+def _data(rng, n=(30, 37)):
+    ph = [rng.random(n[0]), rng.random(n[1])]
+    y = [0.3 * np.sin(2 * np.pi * p) + 0.1 * np.sin(6 * np.pi * p) + 0.02 * rng.normal(size=len(p))
+         for p in ph]
+    var = [(0.01 + 0.02 * rng.random(len(p))) ** 2 for p in ph]
+    return Band2(ph, y, var, np.zeros(2))
+
+
+def _dense(d, x, phases=None):
+    """Exact 2-D GP with the wrapped (periodic) kernel of eq. 2, by brute force."""
+    lphi, llam, c, delta = np.exp(x)
+    lam = band_coordinates(CFG.lambda_low, CFG.lambda_high)
+    p = np.concatenate(d.phase)
+    l = np.concatenate([np.full(len(d.phase[b]), lam[b]) for b in (0, 1)])
+
+    def k(p1, l1, p2, l2):
+        dp = p1[:, None] - p2[None, :]
+        return c * sum(np.exp(-(dp + j) ** 2 / lphi ** 2) for j in range(-6, 7)) \
+            * np.exp(-(l1[:, None] - l2[None, :]) ** 2 / llam ** 2)
+
+    kd = k(p, l, p, l) + np.diag(np.concatenate(d.var) + delta)
+    y = np.concatenate(d.y)
+    sign, logdet = np.linalg.slogdet(kd)
+    nll = 0.5 * (y @ np.linalg.solve(kd, y) + logdet + len(y) * np.log(2 * np.pi))
+    if phases is None:
+        return nll
+    ps, ls = np.tile(phases, 2), np.repeat(lam, len(phases))
+    ks = k(ps, ls, p, l)
+    mean = ks @ np.linalg.solve(kd, y)
+    var = np.diag(k(ps, ls, ps, ls)) - np.einsum("ij,ji->i", ks, np.linalg.solve(kd, ks.T))
+    return nll, mean.reshape(2, -1), np.sqrt(var).reshape(2, -1)
+
+
+def test_fast_nll_gradient_and_prediction_equal_exact_gp():
+    rng = np.random.default_rng(1)
+    data = [_data(rng), _data(rng, (50, 20))]
+    fb = FastBatch(data, 40, CFG)   # pi K l >= 3 for both l_phi below
+    x = np.log(np.array([[0.15, 1.0, 0.05, 1e-3], [0.3, 0.5, 0.1, 3e-4]]))
+    nll, grad = fb.evaluate(x)
+    eps = 1e-6
+    for i, d in enumerate(data):
+        assert nll[i] == pytest.approx(_dense(d, x[i]), rel=1e-10)
+        for j in range(4):
+            xp, xm = x[i].copy(), x[i].copy()
+            xp[j] += eps
+            xm[j] -= eps
+            assert grad[i, j] == pytest.approx((_dense(d, xp) - _dense(d, xm)) / (2 * eps),
+                                               rel=1e-5, abs=1e-6)
+    mean, std = fb.predict(x, phase_grid(40))
+    _, m0, s0 = _dense(data[0], x[0], phase_grid(40))
+    np.testing.assert_allclose(mean[0], m0, atol=1e-10)
+    np.testing.assert_allclose(std[0], s0, atol=1e-10)
+
+
+def test_batched_minimiser_respects_bounds_and_converges():
+    target = np.array([[0.5, -1.0], [3.0, 0.2], [-2.0, 0.0]])
+
+    def fun(x, idx):
+        d = x - target[idx]
+        return (d ** 2 * [1.0, 10.0]).sum(1), 2 * d * [1.0, 10.0]
+
+    lo, hi = np.array([-1.0, -1.0]), np.array([1.0, 1.0])
+    x, f, conv, _ = minimize_batch(fun, np.zeros((3, 2)), lo, hi)
+    assert conv.all()
+    np.testing.assert_allclose(x, np.clip(target, lo, hi), atol=1e-4)
+
+
+def test_fast_matches_george_reference():
+    """The paper's george fit (3x stacking, L-BFGS-B) and the fast path agree on curves."""
+    pytest.importorskip("george")
+    from engine.gp.george_ref import fit_george
+
+    rng = np.random.default_rng(3)
+    phases = phase_grid(160)
+    data = []
+    for period, kind in ((0.55, "rr"), (0.31, "sine"), (0.62, "rr")):
+        lc = make_lc(rng, period, n=(40, 45), kind=kind)
+        d, _, _ = prepare(lc.time, lc.mag, lc.magerr, lc.band, period, 10)
+        data.append(d)
+    mean, std, hyper, _, status, _ = fit_fast(data, CFG, phases)
+    assert not status.any()
+    for i, d in enumerate(data):
+        ref = fit_george(d, CFG, phases)
+        assert ref.status == 0
+        a = scale(mean[i] + d.offset[:, None], std[i])[0]
+        b = scale(ref.mean + d.offset[:, None], ref.std)[0]
+        assert np.sqrt(np.mean((a - b) ** 2)) < 0.1
+        assert hyper[i, 0] == pytest.approx(ref.hyper[0], rel=0.25)   # l_phi
+        assert hyper[i, 2] == pytest.approx(ref.hyper[2], rel=0.5)    # C
+
+
+def test_prepare_flags_bad_inputs():
+    rng = np.random.default_rng(0)
+    lc = make_lc(rng, 0.5, n=(30, 5))
+    args = (lc.time, lc.mag, lc.magerr, lc.band)
+    assert prepare(*args, 0.5, 10)[1] == Status.FEW_POINTS
+    assert prepare(*args, -1.0, 10)[1] == Status.BAD_PERIOD
+    only_g = lc.band == 0
+    d, flag, msg = prepare(*(a[only_g] for a in args), 0.5, 10)
+    assert d is None and flag == Status.MISSING_BAND and "r" in msg
+    mag = lc.mag.copy()
+    mag[:3] = np.nan   # dropped, not fatal
+    d, flag, _ = prepare(lc.time, mag, lc.magerr, lc.band, 0.5, 3)
+    assert flag == 0 and len(d.y[0]) == 27
+    assert abs(d.y[0].mean()) < 1e-12 and d.offset[0] == pytest.approx(np.nanmean(mag[lc.band == 0]))
+
+
+def test_divergent_lphi_is_restarted_then_flagged():
+    """A smooth curve fitted in a box whose l_phi edge it runs into: restarts, then GP_FAILED."""
+    rng = np.random.default_rng(5)
+    lc = make_lc(rng, 0.5, n=(40, 40), kind="sine", err=0.005)
+    d, _, _ = prepare(lc.time, lc.mag, lc.magerr, lc.band, 0.5, 10)
+    cfg = InterpConfig(lphi_bounds=(0.01, 0.04), n_harmonics=24)
+    _, _, hyper, _, status, msgs = fit_fast([d], cfg, phase_grid(160))
+    assert status[0] == Status.GP_FAILED and "diverged" in msgs[0]
+    assert hyper[0, 0] == pytest.approx(0.04, rel=0.03)
+    ok = fit_fast([d], CFG, phase_grid(160))[4]
+    assert ok[0] == 0
+
+
+def test_check_physical_reasons():
+    rng = np.random.default_rng(0)
+    d = _data(rng)
+    good_mean = np.vstack([0.3 * np.sin(2 * np.pi * phase_grid(160))] * 2)
+    good_std = np.full((2, 160), 0.01)
+    assert check_physical(good_mean, good_std, d) == ""
+    assert "leaves the data range" in check_physical(good_mean * 10, good_std, d)
+    assert "non-finite" in check_physical(good_mean * np.nan, good_std, d)
+    assert "exploded" in check_physical(good_mean, good_std * 100, d)
+    assert "collapsed" in check_physical(good_mean, good_std * 1e-5, d)
