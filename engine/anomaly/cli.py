@@ -1,0 +1,63 @@
+"""``pvsvet-engine score STORE [--use-labels] [--trees N] [--space ...] [--config TOML]``."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+
+logger = logging.getLogger(__name__)
+
+
+def configure_score(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("store", help="the pvsvet store (.h5)")
+    parser.add_argument("--use-labels", action="store_true",
+                        help="also re-rank with active anomaly detection on the label journal")
+    parser.add_argument("--trees", type=int, default=None, help="trees per forest (5000)")
+    parser.add_argument("--space", choices=("cartesian", "spherical", "both"), default=None,
+                        help="feature space(s) to score (default: both)")
+    parser.add_argument("--config", default=None, help="TOML file with a [score] table")
+    parser.add_argument("--no-convergence", action="store_true",
+                        help="skip the n vs 2n trees convergence check (halves the time)")
+    parser.add_argument("--force", action="store_true", help="rescore even when up to date")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+
+
+def config_from_args(args: argparse.Namespace):
+    from ..config import ScoreConfig, load
+
+    cfg = load(args.config).score if args.config else ScoreConfig()
+    changes = {}
+    if args.trees is not None:
+        changes["n_estimators"] = args.trees
+    if args.space:
+        changes["spaces"] = ("cartesian", "spherical") if args.space == "both" else (args.space,)
+    if args.no_convergence:
+        changes["convergence_check"] = False
+    return dataclasses.replace(cfg, **changes)
+
+
+def cli_score(args: argparse.Namespace) -> int:
+    from ..progress import drive
+    from .stage import score
+
+    cfg = config_from_args(args)
+    result = drive(score(args.store, cfg, use_labels=args.use_labels, force=args.force),
+                   show=not args.json)
+    if args.json:
+        print(json.dumps(result, indent=2, default=str))
+        return 0
+    if "skipped" in result:
+        print(f"{args.store}: {result['skipped']} (use --force to rescore)")
+    for space in cfg.spaces:
+        fig = result.get(space)
+        if fig:
+            conv = fig["convergence"]
+            conv_txt = ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
+                                 for k, v in conv.items() if k != "checked")
+            print(f"{space}: fit {fig['timing']['fit_s']} s, score {fig['timing']['score_s']} s; "
+                  f"top {fig['class_mix']['k']}: {fig['class_mix']['top']}"
+                  + (f"; convergence: {conv_txt}" if conv.get("checked") else ""))
+    if args.use_labels:
+        print(f"active: {result['active']['message']}")
+    return 0

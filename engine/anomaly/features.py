@@ -1,0 +1,190 @@
+"""Features of the isolation forests (paper sections 2.3 and 2.4).
+
+Cartesian space: the 10 latent means ``mu_0..mu_9`` of the VAE, ``log10_period``
+(period in days) and ``m_gr`` = <m_g> - <m_r> (mag). <m_g> and <m_r> are the
+catalogue's mean magnitudes ``/objects/mean_g`` and ``mean_r``; where those are missing
+the GP stage's per-band mean magnitude ``/interp/raw_mean_mag`` (the m-bar of eq. 6)
+stands in.
+
+Spherical space: the Blumenson (1960) transform of eq. 9 applied to the latent means
+only, ``r, theta_1..theta_9``, then ``log10_period`` and ``m_gr`` appended unchanged.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import FeatureError, StoreError
+
+logger = logging.getLogger(__name__)
+
+TWO_PI = 2.0 * np.pi
+
+
+def cartesian_names(n_latent: int = 10) -> list[str]:
+    return [f"mu_{i}" for i in range(n_latent)] + ["log10_period", "m_gr"]
+
+
+def spherical_names(n_latent: int = 10) -> list[str]:
+    return ["r"] + [f"theta_{i}" for i in range(1, n_latent)] + ["log10_period", "m_gr"]
+
+
+def to_spherical(x: np.ndarray, last_angle: str = "paper") -> np.ndarray:
+    """Hyperspherical coordinates of eq. 9 (Blumenson 1960).
+
+    With the latent means ``x_0..x_{n-1}`` (0-based, so the paper's ``x_8, x_9`` are
+    the last two), ``r = sqrt(sum x_j^2)``, ``theta_{i+1} = arccos(x_i / sqrt(sum_{j>=i}
+    x_j^2))`` for ``i = 0..n-3`` (in [0, pi]), and the last angle from ``x_{n-2}``,
+    ``x_{n-1}``: ``arccos(x_{n-2} / sqrt(x_{n-2}^2 + x_{n-1}^2))``, or 2 pi minus it.
+
+    Parameters
+    ----------
+    x : ndarray (N, n), n >= 2
+        Cartesian coordinates.
+    last_angle : {"paper", "blumenson"}
+        Which half-plane takes the ``2 pi - arccos`` branch of the last angle. The paper
+        writes ``arccos`` for ``x_9 <= 0`` and ``2 pi - arccos`` otherwise; Blumenson's
+        convention is the mirror (``arccos`` for ``x_9 >= 0``). The two differ by
+        ``theta_9 -> 2 pi - theta_9``, a reflection an isolation forest is blind to.
+
+    Returns
+    -------
+    ndarray (N, n): ``r, theta_1..theta_{n-1}``; where a tail norm is zero the angle
+    is 0 (the direction is undefined there).
+    """
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 2 or x.shape[1] < 2:
+        raise FeatureError(f"spherical transform needs (N, n>=2) coordinates, got {x.shape}")
+    if last_angle not in ("paper", "blumenson"):
+        raise FeatureError(f"last_angle must be 'paper' or 'blumenson', not {last_angle!r}")
+    n = x.shape[1]
+    # tail[:, i] = sqrt(sum_{j>=i} x_j^2), by a reversed cumulative sum
+    tail = np.sqrt(np.cumsum((x ** 2)[:, ::-1], axis=1)[:, ::-1])
+    out = np.empty_like(x)
+    out[:, 0] = tail[:, 0]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cos = np.where(tail[:, :n - 1] > 0, x[:, :n - 1] / tail[:, :n - 1], 1.0)
+    angles = np.arccos(np.clip(cos, -1.0, 1.0))
+    last = x[:, n - 1]
+    flip = last > 0 if last_angle == "paper" else last < 0
+    angles[:, -1] = np.where(flip, TWO_PI - angles[:, -1], angles[:, -1])
+    out[:, 1:] = angles
+    return out
+
+
+def from_spherical(s: np.ndarray, last_angle: str = "paper") -> np.ndarray:
+    """Inverse of :func:`to_spherical` (same ``last_angle`` convention)."""
+    s = np.asarray(s, dtype=np.float64)
+    r, ang = s[:, 0], s[:, 1:].copy()
+    if last_angle == "paper":
+        # the paper's theta_9 is Blumenson's mirrored: map back to sin(theta) >= 0 <=> x_9 >= 0
+        ang[:, -1] = TWO_PI - ang[:, -1]
+    n = s.shape[1]
+    x = np.empty_like(s)
+    sin_prod = r.copy()
+    for i in range(n - 1):
+        x[:, i] = sin_prod * np.cos(ang[:, i])
+        sin_prod = sin_prod * np.sin(ang[:, i])
+    x[:, n - 1] = sin_prod
+    return x
+
+
+@dataclass
+class Features:
+    """Feature matrices of one store.
+
+    Attributes
+    ----------
+    cartesian, spherical : ndarray (N, 12), float64; rows of excluded objects are NaN
+    valid : ndarray (N,), bool; objects with all features finite
+    names : dict space -> feature names
+    m_gr_source : str; where m_gr came from
+    """
+
+    cartesian: np.ndarray
+    spherical: np.ndarray
+    valid: np.ndarray
+    names: dict[str, list[str]]
+    m_gr_source: str
+
+    def space(self, name: str) -> np.ndarray:
+        if name not in ("cartesian", "spherical"):
+            raise FeatureError(f"unknown feature space {name!r} (cartesian or spherical)")
+        return self.cartesian if name == "cartesian" else self.spherical
+
+
+def _require(store, name: str, what: str) -> np.ndarray:
+    try:
+        return store.read(name)
+    except StoreError:
+        raise FeatureError(f"{store.path}: feature '{what}' is missing: no /{name} "
+                           "(run the stage that writes it first)") from None
+
+
+def _colour(store, n: int) -> tuple[np.ndarray, str]:
+    cols = store.object_columns
+    if "mean_g" in cols and "mean_r" in cols:
+        o = store.read_objects(["mean_g", "mean_r"])
+        m_gr = o["mean_g"].astype(np.float64) - o["mean_r"].astype(np.float64)
+        source = "objects.mean_g - objects.mean_r"
+    else:
+        m_gr = np.full(n, np.nan)
+        source = ""
+    missing = ~np.isfinite(m_gr)
+    if missing.any() and store.has("interp/raw_mean_mag"):
+        raw = store.read("interp/raw_mean_mag").astype(np.float64)
+        m_gr[missing] = raw[missing, 0] - raw[missing, 1]
+        source = (source + "; " if source else "") + f"interp.raw_mean_mag for {missing.sum()} rows"
+    if not source:
+        raise FeatureError(f"{store.path}: feature 'm_gr' is missing: no /objects/mean_g, "
+                           "mean_r and no /interp/raw_mean_mag")
+    return m_gr, source
+
+
+def load_features(store_path, last_angle: str = "paper") -> Features:
+    """Read the latent means, periods and colours of a store into feature matrices.
+
+    Raises
+    ------
+    FeatureError
+        When ``/vae/mu``, the period or the colour are missing, or no object has all
+        features.
+    """
+    from ..store import Store
+
+    with Store(store_path, "r") as store:
+        mu = _require(store, "vae/mu", "latent means").astype(np.float64)
+        n = store.n_objects
+        if mu.ndim != 2 or mu.shape[0] != n:
+            raise FeatureError(f"{store.path}: /vae/mu has shape {mu.shape}, expected ({n}, k)")
+        if "period" not in store.object_columns:
+            raise FeatureError(f"{store.path}: feature 'log10_period' is missing: "
+                               "no /objects/period")
+        period = store.read_objects(["period"])["period"].astype(np.float64)
+        m_gr, source = _colour(store, n)
+    return build_features(mu, period, m_gr, last_angle, source, where=str(store_path))
+
+
+def build_features(mu: np.ndarray, period: np.ndarray, m_gr: np.ndarray,
+                   last_angle: str = "paper", m_gr_source: str = "given",
+                   where: str = "features") -> Features:
+    """Assemble both feature spaces from arrays (see module docstring)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        logp = np.where(period > 0, np.log10(np.where(period > 0, period, 1.0)), np.nan)
+    valid = np.isfinite(mu).all(axis=1) & np.isfinite(logp) & np.isfinite(m_gr)
+    if not valid.any():
+        raise FeatureError(f"{where}: no object has all features (latent means, period > 0, "
+                           "g-r colour); nothing to score")
+    k = mu.shape[1]
+    extra = np.column_stack([logp, m_gr])
+    cart = np.full((len(mu), k + 2), np.nan)
+    sph = np.full_like(cart, np.nan)
+    cart[valid] = np.column_stack([mu[valid], extra[valid]])
+    sph[valid] = np.column_stack([to_spherical(mu[valid], last_angle), extra[valid]])
+    n_bad = int((~valid).sum())
+    if n_bad:
+        logger.info("%s: %d of %d objects lack a feature and are excluded", where, n_bad, len(mu))
+    return Features(cart, sph, valid, {"cartesian": cartesian_names(k),
+                                       "spherical": spherical_names(k)}, m_gr_source)

@@ -1,0 +1,157 @@
+"""The score stage: isolation forests on both feature spaces, committed to /scores."""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import time
+
+import numpy as np
+
+from ..config import ScoreConfig, config_hash, to_dict
+from ..errors import StageError
+from ..progress import Progress, StageGen
+from . import stats
+from .features import Features, load_features
+from .runner import run_forests
+
+logger = logging.getLogger(__name__)
+
+SPACES = ("cartesian", "spherical")
+NORMALISATION = ("raw = 2**(-E[h]/c(max_samples)) (Liu et al. 2008; = -score_samples of "
+                 "scikit-learn); score = raw / max(raw), so the most anomalous object is 1.0")
+IMPLEMENTATION = ("scikit-learn IsolationForest (fit); scores from the same fitted trees by "
+                  "engine.anomaly._kernels (exact: equals score_samples to rounding)")
+
+
+def forest_config_hash(cfg: ScoreConfig, input_hash: str) -> str:
+    """Hash of the settings that change the plain forests (not the AAD ones)."""
+    plain = dataclasses.replace(cfg, **{f.name: f.default for f in dataclasses.fields(cfg)
+                                        if f.name.startswith("aad_") or f.name == "n_jobs"})
+    return config_hash(plain, input_hash)
+
+
+def input_hash(feats: Features) -> str:
+    h = hashlib.sha256(np.ascontiguousarray(feats.cartesian).tobytes())
+    return h.hexdigest()[:16]
+
+
+def _check(cfg: ScoreConfig) -> None:
+    bad = [s for s in cfg.spaces if s not in SPACES]
+    if bad or not cfg.spaces:
+        raise StageError(f"score: unknown feature space(s) {bad or '(none)'}; "
+                         "use cartesian and/or spherical")
+    if cfg.n_estimators < 1 or cfg.max_samples < 2:
+        raise StageError(f"score: n_estimators must be >= 1 and max_samples >= 2, "
+                         f"got {cfg.n_estimators} and {cfg.max_samples}")
+
+
+def _up_to_date(store_path, cfg: ScoreConfig, chash: str) -> bool:
+    from ..store import Store
+
+    with Store(store_path, "r") as st:
+        run = st.last_run("score")
+        have = all(st.has(f"scores/{s}") for s in cfg.spaces)
+    return bool(have and run and run.get("config_hash") == chash
+                and set(run.get("spaces", [])) >= set(cfg.spaces))
+
+
+def score(store_path, cfg: ScoreConfig | None = None, use_labels: bool = False,
+          force: bool = False) -> StageGen:
+    """Score every object with isolation forests; write ``/scores/<space>``.
+
+    Parameters
+    ----------
+    store_path : path of the store (needs ``/vae/mu`` and ``/objects``)
+    cfg : ScoreConfig
+    use_labels : bool
+        Also re-rank with active anomaly detection on the label journal
+        (``/scores/active``, see :mod:`engine.anomaly.active`).
+    force : bool
+        Recompute even when the settings and inputs are unchanged.
+
+    Yields
+    ------
+    Progress per phase and forest. Returns a dict of figures (timings, convergence).
+    """
+    cfg = cfg or ScoreConfig()
+    _check(cfg)
+    yield Progress("score", 0, 0, "reading features", "forest")
+    feats = load_features(store_path, cfg.last_angle)
+    ihash = input_hash(feats)
+    chash = forest_config_hash(cfg, ihash)
+    result: dict = {"n_objects": int(len(feats.valid)), "n_scored": int(feats.valid.sum())}
+    if not force and _up_to_date(store_path, cfg, chash):
+        result["skipped"] = "forest scores up to date (same settings and inputs)"
+    else:
+        result.update((yield from _plain(store_path, cfg, feats, ihash, chash)))
+    if use_labels:
+        from .active import active_stage
+        result["active"] = yield from active_stage(store_path, cfg, feats)
+    return result
+
+
+def _jobs(cfg: ScoreConfig, feats: Features) -> dict:
+    jobs = {}
+    for space in cfg.spaces:
+        x = feats.space(space)[feats.valid]
+        common = {"X": x, "n_trees": cfg.n_estimators, "max_samples": cfg.max_samples,
+                  "block": cfg.block}
+        jobs[(space, "main")] = {**common, "seed": cfg.seed}
+        if cfg.convergence_check:
+            # a second, independent forest: together with the first, a forest of 2n trees
+            jobs[(space, "twin")] = {**common, "seed": cfg.seed + 1_000_003}
+    return jobs
+
+
+def _plain(store_path, cfg, feats, ihash, chash) -> StageGen:
+    from ..store import Store
+
+    started = time.time()
+    t0 = time.perf_counter()
+    results = yield from run_forests(_jobs(cfg, feats), cfg.n_jobs)
+    forest_s = time.perf_counter() - t0
+    yield Progress("score", 0, 0, "ranking and statistics", "forest")
+    with Store(store_path, "r") as st:
+        classes = st.read_objects(["class"])["class"] if "class" in st.object_columns \
+            else np.full(len(feats.valid), "", dtype="U1")
+    groups, figures = {}, {"forest_seconds": round(forest_s, 2)}
+    for space in cfg.spaces:
+        groups[space] = _space_group(space, cfg, feats, results, classes)
+        figures[space] = {k: groups[space][1][k] for k in ("convergence", "timing", "class_mix")}
+    with Store(store_path, "a") as st:
+        for space, (arrays, attrs) in groups.items():
+            st.write_group(f"scores/{space}", arrays, attrs)
+        st.record_run("score", "ok", config_hash=chash, input_hash=ihash,
+                      started=time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(started)),
+                      spaces=list(cfg.spaces))
+    return figures
+
+
+def _space_group(space, cfg, feats, results, classes):
+    main = results[(space, "main")]
+    n = len(feats.valid)
+    raw = np.full(n, np.nan)
+    raw[feats.valid] = 2.0 ** (-main["sums"] / main["norm"])
+    score = stats.normalise(raw)
+    attrs = {
+        "space": space, "features": feats.names[space], "normalisation": NORMALISATION,
+        "implementation": IMPLEMENTATION, "m_gr_source": feats.m_gr_source,
+        "settings": {**to_dict(cfg), "max_samples_used": main["max_samples"]},
+        "n_scored": int(feats.valid.sum()), "n_excluded": int((~feats.valid).sum()),
+        "timing": {"fit_s": round(main["fit_s"], 2), "score_s": round(main["score_s"], 2)},
+        "class_statistics": stats.class_statistics(score, classes),
+        "class_mix": stats.class_mix(score, classes, cfg.top_overlap),
+        "convergence": {"checked": False},
+    }
+    if space == "spherical":
+        attrs["transform"] = f"Blumenson (eq. 9), last angle convention '{cfg.last_angle}'"
+    if cfg.convergence_check:
+        twin = results[(space, "twin")]
+        raw2 = np.full(n, np.nan)
+        raw2[feats.valid] = 2.0 ** (-(main["sums"] + twin["sums"]) / (2 * main["norm"]))
+        attrs["convergence"] = {"checked": True, **stats.convergence(
+            score, stats.normalise(raw2), cfg.n_estimators, cfg.top_k, cfg.top_overlap)}
+    arrays = {"score": score.astype(np.float64), "rank": stats.ranks(score),
+              "raw": raw.astype(np.float64)}
+    return arrays, attrs

@@ -1,0 +1,216 @@
+"""Follow-up target lists from the label journal (ECSV, VOTable, CSV via astropy)."""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .errors import PvsvetError
+
+logger = logging.getLogger(__name__)
+
+FORMATS = {"ecsv": "ascii.ecsv", "votable": "votable", "csv": "ascii.csv"}
+_EXTENSIONS = {".ecsv": "ecsv", ".xml": "votable", ".vot": "votable", ".votable": "votable",
+               ".csv": "csv"}
+DESCRIPTION = ("pvsvet follow-up target list: labelled periodic variables with their "
+               "isolation-forest anomaly scores (1.0 = most anomalous) and ranks "
+               "(1 = most anomalous; 0 = not scored) in the Cartesian and spherical latent "
+               "spaces, and their current label from the label journal.")
+UNITS = {"ra": "deg", "dec": "deg", "mean_g": "mag", "mean_r": "mag", "g_r": "mag",
+         "period": "d"}
+DESCRIPTIONS = {
+    "id": "survey object id", "name": "IAU-style name", "ra": "right ascension (ICRS)",
+    "dec": "declination (ICRS)", "ra_hms": "right ascension, hh:mm:ss.ss",
+    "dec_dms": "declination, +dd:mm:ss.s", "mean_g": "mean ZTF g magnitude",
+    "mean_r": "mean ZTF r magnitude", "g_r": "mean_g - mean_r", "period": "catalogue period",
+    "class": "catalogue class (Chen et al. 2020)",
+    "score_cartesian": "normalised anomaly score, Cartesian latent space",
+    "rank_cartesian": "anomaly rank, Cartesian latent space",
+    "score_spherical": "normalised anomaly score, spherical latent space",
+    "rank_spherical": "anomaly rank, spherical latent space", "label": "current label",
+    "note": "note of the current label", "author": "who set the current label",
+    "time": "when the current label was set (UTC)",
+}
+
+
+class ExportError(PvsvetError):
+    """The target list cannot be made or written."""
+
+
+def format_for(out: str | os.PathLike, fmt: str | None) -> str:
+    """The export format: ``fmt`` or, when None/empty, from the file extension."""
+    if fmt:
+        if fmt not in FORMATS:
+            raise ExportError(f"{out}: unknown format {fmt!r} (ecsv, votable or csv)")
+        return fmt
+    ext = Path(out).suffix.lower()
+    if ext not in _EXTENSIONS:
+        raise ExportError(f"{out}: cannot tell the format from the extension {ext or '(none)'}; "
+                          "use .ecsv, .xml/.vot or .csv, or --format")
+    return _EXTENSIONS[ext]
+
+
+def _scores(st, n: int) -> dict:
+    out = {}
+    for space in ("cartesian", "spherical"):
+        if st.has(f"scores/{space}"):
+            out[f"score_{space}"] = st.read(f"scores/{space}/score").astype(float)
+            out[f"rank_{space}"] = st.read(f"scores/{space}/rank").astype(np.int64)
+        else:
+            out[f"score_{space}"] = np.full(n, np.nan)
+            out[f"rank_{space}"] = np.zeros(n, np.int64)
+    return out
+
+
+def _select(current: dict, index: dict, scores: dict, labels, top) -> list[tuple[int, object]]:
+    """Rows to export, with their journal entry (None when unlabelled)."""
+    rank = scores["rank_cartesian"] if scores["rank_cartesian"].any() else scores["rank_spherical"]
+    if current:
+        wanted = set(labels) if labels else None
+        picked = [(index[i], e) for i, e in current.items()
+                  if i in index and (wanted is None or e.label in wanted)]
+        unknown = [i for i in current if i not in index]
+        if unknown:
+            logger.warning("%d labelled ids are not in the store: %s", len(unknown), unknown[:5])
+        # best ranked first; unscored (rank 0) last
+        picked.sort(key=lambda p: (rank[p[0]] == 0, rank[p[0]], p[0]))
+        return picked[:top] if top else picked
+    if not top:
+        return []
+    order = np.flatnonzero(rank)
+    order = order[np.argsort(rank[order])][:top]
+    return [(int(r), None) for r in order]
+
+
+def _sexagesimal(ra: np.ndarray, dec: np.ndarray) -> tuple[list[str], list[str]]:
+    from astropy import units as u
+    from astropy.coordinates import Angle
+
+    ok = np.isfinite(ra) & np.isfinite(dec)
+    ra_s = np.full(len(ra), "", dtype=object)
+    dec_s = np.full(len(ra), "", dtype=object)
+    if ok.any():
+        ra_s[ok] = Angle(ra[ok], u.deg).to_string(unit=u.hourangle, sep=":", precision=2,
+                                                  pad=True)
+        dec_s[ok] = Angle(dec[ok], u.deg).to_string(unit=u.deg, sep=":", precision=1,
+                                                    pad=True, alwayssign=True)
+    return list(ra_s), list(dec_s)
+
+
+def iau_name(ra: float, dec: float, prefix: str = "ZTF") -> str:
+    """``ZTF Jhhmmss.ss+ddmmss.s`` (truncated, as the IAU convention asks)."""
+    if not (np.isfinite(ra) and np.isfinite(dec)):
+        return ""
+    # truncate in integer units (0.01 s of time, 0.1 arcsec); the 1e-6 absorbs float error
+    cs = int(np.floor((ra % 360.0) / 15.0 * 360000 + 1e-6))
+    ds = int(np.floor(abs(dec) * 36000 + 1e-6))
+    sign = "+" if dec >= 0 else "-"
+    return (f"{prefix} J{cs // 360000:02d}{cs // 6000 % 60:02d}{cs % 6000 // 100:02d}."
+            f"{cs % 100:02d}{sign}{ds // 36000:02d}{ds // 600 % 60:02d}{ds % 600 // 10:02d}."
+            f"{ds % 10}")
+
+
+def export_targets(store_path, out, fmt: str | None = None, labels=None, top: int | None = None):
+    """Write the follow-up target list and return it as an astropy Table.
+
+    Parameters
+    ----------
+    store_path : the store; labels come from its journal
+    out : output file (overwritten); None or '' returns the table without writing
+    fmt : "ecsv" | "votable" | "csv"; None: from the extension of ``out``
+    labels : list of labels to export (default: every labelled object)
+    top : keep the ``top`` best-ranked (Cartesian rank, else spherical) of them; with an
+        empty journal, the ``top`` best-ranked objects of the store, unlabelled
+    """
+    from astropy.table import Table
+
+    from .labels import LabelJournal
+    from .store import Store
+
+    fmt = format_for(out, fmt) if out else fmt
+    with Store(store_path, "r") as st:
+        n = st.n_objects
+        cols = [c for c in ("id", "name", "ra", "dec", "mean_g", "mean_r", "period", "class")
+                if c in st.object_columns]
+        obj = st.read_objects(cols)
+        index = st.object_index()
+        scores = _scores(st, n)
+    with LabelJournal(store_path) as journal:
+        current = journal.current()
+    picked = _select(current, index, scores, labels, top)
+    rows = np.array([p[0] for p in picked], dtype=np.int64)
+    entries = [p[1] for p in picked]
+    table = _build_table(obj, scores, rows, entries, n)
+    table.meta.update({"description": DESCRIPTION, "store": Path(store_path).name,
+                       "labels": list(labels) if labels else "all", "top": top or 0,
+                       "column_descriptions": {k: v for k, v in DESCRIPTIONS.items()
+                                               if k in table.colnames}})
+    if out:
+        _write(table, out, fmt)
+    return table
+
+
+def _col(obj: dict, name: str, rows: np.ndarray, fill) -> np.ndarray:
+    if name in obj:
+        return obj[name][rows]
+    return np.full(len(rows), fill)
+
+
+def _build_table(obj: dict, scores: dict, rows: np.ndarray, entries: list, n: int):
+    from astropy.table import Table
+
+    ra = _col(obj, "ra", rows, np.nan).astype(float)
+    dec = _col(obj, "dec", rows, np.nan).astype(float)
+    names = [str(x) for x in _col(obj, "name", rows, "")]
+    names = [nm or iau_name(a, d) for nm, a, d in zip(names, ra, dec)]
+    ra_s, dec_s = _sexagesimal(ra, dec)
+    g = _col(obj, "mean_g", rows, np.nan).astype(float)
+    r = _col(obj, "mean_r", rows, np.nan).astype(float)
+    get = lambda attr: [getattr(e, attr) if e else "" for e in entries]  # noqa: E731
+    data = {"id": [str(x) for x in _col(obj, "id", rows, "")], "name": names, "ra": ra,
+            "dec": dec, "ra_hms": ra_s, "dec_dms": dec_s, "mean_g": g, "mean_r": r,
+            "g_r": g - r, "period": _col(obj, "period", rows, np.nan).astype(float),
+            "class": [str(x) for x in _col(obj, "class", rows, "")]}
+    for key, arr in scores.items():
+        data[key] = arr[rows]
+    for attr in ("label", "note", "author", "time"):
+        data[attr] = get(attr)
+    table = Table({k: np.asarray(v, dtype=str) if isinstance(v, list) else v
+                   for k, v in data.items()})
+    for name, unit in UNITS.items():
+        table[name].unit = unit
+    for name, text in DESCRIPTIONS.items():
+        table[name].description = text
+    return table
+
+
+def _write(table, out, fmt: str) -> None:
+    out = Path(out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if fmt == "csv":
+            table.meta.pop("column_descriptions", None)   # plain CSV has no place for meta
+        table.write(out, format=FORMATS[fmt], overwrite=True)
+    except OSError as exc:
+        raise ExportError(f"{out}: cannot write the target list ({exc.strerror or exc})") from exc
+    logger.info("%s: %d targets written (%s)", out, len(table), fmt)
+
+
+# -- command line: pvsvet-engine export --------------------------------------------------
+def configure_export(parser) -> None:
+    parser.add_argument("store", help="the pvsvet store (.h5)")
+    parser.add_argument("-o", "--output", required=True, help="output file")
+    parser.add_argument("--format", choices=sorted(FORMATS), default=None,
+                        help="default: from the extension (.ecsv, .xml/.vot, .csv)")
+    parser.add_argument("--labels", nargs="+", default=None, metavar="L",
+                        help="only these labels (default: all labelled objects)")
+    parser.add_argument("--top", type=int, default=None,
+                        help="the N best ranked (with no labels: the top N of the ranking)")
+
+
+def cli_export(args) -> int:
+    table = export_targets(args.store, args.output, args.format, args.labels, args.top)
+    print(f"{args.output}: {len(table)} targets")
+    return 0

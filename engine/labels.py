@@ -1,0 +1,306 @@
+"""The label journal: an append-only SQLite log of labels beside the store.
+
+``<store>.labels.sqlite`` (WAL mode, so the GUI and the CLI can write at once) holds
+one row per labelling action: ``seq, object_id, label, note, author, time`` (UTC ISO),
+the object's ``score``, ``rank`` and ``space`` at that time, the scoring ``run`` (the
+time the scores were written) and ``undoes`` (the seq an undo entry reverses). Rows
+are never changed or deleted (SQL triggers refuse it); the current label of an object
+is its latest entry, and an empty label means unlabelled. Undo appends.
+
+The label set offered to users (:data:`DEFAULT_LABELS`, editable) is kept in the
+``settings`` table. Exports live in :mod:`engine.export`; the ``label`` and ``export``
+commands are defined here and there.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+import threading
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .errors import PvsvetError
+
+logger = logging.getLogger(__name__)
+
+#: The 11 classes of Chen et al. (2020), offered for reclassification.
+CHEN_CLASSES = ("EW", "EA", "BYDra", "RSCVN", "SR", "Mira", "CEP", "CEPII", "RR", "RRc",
+                "DSCT")
+ANOMALOUS_LABELS = ("anomaly", "interesting")
+REGULAR_LABELS = ("not interesting", "artefact/bad data")
+DEFAULT_LABELS = ANOMALOUS_LABELS + REGULAR_LABELS + CHEN_CLASSES
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS labels (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    object_id TEXT NOT NULL, label TEXT NOT NULL, note TEXT NOT NULL DEFAULT '',
+    author TEXT NOT NULL DEFAULT '', time TEXT NOT NULL,
+    score REAL, rank INTEGER, space TEXT NOT NULL DEFAULT '', run TEXT NOT NULL DEFAULT '',
+    undoes INTEGER);
+CREATE INDEX IF NOT EXISTS labels_object ON labels(object_id, seq);
+CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TRIGGER IF NOT EXISTS labels_no_update BEFORE UPDATE ON labels
+    BEGIN SELECT RAISE(ABORT, 'the label journal is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS labels_no_delete BEFORE DELETE ON labels
+    BEGIN SELECT RAISE(ABORT, 'the label journal is append-only'); END;
+"""
+_COLUMNS = ("seq", "object_id", "label", "note", "author", "time", "score", "rank", "space",
+            "run", "undoes")
+
+
+class LabelError(PvsvetError):
+    """A label or label file is invalid, or the journal cannot be written."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One journal row (see the module docstring)."""
+
+    seq: int
+    object_id: str
+    label: str
+    note: str
+    author: str
+    time: str
+    score: float | None
+    rank: int | None
+    space: str
+    run: str
+    undoes: int | None = None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def journal_path(store_path: str | os.PathLike) -> Path:
+    return Path(str(store_path) + ".labels.sqlite")
+
+
+def _utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+class LabelJournal:
+    """The label journal of a store.
+
+    Parameters
+    ----------
+    store_path : path of the store; the journal is ``<store>.labels.sqlite``
+    timeout : float, seconds
+        How long a write waits for another writer (GUI and CLI at once).
+    """
+
+    def __init__(self, store_path: str | os.PathLike, timeout: float = 30.0):
+        self.path = journal_path(store_path)
+        self._lock = threading.Lock()
+        try:
+            self._db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None,
+                                       check_same_thread=False)
+            self._db.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise LabelError(f"{self.path}: not a usable label journal ({exc})") from exc
+
+    # -- writing -----------------------------------------------------------------
+    def add(self, object_id: str, label: str, note: str = "", author: str = "",
+            score: float | None = None, rank: int | None = None, space: str = "",
+            run: str = "") -> int:
+        """Append a label for ``object_id`` (committed at once); return its seq.
+
+        Any non-empty label is accepted (custom labels are allowed); an empty or
+        whitespace-only label is refused.
+        """
+        label = _clean_label(label, object_id)
+        return self._append(str(object_id), label, note, author, score, rank, space, run, None)
+
+    def undo(self, object_id: str, author: str = "") -> int | None:
+        """Append an entry restoring the label before the last change of ``object_id``.
+
+        The restored label is '' (unlabelled) when there was none before. Repeated
+        undos walk further back. Returns the new seq, or None when there is nothing
+        to undo.
+        """
+        stack = self._stack(str(object_id))
+        if not stack:
+            return None
+        top = stack[-1]
+        prev = stack[-2] if len(stack) > 1 else None
+        return self._append(str(object_id), prev.label if prev else "",
+                            prev.note if prev else "", author,
+                            prev.score if prev else None, prev.rank if prev else None,
+                            prev.space if prev else "", prev.run if prev else "", top.seq)
+
+    def _append(self, object_id, label, note, author, score, rank, space, run, undoes) -> int:
+        row = (object_id, label, note or "", author or "", _utc_now(),
+               None if score is None else float(score), None if rank is None else int(rank),
+               space or "", run or "", undoes)
+        with self._lock:
+            try:
+                cur = self._db.execute(
+                    "INSERT INTO labels (object_id, label, note, author, time, score, rank, "
+                    "space, run, undoes) VALUES (?,?,?,?,?,?,?,?,?,?)", row)
+            except sqlite3.OperationalError as exc:
+                raise LabelError(f"{self.path}: cannot write the label of {object_id} "
+                                 f"({exc})") from exc
+        return int(cur.lastrowid)
+
+    def add_many(self, rows: list[tuple[str, str, str]], author: str = "") -> int:
+        """Append ``(object_id, label, note)`` rows in one transaction; return the count."""
+        clean = [(str(i), _clean_label(lab, i), note or "") for i, lab, note in rows]
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.executemany(
+                    "INSERT INTO labels (object_id, label, note, author, time) "
+                    "VALUES (?,?,?,?,?)", [(i, lab, n, author, _utc_now()) for i, lab, n in clean])
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise LabelError(f"{self.path}: cannot write labels ({exc})") from exc
+        return len(clean)
+
+    # -- reading -----------------------------------------------------------------
+    def _query(self, sql: str, args: tuple = ()) -> list[Entry]:
+        with self._lock:
+            rows = self._db.execute(sql, args).fetchall()
+        return [Entry(*r) for r in rows]
+
+    def history(self, object_id: str) -> list[Entry]:
+        """All entries of ``object_id``, oldest first."""
+        return self._query(f"SELECT {', '.join(_COLUMNS)} FROM labels WHERE object_id = ? "
+                           "ORDER BY seq", (str(object_id),))
+
+    def entries(self) -> list[Entry]:
+        return self._query(f"SELECT {', '.join(_COLUMNS)} FROM labels ORDER BY seq")
+
+    def current(self, include_unlabelled: bool = False) -> dict[str, Entry]:
+        """Latest entry per object id (objects whose latest label is '' are left out
+        unless ``include_unlabelled``)."""
+        rows = self._query(
+            f"SELECT {', '.join('l.' + c for c in _COLUMNS)} FROM labels l JOIN "
+            "(SELECT object_id, MAX(seq) AS s FROM labels GROUP BY object_id) m "
+            "ON l.seq = m.s ORDER BY l.seq")
+        return {e.object_id: e for e in rows if include_unlabelled or e.label}
+
+    def _stack(self, object_id: str) -> list[Entry]:
+        stack: list[Entry] = []
+        for e in self.history(object_id):
+            if e.undoes is None:
+                stack.append(e)
+            elif stack:
+                stack.pop()
+        return stack
+
+    # -- the label set ---------------------------------------------------------------
+    def label_set(self) -> list[str]:
+        """The labels offered to users (DEFAULT_LABELS until changed)."""
+        with self._lock:
+            row = self._db.execute("SELECT value FROM settings WHERE key='label_set'").fetchone()
+        return json.loads(row[0]) if row else list(DEFAULT_LABELS)
+
+    def set_label_set(self, labels: list[str]) -> None:
+        clean = [_clean_label(lab, "label set") for lab in labels]
+        if len(set(clean)) != len(clean):
+            raise LabelError(f"{self.path}: the label set has duplicates: {clean}")
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO settings (key, value) VALUES "
+                             "('label_set', ?)", (json.dumps(clean),))
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> "LabelJournal":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _clean_label(label: str, object_id: str) -> str:
+    text = "" if label is None else str(label).strip()
+    if not text:
+        raise LabelError(f"{object_id}: empty label refused (use undo to clear a label)")
+    return text
+
+
+# -- command line: pvsvet-engine label ------------------------------------------------
+def configure_label(parser) -> None:
+    parser.add_argument("store", help="the pvsvet store (.h5)")
+    parser.add_argument("id", nargs="?", help="object id (survey id)")
+    parser.add_argument("label", nargs="?", help="the label (any text; see DEFAULT_LABELS)")
+    parser.add_argument("--note", default="", help="free-text note")
+    parser.add_argument("--author", default=os.environ.get("USER", ""), help="who labels")
+    parser.add_argument("--from", dest="from_file", default="",
+                        help="CSV of id,label[,note] rows to apply (header optional)")
+
+
+def cli_label(args) -> int:
+    from .store import Store
+
+    with Store(args.store, "r") as st:
+        index = st.object_index()
+        context = _score_context(st)
+    with LabelJournal(args.store) as journal:
+        if args.from_file:
+            rows = read_label_csv(args.from_file)
+            known = [r for r in rows if r[0] in index]
+            unknown = [r[0] for r in rows if r[0] not in index]
+            n = journal.add_many(known, author=args.author)
+            print(f"{n} labels applied from {args.from_file}")
+            if unknown:
+                print(f"{len(unknown)} unknown ids not in {args.store}: "
+                      + ", ".join(unknown[:20]) + (" ..." if len(unknown) > 20 else ""))
+            return 0
+        if not args.id or args.label is None:
+            raise LabelError("label: give ID and LABEL, or --from FILE")
+        if args.id not in index:
+            raise LabelError(f"{args.id}: no such object in {args.store}")
+        score, rank, space, run = _at_row(context, index[args.id])
+        seq = journal.add(args.id, args.label, args.note, args.author, score, rank, space, run)
+        print(f"{args.id}: {args.label.strip()} (entry {seq})")
+    return 0
+
+
+def _score_context(st) -> dict:
+    """Scores of the first scored space, to record with each label."""
+    for space in ("cartesian", "spherical"):
+        if st.has(f"scores/{space}"):
+            return {"space": space, "score": st.read(f"scores/{space}/score"),
+                    "rank": st.read(f"scores/{space}/rank"),
+                    "run": str(st.attrs(f"scores/{space}").get("written", ""))}
+    return {}
+
+
+def _at_row(context: dict, row: int) -> tuple:
+    if not context:
+        return None, None, "", ""
+    return (float(context["score"][row]), int(context["rank"][row]), context["space"],
+            context["run"])
+
+
+def read_label_csv(path) -> list[tuple[str, str, str]]:
+    """Rows ``(id, label, note)`` of a CSV ``id,label[,note]`` (a header row is skipped)."""
+    import csv
+
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            rows = [r for r in csv.reader(fh) if r and any(c.strip() for c in r)]
+    except OSError as exc:
+        raise LabelError(f"{path}: cannot read the label file ({exc.strerror})") from exc
+    if rows and [c.strip().lower() for c in rows[0][:2]] == ["id", "label"]:
+        rows = rows[1:]
+    out = []
+    for n, r in enumerate(rows, 1):
+        if len(r) < 2 or not r[1].strip():
+            raise LabelError(f"{path}: row {n} ({','.join(r)}) needs an id and a non-empty label")
+        out.append((r[0].strip(), r[1].strip(), r[2].strip() if len(r) > 2 else ""))
+    return out
+
+
+from .export import cli_export, configure_export, export_targets  # noqa: E402,F401
