@@ -208,7 +208,7 @@ def read_csv_format(path: str | os.PathLike, fmt: str, catflags_mask: int = 0xFF
         data[key], n_bad = table.floats(cols[key])
         if n_bad:
             notes.append(f"{n_bad} non-numeric {cols[key]} values")
-    data["labels"] = np.asarray(table.cols[cols["band"]])
+    data["labels"] = table.strings(cols["band"])
     data["band"], _ = band_codes(data["labels"])
     keep = np.ones(len(table), bool)
     if opt["flag"]:
@@ -220,7 +220,7 @@ def read_csv_format(path: str | os.PathLike, fmt: str, catflags_mask: int = 0xFF
         keep &= ~bad
     data["ra"] = table.floats(opt["ra"])[0] if opt["ra"] else None
     data["dec"] = table.floats(opt["dec"])[0] if opt["dec"] else None
-    ids = np.asarray(table.cols[opt["id"]]) if opt["id"] else None
+    ids = table.strings(opt["id"]) if opt["id"] else None
     return _split_objects(str(path), data, ids, keep, flags, notes)
 
 
@@ -256,14 +256,16 @@ def _median(values: np.ndarray | None, rows: np.ndarray) -> float:
     if values is None or not len(rows):
         return np.nan
     vals = values[rows]
+    if vals[0] == vals[-1] and vals.min() == vals.max():
+        return float(vals[0])           # the usual case, one position per file; cheap
     vals = vals[np.isfinite(vals)]
     return float(np.median(vals)) if len(vals) else np.nan
 
 
 def _to_mjd(time: np.ndarray, notes: list[str]) -> np.ndarray:
     """Full Julian dates (> 2.4e6) are converted to MJD; MJD-like times are kept."""
-    finite = time[np.isfinite(time)]
-    if len(finite) and np.median(finite) > 2.4e6:
+    finite = np.isfinite(time)
+    if finite.any() and time[finite].min() > 2.4e6:
         notes.append("times were Julian dates; converted to MJD")
         return time - _MJD_OFFSET
     return time
@@ -291,7 +293,7 @@ def _alerce_columns(path: Path) -> dict[str, np.ndarray]:
     for n in _ALERCE_COLS:
         if n in lower:
             vals = table.cols[lower[n]]
-            out[n] = np.asarray(vals) if n == "oid" else to_float(vals)[0]
+            out[n] = table.strings(lower[n]) if n == "oid" else to_float(vals)[0]
     return out
 
 

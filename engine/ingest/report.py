@@ -13,6 +13,7 @@ logger = logging.getLogger(__name__)
 #: Flags that keep an object out of the pipeline (the others say data were cleaned).
 EXCLUDING = (Status.REJECTED_CUT | Status.FEW_POINTS | Status.MISSING_BAND
              | Status.BAD_PERIOD | Status.NO_LIGHTCURVE)
+_BITS = [(int(b), b.name) for b in Status if b]
 #: How many messages the summary lists (all of them go to the log and --report).
 MAX_LISTED = 50
 
@@ -60,9 +61,9 @@ class IngestReport:
             return
         if status & EXCLUDING:
             self.excluded += 1
-        for bit in Status:
-            if bit and status & bit:
-                self.flagged[bit.name] += 1
+        for bit, name in _BITS:
+            if status & bit:
+                self.flagged[name] += 1
         self.problem("flagged " + flag_names(status), who, msg, logging.INFO)
 
     def summary(self, elapsed: float) -> dict[str, Any]:
@@ -99,7 +100,7 @@ class IngestReport:
 
 def flag_names(status: int) -> str:
     """``"MISSING_BAND|FEW_POINTS"`` for a status value ('OK' for 0)."""
-    names = [b.name for b in Status if b and status & b]
+    names = [name for bit, name in _BITS if status & bit]
     return "|".join(names) if names else "OK"
 
 

@@ -43,6 +43,10 @@ class CsvColumns:
     def __len__(self) -> int:
         return len(next(iter(self.cols.values()), []))
 
+    def strings(self, name: str) -> np.ndarray:
+        """Column ``name`` as stripped str."""
+        return np.char.strip(np.asarray(self.cols[name], dtype=str))
+
     def floats(self, name: str) -> tuple[np.ndarray, int]:
         """Column ``name`` as float64 and how many cells were not numbers (NaN there)."""
         return to_float(self.cols[name])
@@ -94,10 +98,42 @@ def read_csv(path: str | os.PathLike) -> CsvColumns:
     """Split a comma-separated file with a header line into text columns.
 
     Blank lines and ``#`` comments are skipped; rows with the wrong number of
-    fields are dropped and their line numbers kept in ``bad_lines``.
+    fields are dropped and their line numbers kept in ``bad_lines``. Cells are
+    not stripped (float conversion ignores blanks; use :meth:`CsvColumns.strings`).
     """
     path = Path(path)
-    lines = read_text(path).splitlines()
+    text = read_text(path).replace("\r\n", "\n")
+    fast = _split_regular(path, text)
+    return fast if fast is not None else _split_lines(path, text)
+
+
+def _split_regular(path: Path, text: str) -> CsvColumns | None:
+    """Fast path for the usual file: header first, then only well-formed rows."""
+    head, _, body = text.partition("\n")
+    if not head.strip() or head.lstrip().startswith("#") or "#" in body or "\r" in body:
+        return None
+    header = [h.strip() for h in head.split(",")]
+    width = len(header)
+    body = body.strip()
+    if body and not _regular(body, width - 1):
+        return None                      # blank or ragged lines inside: the slow path
+    tokens = body.replace("\n", ",").split(",") if body else []
+    cols = {name: tokens[k::width] for k, name in enumerate(header)}
+    return CsvColumns(path, header, cols, [])
+
+
+def _regular(body: str, commas: int) -> bool:
+    """Whether every line of ``body`` has exactly ``commas`` commas (vectorised count)."""
+    raw = np.frombuffer(body.encode("utf-8"), np.uint8)
+    per_char = np.cumsum(raw == ord(","))
+    ends = np.append(np.flatnonzero(raw == ord("\n")), len(raw) - 1)
+    per_line = np.diff(per_char[ends], prepend=0)
+    # the newline itself is not a comma, so per_line counts each line's commas
+    return bool((per_line == commas).all())
+
+
+def _split_lines(path: Path, text: str) -> CsvColumns:
+    lines = text.splitlines()
     numbered = [(i + 1, ln) for i, ln in enumerate(lines)
                 if ln.strip() and not ln.lstrip().startswith("#")]
     if not numbered:
@@ -114,8 +150,7 @@ def read_csv(path: str | os.PathLike) -> CsvColumns:
     if bad:
         logger.debug("%s: %d rows with a wrong field count dropped", path, len(bad))
     columns = list(zip(*rows)) if rows else [() for _ in header]
-    cols = {name: [v.strip() for v in col] for name, col in zip(header, columns)}
-    return CsvColumns(path, header, cols, bad)
+    return CsvColumns(path, header, {name: list(col) for name, col in zip(header, columns)}, bad)
 
 
 def to_float(values: list[str]) -> tuple[np.ndarray, int]:

@@ -117,6 +117,34 @@ def test_bad_values_and_bands_are_flagged_per_object(tmp_path):
         assert part in msg
 
 
+def write_csv(path: Path, n: int = 12, seed: int = 0) -> Path:
+    """A plain time,mag,magerr,band file with n points in g and in r."""
+    rng = np.random.default_rng(seed)
+    t = np.sort(rng.uniform(58200, 58700, 2 * n))
+    bands = ["g", "r"] * n
+    rows = [f"{ti:.5f},{16 + 0.1 * np.sin(ti):.3f},0.03,{b}" for ti, b in zip(t, bands)]
+    path.write_text("time,mag,magerr,band\n" + "\n".join(rows) + "\n")
+    return path
+
+
+def test_bad_periods_are_flagged(tmp_path):
+    for i, oid in enumerate(("a1", "a2", "a3", "a4")):
+        write_csv(tmp_path / f"{oid}.csv", seed=i)
+    summary = run_quiet(ingest(tmp_path / "s.h5", DATA / "catalog_mapped.csv",
+                               [str(tmp_path / "a*.csv")], fmt="csv",
+                               columns={"id": "Num", "period": "Per", "class": "Type"},
+                               class_map={"ab": "RR", "c": "RRc"}))
+    o = objects(tmp_path / "s.h5")
+    assert list(o["id"]) == ["a1", "a2", "a3", "a4"]
+    assert [int(s) for s in o["status"]] == [0, Status.BAD_PERIOD, Status.BAD_PERIOD, 0]
+    assert o["status_msg"][1] == "period -1 d is not positive"
+    assert o["status_msg"][2] == "no period"
+    assert list(o["class"]) == ["RR", "RRc", "RR", "EW"]
+    assert o["name"][0] == "ZTF J082947.59+335422.8"
+    assert summary["flagged"] == {"BAD_PERIOD": 2}
+    assert any("a1" in p and "duplicate catalogue id" in p for p in summary["problems"])
+
+
 def test_duplicate_ids_in_input_and_store_are_skipped(tmp_path, lcdir):
     write_chen(lcdir / "copy_of_101.csv", 101, seed=9)      # the same id again
     first = run_quiet(ingest(tmp_path / "s.h5", TABLE2, [str(lcdir)]))
