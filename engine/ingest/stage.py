@@ -16,7 +16,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from ..config import IngestConfig, config_hash
+from ..config import IngestConfig, config_hash, to_dict
 from ..errors import IngestError
 from ..progress import Progress, StageGen, Throttle
 from ..store import Status, Store
@@ -134,6 +134,8 @@ def _one(raw: RawObject, path: Path, single: bool, cat: Catalog | None, matched:
         if unmatched == "skip":
             rep.skip("no catalogue row", who, f"not in {Path(cat.path).name}")
             return
+        rep.problem("no catalogue row (stored, flagged BAD_PERIOD)", who,
+                    f"not in {Path(cat.path).name}", logging.INFO)
     oid = str(cat.id[row]) if row is not None else key
     if oid in seen:
         rep.skip("duplicate id", who, f"id {oid} is already in the store or earlier in "
@@ -203,4 +205,4 @@ def _record(store_path, cfg: IngestConfig, catalog, files: list[Path], summary: 
     inputs = config_hash(cfg, catalog or "", len(files), *(str(f) for f in files[:1000]))
     with Store(store_path, "a") as st:
         st.record_run(STAGE, "ok", config_hash=config_hash(cfg), input_hash=inputs,
-                      started=started, **{k: v for k, v in summary.items() if k != "problems"})
+                      started=started, config=to_dict(cfg), **{k: v for k, v in summary.items() if k != "problems"})

@@ -115,6 +115,17 @@ def test_alerce_reader_deduplicates_and_prefers_corrected_magnitudes(tmp_path):
     assert (one.ra, two.dec) == (10.0, -5.0)
 
 
+def test_alerce_csv_export_reads_like_the_parquet(tmp_path):
+    f = tmp_path / "alerce.csv"
+    f.write_text("oid,mjd,fid,magpsf,sigmapsf,magpsf_corr,sigmapsf_corr\n"
+                 "ZTFa,58300.5,1,18.0,0.1,16.0,0.03\n"
+                 "ZTFa,58300.5,1,18.0,0.1,16.0,0.03\n"
+                 "ZTFa,58301.5,2,17.5,0.1,15.5,0.03\n")
+    assert sniff(f) == "alerce"
+    (obj,) = reader_for("auto")(f)
+    assert obj.id == "ZTFa" and list(obj.mag) == [16.0, 15.5] and np.isnan(obj.ra)
+
+
 def test_band_code_tables():
     codes, unknown = band_codes(["g", "R", "zr", "ZTF_g", "i", "W1"])
     assert list(codes) == [G, R, R, G, BAND_CODE["i"], BAND_CODE["other"]]

@@ -64,6 +64,7 @@ def test_table2_catalogue_and_chen_files(tmp_path, lcdir):
     assert summary["catalog_rows_without_lightcurve"] == 1           # SourceID 104
     assert summary["catalog_ids_without_lightcurve"] == ["104"]
     assert summary["objects_without_catalog_row"] == 1
+    assert any(p.startswith("999 (SourceID_999.csv): no catalogue row") for p in summary["problems"])
     assert summary["stored"] == 4 and summary["stored_ok"] == 1
     assert summary["flagged"] == {"BAD_PERIOD": 2, "FEW_POINTS": 1}
     assert summary["stored_usable"] == 1
@@ -230,3 +231,13 @@ def test_cli_bad_catalogue_raises_a_pvsvet_error(tmp_path, lcdir):
         run_cli([str(tmp_path / "s.h5"), "--catalog", str(DATA / "catalog_mapped.csv"),
                  "--columns", "id=Number", "--lightcurves", str(lcdir), "--quiet"])
     assert not (tmp_path / "s.h5").exists()          # nothing created for a bad catalogue
+
+
+def test_pvsvet_engine_ingest_bad_input_exits_1_with_one_line(tmp_path, lcdir, capsys):
+    from engine.cli import main
+
+    rc = main(["ingest", str(tmp_path / "s.h5"), "--catalog", str(tmp_path / "absent.csv"),
+               "--lightcurves", str(lcdir)])
+    err = capsys.readouterr().err.strip()
+    assert rc == 1 and len(err.splitlines()) == 1
+    assert err.endswith("absent.csv: catalogue file not found")
