@@ -70,19 +70,28 @@ def ingest(store_path: str | os.PathLike, catalog: str | os.PathLike | None = No
         ``BAD_PERIOD``) or ``skip``
     report_path : also write every message to this tab-separated file
 
-    Yields
-    ------
-    Progress, in files.
-
     Returns
     -------
-    dict, the summary (:meth:`IngestReport.summary`).
+    StageGen
+        Yields :class:`Progress` (in files) and returns the summary dict
+        (:meth:`IngestReport.summary`). Bad arguments (unknown format, missing
+        catalogue) raise :class:`IngestError` at the call, before any work.
     """
+    # bad arguments fail here, before the caller starts driving the generator
     cfg = cfg or IngestConfig()
     if unmatched not in ("keep", "skip"):
         raise IngestError(f"unmatched must be 'keep' or 'skip', not {unmatched!r}")
-    t0, started = time.perf_counter(), datetime.now(timezone.utc).isoformat(timespec="seconds")
+    if catalog is not None and not Path(catalog).is_file():
+        raise IngestError(f"{catalog}: catalogue file not found")
     read = reader_for(fmt, cfg.catflags_mask)
+    return _run(store_path, catalog, lightcurves, read, columns, class_map, catalog_format,
+                cfg, unmatched, report_path)
+
+
+def _run(store_path, catalog, lightcurves, read, columns, class_map, catalog_format,
+         cfg: IngestConfig, unmatched: str, report_path) -> StageGen:
+    t0, started = time.perf_counter(), datetime.now(timezone.utc).isoformat(timespec="seconds")
+    yield Progress(STAGE, 0, 0, "reading the catalogue" if catalog else "listing files", "file")
     cat = read_catalog(catalog, columns, class_map, catalog_format) if catalog else None
     files, problems = expand_paths(list(lightcurves))
     rep = IngestReport(files=len(files), catalog_rows=len(cat) if cat else 0)
@@ -100,6 +109,11 @@ def ingest(store_path: str | os.PathLike, catalog: str | os.PathLike | None = No
             objects = read(path)
         except IngestError as exc:
             rep.file_failed(str(path), str(exc).removeprefix(f"{path}: "))
+            objects = []
+        except (ValueError, TypeError, IndexError, KeyError, OSError) as exc:
+            # a malformed file no reader check foresaw must not end the run
+            logger.debug("%s: unexpected reader failure", path, exc_info=True)
+            rep.file_failed(str(path), f"cannot parse ({type(exc).__name__}: {exc})")
             objects = []
         for raw in objects:
             _one(raw, path, len(objects) == 1, cat, matched, seen, batch, rep, cfg, unmatched)
