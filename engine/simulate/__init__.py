@@ -49,6 +49,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -155,6 +156,7 @@ def make_demo(store_path: str | os.PathLike, n_objects: int = DEFAULT_OBJECTS,
     tmp.unlink(missing_ok=True)
     sims = []
     done = False
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     try:
         yield Progress("demo", 0, n_objects, "starting", "obj")
         open_nights = cadence.weather(np.random.default_rng([seed, 2**31]))
@@ -170,6 +172,7 @@ def make_demo(store_path: str | os.PathLike, n_objects: int = DEFAULT_OBJECTS,
                 "synthetic": True, "seed": seed, "n_objects": n_objects,
                 "generator": GENERATOR, "columns": SIM_UNITS})
             store.record_run("demo", "ok", config_hash=f"{GENERATOR}:{seed}:{n_objects}",
+                             started=started,
                              n_objects=n_objects, seed=seed)
         os.replace(tmp, path)
         done = True
