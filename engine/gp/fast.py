@@ -18,8 +18,12 @@ everything is (2(2K+1))^2-sized: ``B = I + L^T A L`` with P = L L^T, and
 
     NLL = 1/2 [y^T D^-1 y - u^T B^-1 u + log|B| + log|D| + n log 2 pi],  u = L^T Phi^T D^-1 y
 
-with gradients from tr((I - B^-1) L^-1 dP L^-T) and v = B^-1 u (derivation in
-docs/gp.md). Many light curves are stacked into one batch and optimised together
+with v = B^-1 u. Gradients: for a prior parameter, with Omega = L^-1 dP L^-T (which is
+I for C, kron(I, diag dlog a) for l_phi, kron(L_R^-1 dR L_R^-T, I) for l_lam, using
+L^T Phi^T Sigma^-1 Phi L = I - B^-1 and L^T Phi^T alpha = v),
+``dNLL = 1/2 tr((I - B^-1) Omega) - 1/2 v^T Omega v``; for delta,
+``dNLL = delta/2 [tr Sigma^-1 - alpha^T alpha]`` with tr Sigma^-1 from the moments of w^2
+and alpha = D^-1 (y - Phi L v). Many light curves are stacked into one batch and optimised together
 (projected BFGS per curve, vectorised line search), so numpy's per-call overhead is
 shared by hundreds of curves.
 """
@@ -116,8 +120,12 @@ class FastBatch:
                 self.mask[i, j, :n] = 1.0
         self.n = self.mask.sum(axis=(1, 2))
         # cos and sin of 2 pi k phi side by side (real BLAS matmuls beat complex einsum)
-        arg = 2 * np.pi * ph[..., None] * np.arange(2 * k + 1)
-        self.e = np.concatenate([np.cos(arg), np.sin(arg)], axis=-1)
+        # powers of exp(2 pi i phi) by repeated products: far cheaper than 2(2K+1) trig calls
+        z = np.empty(ph.shape + (2 * k + 1,), complex)
+        z[..., 0] = 1.0
+        z[..., 1:] = np.exp(2j * np.pi * ph)[..., None]
+        np.cumprod(z, axis=-1, out=z)
+        self.e = np.concatenate([z.real, z.imag], axis=-1)
         lam = band_coordinates(cfg.lambda_low, cfg.lambda_high)
         self.dlam2 = float(np.diff(lam)[0] ** 2)
 

@@ -86,7 +86,7 @@ def interpolate(store_path, cfg: InterpConfig, executor=None) -> StageGen:
     if own:
         from ..executors import make_executor
         executor = make_executor(cfg.workers)
-    fit_s, computed, t_run = 0.0, 0, time.perf_counter()
+    fit_s, cpu_s, computed, t_run = 0.0, 0.0, 0, time.perf_counter()
     pending: dict[int, dict] = {}
     try:
         for (start, pstart, size), res in executor.imap_unordered(
@@ -95,6 +95,7 @@ def interpolate(store_path, cfg: InterpConfig, executor=None) -> StageGen:
             parts[pstart] = res
             m = len(res["status"])
             done, computed, fit_s = done + m, computed + m, fit_s + float(res["seconds"])
+            cpu_s += float(res["cpu_seconds"])
             if sum(len(p["status"]) for p in parts.values()) == size:
                 cache.save(start, **_assemble(pending.pop(start)))
             rate = computed / max(time.perf_counter() - t_run, 1e-9)
@@ -110,7 +111,7 @@ def interpolate(store_path, cfg: InterpConfig, executor=None) -> StageGen:
     return {**counts, "method": cfg.method, "workers": getattr(executor, "workers", 1),
             "computed": computed, "resumed_chunks": len(done_before & set(starts)),
             "lc_per_s": computed / wall if computed and wall > 0 else None,
-            "fit_seconds": round(fit_s, 3), "seconds": round(time.perf_counter() - t0, 3)}
+            "fit_seconds": round(fit_s, 3), "fit_cpu_seconds": round(cpu_s, 3), "seconds": round(time.perf_counter() - t0, 3)}
 
 
 def make_split(classes: np.ndarray, eligible: np.ndarray, ratios, seed: int) -> np.ndarray:

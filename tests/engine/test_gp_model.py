@@ -90,8 +90,8 @@ def test_fast_matches_george_reference():
     rng = np.random.default_rng(3)
     phases = phase_grid(160)
     data = []
-    for period, kind in ((0.55, "rr"), (0.31, "sine"), (0.62, "rr")):
-        lc = make_lc(rng, period, n=(40, 45), kind=kind)
+    for period, kind in ((0.55, "rr"), (0.31, "sine")):
+        lc = make_lc(rng, period, n=(30, 35), kind=kind)
         d, _, _ = prepare(lc.time, lc.mag, lc.magerr, lc.band, period, 10)
         data.append(d)
     mean, std, hyper, _, status, _ = fit_fast(data, CFG, phases)
@@ -127,7 +127,7 @@ def test_divergent_lphi_is_restarted_then_flagged():
     rng = np.random.default_rng(5)
     lc = make_lc(rng, 0.5, n=(40, 40), kind="sine", err=0.005)
     d, _, _ = prepare(lc.time, lc.mag, lc.magerr, lc.band, 0.5, 10)
-    cfg = InterpConfig(lphi_bounds=(0.01, 0.04), n_harmonics=24)
+    cfg = InterpConfig(lphi_bounds=(0.01, 0.04), n_harmonics=48)
     _, _, hyper, _, status, msgs = fit_fast([d], cfg, phase_grid(160))
     assert status[0] == Status.GP_FAILED and "diverged" in msgs[0]
     assert hyper[0, 0] == pytest.approx(0.04, rel=0.03)
