@@ -11,6 +11,7 @@ model bytes and training history that ``train`` stored there.
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -111,24 +112,33 @@ def encode(store_path: str | Path, cfg: VAEConfig | None = None, executor=None) 
     per worker for no gain.
     """
     cfg = cfg or VAEConfig()
+    t0 = time.perf_counter()
     info = interp_info(store_path)
     model = load_model(store_path, cfg)
     rows = np.flatnonzero(info.split != EXCLUDED)
     coder = _Coder(model, cfg.n_decode, cfg.seed)
     mu = np.full((info.n, coder.latent), np.nan, "f4")
     logvar, res = mu.copy(), np.full((info.n, 2), np.nan, "f4")
-    throttle = Throttle(0.5)
+    throttle, secs = Throttle(0.5), {"read_s": 0.0, "encode_s": 0.0, "residual_s": 0.0}
     yield Progress(STAGE, 0, len(rows), "encoding", "lc")
     for a in range(0, len(rows), cfg.encode_batch):
         r = rows[a:a + cfg.encode_batch]
+        t = time.perf_counter()
         x, s = read_curves(store_path, r), read_curves(store_path, r, std=True)
+        t1 = time.perf_counter()
         mu[r], logvar[r] = coder.encode(x)
+        t2 = time.perf_counter()
         res[r] = residual(coder.sampled_mean(mu[r], logvar[r]), x, s)
+        t3 = time.perf_counter()
+        for k, dt in zip(secs, (t1 - t, t2 - t1, t3 - t2)):
+            secs[k] += dt
         if throttle():
-            yield Progress(STAGE, a + len(r), len(rows), "encoding", "lc")
-    _commit(store_path, cfg, info, mu, logvar, res)
-    yield Progress(STAGE, len(rows), len(rows), "done", "lc")
-    return summary(res, info.split)
+            yield Progress(STAGE, a + len(r), len(rows),
+                           f"{(a + len(r)) / (t3 - t0):.0f} lc/s", "lc")
+    yield Progress(STAGE, len(rows), len(rows), "classifier report, writing /vae", "lc")
+    secs["commit_s"] = _commit(store_path, cfg, info, mu, logvar, res)
+    secs["seconds"] = time.perf_counter() - t0
+    return {**summary(res, info.split), **{k: round(v, 2) for k, v in secs.items()}}
 
 
 def summary(res: np.ndarray, split: np.ndarray) -> dict[str, Any]:
@@ -142,9 +152,11 @@ def summary(res: np.ndarray, split: np.ndarray) -> dict[str, Any]:
     return out
 
 
-def _commit(store_path, cfg: VAEConfig, info, mu, logvar, res) -> None:
+def _commit(store_path, cfg: VAEConfig, info, mu, logvar, res) -> float:
+    """Write ``/vae``; return the seconds spent (mostly the classifier report)."""
     from .report import latent_report_from_arrays
 
+    t0 = time.perf_counter()
     with Store(store_path, "r") as st:
         attrs = st.attrs("vae")
         keep = {"model": st.read("vae/model")}
@@ -160,6 +172,7 @@ def _commit(store_path, cfg: VAEConfig, info, mu, logvar, res) -> None:
                        attrs=attrs)
         st.record_run(STAGE, "ok", input_hash=info.input_hash,
                       model_id=str(attrs.get("model_id", "")))
+    return time.perf_counter() - t0
 
 
 def reconstruct(store_path: str | Path, rows) -> np.ndarray:

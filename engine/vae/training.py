@@ -49,6 +49,7 @@ def train(store_path: str | Path, cfg: VAEConfig | None = None) -> StageGen:
         ``epoch``, ``best_epoch``, ``best_val_loss``, ``stopped`` (why it stopped),
         ``samples_per_s`` and ``run_s`` of this run.
     """
+    t_start = time.monotonic()
     cfg = cfg or VAEConfig()
     _check_cfg(cfg)
     info = interp_info(store_path)
@@ -61,7 +62,7 @@ def train(store_path: str | Path, cfg: VAEConfig | None = None) -> StageGen:
     yield Progress(STAGE, state.epoch, cfg.epochs, "reading curves", "epoch")
     x_tr, x_va = _read_splits(store_path, info, cfg)
     trainer = _make_trainer(arch, cfg, state, store_path)
-    run = yield from _epochs(trainer, state, cfg, x_tr, x_va, store_path)
+    run = yield from _epochs(trainer, state, cfg, x_tr, x_va, store_path, t_start)
     _commit(store_path, trainer, run["state"], arch, cfg, info)
     ckpt.clear_work(store_path, key)
     return _result(run["state"], run["seconds"], run["samples"])
@@ -100,18 +101,24 @@ def _make_trainer(arch, cfg: VAEConfig, state: ckpt.TrainState, store_path):
     return trainer
 
 
-def _epochs(trainer, state: ckpt.TrainState, cfg: VAEConfig, x_tr, x_va, store_path) -> StageGen:
-    """Run epochs until a stop condition; the state returned is the last finished epoch."""
-    t0, samples, epoch_s = time.monotonic(), 0, 0.0
-    budget = cfg.minutes * 60.0
+def _epochs(trainer, state: ckpt.TrainState, cfg: VAEConfig, x_tr, x_va, store_path,
+            t0: float) -> StageGen:
+    """Run epochs until a stop condition; the state returned is the last finished epoch.
+
+    The budget counts from ``t0`` (the start of the run). Every run finishes at least
+    one epoch, so repeated short runs always progress; after that an epoch that would
+    end past the budget is not started, and one that runs past it is abandoned.
+    """
+    samples, cycle_s = 0, 0.0
+    budget, t_train = cfg.minutes * 60.0, time.monotonic()
     best = state.part("best") or trainer.weights()
     while True:
-        stop = _stop_reason(state, cfg, time.monotonic() - t0, epoch_s, budget)
+        stop = _stop_reason(state, cfg, time.monotonic() - t0, cycle_s, budget)
         if stop:
             state.stopped = stop
             break
         te = time.monotonic()
-        losses = yield from _one_epoch(trainer, state, cfg, x_tr, t0, budget)
+        losses = yield from _one_epoch(trainer, state, cfg, x_tr, t0, budget if samples else 0)
         if losses is None:   # budget ran out mid-epoch: keep the last finished epoch
             state.stopped = "budget"
             break
@@ -121,8 +128,9 @@ def _epochs(trainer, state: ckpt.TrainState, cfg: VAEConfig, x_tr, x_va, store_p
         best = _update(state, trainer, losses, val, epoch_s, best)
         state.arrays = {**trainer.get_arrays(), **{f"best/{k}": v for k, v in best.items()}}
         ckpt.save_work(store_path, state)
+        cycle_s = time.monotonic() - te   # with validation and checkpoint: the next epoch's cost
         yield Progress(STAGE, state.epoch, cfg.epochs, _message(state), "epoch")
-    return {"state": state, "seconds": time.monotonic() - t0, "samples": samples}
+    return {"state": state, "seconds": time.monotonic() - t_train, "samples": samples}
 
 
 def _stop_reason(state, cfg: VAEConfig, elapsed: float, epoch_s: float, budget: float) -> str:
@@ -136,13 +144,13 @@ def _stop_reason(state, cfg: VAEConfig, elapsed: float, epoch_s: float, budget: 
 
 
 def _one_epoch(trainer, state, cfg: VAEConfig, x_tr, t0: float, budget: float) -> StageGen:
-    """One shuffled pass; returns mean (loss, recon, kl), or None if the budget ran out."""
+    """One shuffled pass; returns mean (loss, recon, kl), or None if past ``budget`` (s)."""
     # The shuffle depends only on (seed, epoch), so a resumed run sees the same order.
     order = np.random.default_rng([cfg.seed, state.epoch]).permutation(len(x_tr))
     sums, throttle = np.zeros(3), Throttle(0.5)
     n_batches = -(-len(x_tr) // cfg.batch_size)
     for b in range(n_batches):
-        if budget and state.epoch and time.monotonic() - t0 > budget:
+        if budget and time.monotonic() - t0 > budget:
             return None
         idx = np.sort(order[b * cfg.batch_size:(b + 1) * cfg.batch_size])
         sums += len(idx) * np.array(trainer.train_batch(x_tr[idx]))
