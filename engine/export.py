@@ -124,8 +124,6 @@ def export_targets(store_path, out, fmt: str | None = None, labels=None, top: in
     top : keep the ``top`` best-ranked (Cartesian rank, else spherical) of them; with an
         empty journal, the ``top`` best-ranked objects of the store, unlabelled
     """
-    from astropy.table import Table
-
     from .labels import LabelJournal
     from .store import Store
 
@@ -142,7 +140,7 @@ def export_targets(store_path, out, fmt: str | None = None, labels=None, top: in
     picked = _select(current, index, scores, labels, top)
     rows = np.array([p[0] for p in picked], dtype=np.int64)
     entries = [p[1] for p in picked]
-    table = _build_table(obj, scores, rows, entries, n)
+    table = _build_table(obj, scores, rows, entries)
     table.meta.update({"description": DESCRIPTION, "store": Path(store_path).name,
                        "labels": list(labels) if labels else "all", "top": top or 0,
                        "column_descriptions": {k: v for k, v in DESCRIPTIONS.items()
@@ -158,7 +156,7 @@ def _col(obj: dict, name: str, rows: np.ndarray, fill) -> np.ndarray:
     return np.full(len(rows), fill)
 
 
-def _build_table(obj: dict, scores: dict, rows: np.ndarray, entries: list, n: int):
+def _build_table(obj: dict, scores: dict, rows: np.ndarray, entries: list):
     from astropy.table import Table
 
     ra = _col(obj, "ra", rows, np.nan).astype(float)

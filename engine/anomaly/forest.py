@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from typing import Generator, Iterator
 
 import numpy as np
 
@@ -123,32 +124,56 @@ class FastIsolationForest:
         self.block = block
 
     def fit(self, X: np.ndarray) -> "FastIsolationForest":
+        for _ in self.fit_steps(X):
+            pass
+        return self
+
+    def fit_steps(self, X: np.ndarray, batch: int = 250) -> Iterator[int]:
+        """Fit, yielding the number of trees grown after each batch of ``batch`` trees.
+
+        scikit-learn's ``warm_start`` adds trees with the seeds a one-shot fit would
+        use, so the forest is the same whatever the batch size (tested).
+        """
         from sklearn.ensemble import IsolationForest
 
         X = np.asarray(X, dtype=np.float64)
         self.max_samples_ = int(min(self.max_samples, len(X)))
         t0 = time.perf_counter()
-        self.model_ = IsolationForest(n_estimators=self.n_estimators,
-                                      max_samples=self.max_samples_,
-                                      random_state=self.random_state, n_jobs=1).fit(X)
+        model = IsolationForest(n_estimators=0, max_samples=self.max_samples_,
+                                random_state=self.random_state, n_jobs=1, warm_start=True)
+        for n in range(min(batch, self.n_estimators), self.n_estimators + batch, batch):
+            model.set_params(n_estimators=min(n, self.n_estimators))
+            model.fit(X)
+            yield len(model.estimators_)
+        self.model_ = model
         self.fit_seconds_ = time.perf_counter() - t0
-        self.padded_ = compile_forest(self.model_)
+        self.padded_ = compile_forest(model)
         self.norm_ = float(self.n_estimators * average_path_length([self.max_samples_])[0])
-        return self
 
     def path_sums(self, X: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """Sum over trees of each sample's path length (depth + c(leaf size))."""
+        out = np.zeros(len(X)) if out is None else out
+        for _ in self.path_sums_steps(X, out, chunk=len(X)):
+            pass
+        return out
+
+    def path_sums_steps(self, X: np.ndarray, out: np.ndarray, chunk: int = 0) -> Iterator[int]:
+        """Fill ``out`` with path sums in chunks of rows, yielding the rows done.
+
+        The default chunk keeps each step near half a second at 5,000 trees.
+        """
         import numba
 
         from . import _kernels
 
         x = np.ascontiguousarray(X, dtype=np.float32)
-        out = np.zeros(len(x)) if out is None else out
-        if len(x):
-            numba.set_num_threads(max(1, min(self.n_jobs, numba.config.NUMBA_NUM_THREADS)))
-            p = self.padded_
-            _kernels.path_sums(x, p.feat, p.thr, p.leaf, p.depth, out, self.block)
-        return out
+        chunk = chunk or max(4 * self.block, int(4e7 // max(1, self.padded_.n_trees)))
+        numba.set_num_threads(max(1, min(self.n_jobs, numba.config.NUMBA_NUM_THREADS)))
+        p = self.padded_
+        for a in range(0, len(x), max(1, chunk)):
+            b = min(len(x), a + chunk)
+            _kernels.path_sums(x[a:b], p.feat, p.thr, p.leaf, p.depth, out[a:b], self.block)
+            yield b
 
     def anomaly_score(self, X: np.ndarray) -> np.ndarray:
         """Liu et al. (2008) score s = 2^(-E[h]/c(psi)) in (0, 1]; higher = more anomalous."""
@@ -159,8 +184,8 @@ class FastIsolationForest:
         return -self.anomaly_score(X)
 
 
-def forest_job(args: dict) -> dict:
-    """Fit one forest and return its path sums (a picklable task for worker processes).
+def forest_steps(args: dict) -> Generator[tuple[str, int, int], None, dict]:
+    """Fit one forest and compute its path sums, yielding ``(phase, done, total)``.
 
     ``args``: ``X`` (n, f) float64, ``n_trees``, ``max_samples``, ``seed``, ``threads``,
     ``block``. Returns ``sums`` (n,), ``norm``, ``max_samples``, ``fit_s``, ``score_s``,
@@ -168,10 +193,24 @@ def forest_job(args: dict) -> dict:
     """
     c0 = time.process_time()
     est = FastIsolationForest(args["n_trees"], args["max_samples"], args["seed"],
-                              args.get("threads", 1), args.get("block", 512)).fit(args["X"])
+                              args.get("threads", 1), args.get("block", 512))
+    for done in est.fit_steps(args["X"]):
+        yield "fit", done, est.n_estimators
     t0 = time.perf_counter()
-    sums = est.path_sums(args["X"])
+    sums = np.zeros(len(args["X"]))
+    for done in est.path_sums_steps(args["X"], sums):
+        yield "score", done, len(sums)
     # CPU seconds tell a busy machine from a slow code path when timings are compared
     return {"sums": sums, "norm": est.norm_, "max_samples": est.max_samples_,
             "fit_s": est.fit_seconds_, "score_s": time.perf_counter() - t0,
             "cpu_s": time.process_time() - c0}
+
+
+def forest_job(args: dict) -> dict:
+    """:func:`forest_steps` run to the end (a picklable task for worker processes)."""
+    gen = forest_steps(args)
+    while True:
+        try:
+            next(gen)
+        except StopIteration as stop:
+            return stop.value

@@ -13,8 +13,8 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any, Generator
 
 from ..errors import StageError
-from ..progress import Progress
-from .forest import forest_job
+from ..progress import Progress, Throttle
+from .forest import forest_job, forest_steps
 
 logger = logging.getLogger(__name__)
 
@@ -40,9 +40,18 @@ def _label(key: Any) -> str:
 
 def _in_process(jobs, workers, stage):
     results = {}
+    tick = Throttle(0.5)
     for i, (key, args) in enumerate(jobs.items()):
-        yield Progress(stage, i, len(jobs), f"forest {_label(key)}", "forest")
-        results[key] = forest_job({**args, "threads": max(1, workers)})
+        gen = forest_steps({**args, "threads": max(1, workers)})
+        while True:
+            try:
+                phase, done, total = next(gen)
+            except StopIteration as stop:
+                results[key] = stop.value
+                break
+            if tick():
+                yield Progress(stage, i, len(jobs),
+                               f"forest {_label(key)}: {phase} {done}/{total}", "forest")
     yield Progress(stage, len(jobs), len(jobs), "forests done", "forest")
     return results
 

@@ -41,7 +41,7 @@ def synthetic_features(n: int, seed: int = 0):
     return build_features(mu, period, m_gr, where="bench")
 
 
-def _run(feats, spaces, trees, workers, twin: bool) -> float:
+def _run(feats, spaces, trees, workers, twin: bool) -> tuple[float, dict]:
     from ..anomaly.runner import run_forests
 
     jobs = {}

@@ -89,3 +89,12 @@ def test_class_statistics_and_mix():
     assert st["SR"]["cdf"][-1] == 1.0 and st["SR"]["cdf"][0] == 0.0
     mix = stats.class_mix(score, classes, k=2)
     assert mix["top"] == {"SR": 1, "Mira": 1} and mix["bottom"] == {"EW": 2}
+
+
+def test_batched_fit_and_chunked_scoring_change_nothing(data):
+    one = FastIsolationForest(120, 256, 2).fit(data)
+    est = FastIsolationForest(120, 256, 2)
+    assert list(est.fit_steps(data, batch=50)) == [50, 100, 120]
+    out = np.zeros(len(data))
+    assert list(est.path_sums_steps(data, out, chunk=1000)) == [1000, 2000, 3000]
+    np.testing.assert_array_equal(out, one.path_sums(data))
