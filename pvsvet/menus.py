@@ -65,7 +65,7 @@ class Menus:
         a = QAction(text, self.w)
         if shortcut is not None:
             a.setShortcut(QKeySequence(shortcut))
-        a.triggered.connect(lambda _=False: slot())
+        a.triggered.connect(lambda *_: slot())
         menu.addAction(a)
         return a
 

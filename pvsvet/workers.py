@@ -108,10 +108,11 @@ class Runner(QObject):
         thread, worker = QThread(), StageWorker(name, factory)
         worker.moveToThread(thread)
         thread.started.connect(worker.run)
-        worker.progressed.connect(self.progressed)
-        worker.finished.connect(lambda res: self.finished.emit(name, res))
-        worker.errored.connect(lambda msg, tb: self.errored.emit(name, msg, tb))
-        worker.cancelled.connect(lambda: self.cancelled.emit(name))
+        # slots of this GUI-thread object: queued, so re-emitted on the GUI thread
+        worker.progressed.connect(self._on_progressed)
+        worker.finished.connect(self._on_finished)
+        worker.errored.connect(self._on_errored)
+        worker.cancelled.connect(self._on_cancelled)
         worker.done.connect(thread.quit)
         thread.finished.connect(self._cleanup)
         self._thread, self._worker = thread, worker
@@ -126,6 +127,22 @@ class Runner(QObject):
     def wait(self, ms: int = 30000) -> bool:
         """Block until the thread ends (shutdown, tests)."""
         return self._thread.wait(ms) if self._thread is not None else True
+
+    @Slot(object)
+    def _on_progressed(self, p) -> None:
+        self.progressed.emit(p)
+
+    @Slot(object)
+    def _on_finished(self, result) -> None:
+        self.finished.emit(self.name, result)
+
+    @Slot(str, str)
+    def _on_errored(self, message: str, tb: str) -> None:
+        self.errored.emit(self.name, message, tb)
+
+    @Slot()
+    def _on_cancelled(self) -> None:
+        self.cancelled.emit(self.name)
 
     @Slot()
     def _cleanup(self) -> None:

@@ -1,6 +1,7 @@
 """Labelling pane: the label keys, a note, the current object's label history, undo."""
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import datetime
 
@@ -96,7 +97,7 @@ class LabelPane(QWidget):
             key = key_of(i)
             b = QPushButton(f"{key}  {name}" if key else name)
             b.setToolTip(f"label the current object '{name}'" + (f" (key {key})" if key else ""))
-            b.clicked.connect(lambda _=False, n=name: self.assign(n))
+            b.clicked.connect(functools.partial(self._assign_clicked, name))
             self._grid.addWidget(b, i // 3, i % 3)
         self.refresh()
 
@@ -114,6 +115,9 @@ class LabelPane(QWidget):
         if i < 0 or i >= len(self.labels):
             return False
         return self.assign(self.labels[i])
+
+    def _assign_clicked(self, label: str, *_) -> None:
+        self.assign(label)
 
     def assign(self, label: str) -> bool:
         if self.row is None:

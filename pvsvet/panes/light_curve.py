@@ -10,7 +10,7 @@ import logging
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QGraphicsPathItem, QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from ..loading import MODEL_GROUPS
 from ..state import AppState, ObjectDetail
@@ -31,6 +31,13 @@ def to_mag(scaled: np.ndarray, raw_mean: np.ndarray, raw_std: np.ndarray) -> np.
     return scaled * raw_std[:, None] + raw_mean[:, None]
 
 
+def band_path(x: np.ndarray, lo: np.ndarray, hi: np.ndarray):
+    """Closed outline of the band between two curves (for a filled path item)."""
+    path = pg.arrayToQPath(np.concatenate([x, x[::-1]]), np.concatenate([hi, lo[::-1]]))
+    path.closeSubpath()
+    return path
+
+
 class LightCurvePane(QWidget):
     """Plots of the current object of ``state.selection``."""
 
@@ -42,7 +49,7 @@ class LightCurvePane(QWidget):
         self._recon: dict[int, np.ndarray | str] = {}
         self.pw = plot_widget("phase", "magnitude", "", "mag")
         self.pw.getPlotItem().invertY(True)
-        self.pw.getPlotItem().addLegend(offset=(-10, 10), labelTextSize="9pt")
+        self._items = self._make_items()
         self.box = MessagePlot(self.pw)
         self.title = QLabel()
         self.title.setTextInteractionFlags(Qt.TextSelectableByMouse)
@@ -58,6 +65,35 @@ class LightCurvePane(QWidget):
         state.selection.changed.connect(self.on_selection)
         state.loaded.connect(self.on_loaded)
         self.redraw()
+
+    def _make_items(self) -> dict:
+        """Plot items made once and updated with setData: re-creating symbol plots on every
+        selection leaks references under PySide6 6.12 (the interpreter aborts at exit)."""
+        pi = self.pw.getPlotItem()
+        legend = pi.addLegend(offset=(-10, 10), labelTextSize="9pt")
+        items: dict = {}
+        for name, colour in zip(BAND_NAMES, BAND_COLOURS):
+            items[f"err_{name}"] = pg.ErrorBarItem(x=np.zeros(1), y=np.zeros(1),
+                                                   height=np.zeros(1), beam=0,
+                                                   pen=pg.mkPen(rgba(colour, 90), width=1))
+            items[f"pts_{name}"] = pg.ScatterPlotItem(size=5, pen=None, brush=colour)
+            items[f"band_{name}"] = QGraphicsPathItem()
+            items[f"band_{name}"].setBrush(pg.mkBrush(rgba(colour, 48)))
+            items[f"band_{name}"].setPen(pg.mkPen(rgba(colour, 70), width=0.5))
+            items[f"gp_{name}"] = pg.PlotCurveItem(pen=pg.mkPen(colour, width=2))
+            items[f"rec_{name}"] = pg.PlotCurveItem(
+                pen=pg.mkPen(colour, width=1.5, style=Qt.DashLine))
+        for item in items.values():
+            pi.addItem(item)
+        legend.addItem(items["pts_g"], "ZTF g")
+        legend.addItem(items["pts_r"], "ZTF r")
+        legend.addItem(items["gp_g"], "GP mean ±2σ")
+        legend.addItem(items["rec_g"], "VAE reconstruction")
+        return items
+
+    def _hide_all(self) -> None:
+        for item in self._items.values():
+            item.setVisible(False)
 
     def _build_layout(self) -> None:
         bar = QHBoxLayout()
@@ -91,8 +127,7 @@ class LightCurvePane(QWidget):
 
     # -- drawing ---------------------------------------------------------------
     def redraw(self) -> None:
-        pi = self.pw.getPlotItem()
-        pi.clear()
+        self._hide_all()
         self.shown = {}
         if self.row is None or self.state.path is None:
             self.title.setText("")
@@ -130,18 +165,18 @@ class LightCurvePane(QWidget):
         return np.concatenate([y, y]) if phase_mode and self.cycles.isChecked() else y
 
     def _draw_points(self, det: ObjectDetail, phase_mode: bool) -> None:
-        lc, pi = det.lightcurve, self.pw.getPlotItem()
-        for code, (name, colour) in enumerate(zip(BAND_NAMES, BAND_COLOURS)):
+        lc = det.lightcurve
+        for code, name in enumerate(BAND_NAMES):
             m = lc.band == code
             if not m.any():
                 continue
             t, mag, err = lc.time[m], lc.mag[m].astype("f8"), lc.magerr[m].astype("f8")
             x = self._xs(fold(t, det.period) if phase_mode else t - 0.0, phase_mode)
             y, e = self._ys(mag, phase_mode), self._ys(err, phase_mode)
-            pi.addItem(pg.ErrorBarItem(x=x, y=y, height=2 * e, beam=0,
-                                       pen=pg.mkPen(rgba(colour, 90), width=1)))
-            pi.plot(x, y, pen=None, symbol="o", symbolSize=5, symbolBrush=colour,
-                    symbolPen=None, name=f"ZTF {name}")
+            self._items[f"err_{name}"].setData(x=x, y=y, height=2 * e)
+            self._items[f"pts_{name}"].setData(x, y)
+            for key in (f"err_{name}", f"pts_{name}"):
+                self._items[key].setVisible(True)
             self.shown[name] = (x, y)
 
     def _draw_models(self, det: ObjectDetail) -> list[str]:
@@ -160,16 +195,14 @@ class LightCurvePane(QWidget):
         return notes
 
     def _draw_gp(self, phase: np.ndarray, mean: np.ndarray, sig: np.ndarray) -> None:
-        pi = self.pw.getPlotItem()
         x = self._xs(phase, True)
-        for b, colour in enumerate(BAND_COLOURS):
+        for b, name in enumerate(BAND_NAMES):
             y, s = self._ys(mean[b], True), self._ys(sig[b], True)
-            lo = pi.plot(x, y - 2 * s, pen=pg.mkPen(rgba(colour, 60), width=0.5))
-            hi = pi.plot(x, y + 2 * s, pen=pg.mkPen(rgba(colour, 60), width=0.5))
-            pi.addItem(pg.FillBetweenItem(lo, hi, brush=pg.mkBrush(rgba(colour, 48))))
-            pi.plot(x, y, pen=pg.mkPen(colour, width=2),
-                    name=f"GP {BAND_NAMES[b]} ±2σ" if b == 0 else None)
-            self.shown[f"gp_{BAND_NAMES[b]}"] = (x, y)
+            self._items[f"band_{name}"].setPath(band_path(x, y - 2 * s, y + 2 * s))
+            self._items[f"gp_{name}"].setData(x, y)
+            for key in (f"band_{name}", f"gp_{name}"):
+                self._items[key].setVisible(True)
+            self.shown[f"gp_{name}"] = (x, y)
 
     def _draw_recon(self, det: ObjectDetail, it: dict) -> str:
         if not MODEL_GROUPS & self.state.groups:
@@ -180,12 +213,11 @@ class LightCurvePane(QWidget):
             return "decoding VAE reconstruction…"
         if isinstance(rec, str):
             return rec
-        pi, x = self.pw.getPlotItem(), self._xs(it["phase"], True)
+        x = self._xs(it["phase"], True)
         mag = to_mag(rec, it["raw_mean_mag"], it["raw_std_mag"])
-        for b, colour in enumerate(BAND_COLOURS):
-            pi.plot(x, self._ys(mag[b], True),
-                    pen=pg.mkPen(colour, width=1.5, style=Qt.DashLine),
-                    name="VAE reconstruction" if b == 0 else None)
+        for b, name in enumerate(BAND_NAMES):
+            self._items[f"rec_{name}"].setData(x, self._ys(mag[b], True))
+            self._items[f"rec_{name}"].setVisible(True)
         return ""
 
     def _request_recon(self, row: int) -> None:

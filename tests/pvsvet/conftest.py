@@ -40,4 +40,22 @@ def window(qtbot, gui_store, settings):
     assert w.open_store(gui_store)
     w.show()
     yield w
+    _dispose(w)
+
+
+def _dispose(w) -> None:
+    """Close and delete a window now, with its pool work done (no Qt objects left to the
+    interpreter's final garbage collection)."""
+    from PySide6.QtCore import QThreadPool
+    from PySide6.QtWidgets import QApplication
+
     w.close()
+    w.menus.runner.wait(30000)
+    QThreadPool.globalInstance().waitForDone(30000)
+    w.deleteLater()
+    QApplication.processEvents()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    import gc
+    gc.collect()
