@@ -78,17 +78,18 @@ def _fixed(*paths: str) -> Callable[[Any], tuple[str, ...]]:
 GRAPH: dict[str, StageSpec] = {s.name: s for s in (
     StageSpec("ingest", "ingest", (), _fixed("objects", "lightcurves")),
     StageSpec("interpolate", "interp", ("ingest",), _fixed("interp/mean"),
-              "engine.gp:interpolate", True, ignore=("workers", "chunk_size")),
-    StageSpec("train", "vae", ("interpolate",), _fixed("vae_model/model"),
-              "engine.vae:train", ignore=("n_decode",)),
+              "engine.gp:interpolate", True, ignore=("workers", "chunk_size", "batch_size")),
+    StageSpec("train", "vae", ("interpolate",), _fixed("vae/model"),
+              "engine.vae:train", ignore=("n_decode", "encode_batch")),
     StageSpec("encode", "vae", ("interpolate", "train"), _fixed("vae/mu"),
               "engine.vae:encode", True, only=("n_decode", "seed")),
     StageSpec("score", "score", ("ingest", "encode"),
               lambda cfg: tuple(f"scores/{s}/score" for s in cfg.spaces),
-              "engine.anomaly:score", ignore=("n_jobs",)),
+              "engine.anomaly:score", ignore=("n_jobs", "block", "aad_*")),
     StageSpec("context", "context", ("score",), _fixed("context"),
-              "engine.context:run_context", ignore=("timeout_s", "retries", "rate_per_s",
-                                                    "cache_dir")),
+              "engine.context:run_context",
+              ignore=("timeout_s", "retries", "backoff_s", "rate_per_s", "cache_dir",
+                      "max_consecutive_failures")),
 )}
 ORDER: tuple[str, ...] = tuple(GRAPH)
 RUNNABLE: tuple[str, ...] = ORDER[1:]
@@ -99,9 +100,13 @@ def settings_hash(name: str, stage_cfg: Any) -> str:
     """Hash of the settings of stage ``name`` that change its result."""
     spec = GRAPH[name]
     values = C.to_dict(stage_cfg)
-    keep = spec.only or [k for k in values if k not in spec.ignore]
+    keep = spec.only or [k for k in values if not _ignored(k, spec.ignore)]
     blob = repr(sorted((k, values[k]) for k in keep)).encode()
     return hashlib.sha256(name.encode() + b"|" + blob).hexdigest()[:16]
+
+
+def _ignored(key: str, patterns: tuple[str, ...]) -> bool:
+    return any(key == p or (p.endswith("*") and key.startswith(p[:-1])) for p in patterns)
 
 
 def _digest(*arrays: np.ndarray) -> str:

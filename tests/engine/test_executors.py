@@ -1,8 +1,10 @@
 """Executors: same results everywhere, bounded in-flight work, errors name the task, cancel."""
 from __future__ import annotations
 
+import json
 import os
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -110,6 +112,37 @@ def test_process_workers_are_separate_processes():
     with ProcessExecutor(2) as ex:
         pids = {pid for _, pid in ex.imap_unordered(slow_pid, [(i, 0.2) for i in range(4)])}
     assert os.getpid() not in pids and len(pids) == 2
+
+
+def test_pool_workers_exit_when_the_driver_is_killed(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    import psutil
+
+    script = ("import os, sys, time\n"
+              "from engine.executors import ProcessExecutor\n"
+              "from tests.engine.test_executors import slow_pid\n"
+              "if __name__ == '__main__':\n"
+              "    ex = ProcessExecutor(2)\n"
+              "    print(sorted({p for _, p in ex.imap_unordered(slow_pid, [(i, 0.3) for i in range(4)])}),"
+              " flush=True)\n"
+              "    time.sleep(60)\n")
+    path = tmp_path / "driver.py"
+    path.write_text(script)
+    repo = str(Path(__file__).resolve().parents[2])
+    proc = subprocess.Popen([sys.executable, str(path)], stdout=subprocess.PIPE, text=True,
+                            cwd=repo, env={**os.environ, "PYTHONPATH": repo})
+    pids = json.loads(proc.stdout.readline())
+    assert len(pids) == 2 and all(psutil.pid_exists(p) for p in pids)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    procs = [psutil.Process(p) for p in pids if psutil.pid_exists(p)]
+    _, alive = psutil.wait_procs(procs, timeout=5)
+    for p in alive:   # leave nothing behind even when the test fails
+        p.kill()
+    assert not alive
 
 
 def test_make_executor_choices():

@@ -47,20 +47,22 @@ def toy_interpolate(store_path, cfg, executor=None):
     return {"chunks_computed": len(todo)}
 
 
-def _simple(stage, group, dataset, fn):
+def _simple(stage, group, dataset, fn, keep=()):
     def run(store_path, cfg, executor=None):
         yield Progress(stage, 0, 1)
         with Store(store_path, "r") as store:
             value = fn(store)
+            kept = {k: store.read(f"{group}/{k}") for k in keep if store.has(f"{group}/{k}")}
         yield Progress(stage, 1, 1)
         with Store(store_path, "a") as store:
-            store.write_group(group, {dataset: value})
+            store.write_group(group, {dataset: value, **kept})
         return {}
     return run
 
 
-toy_train = _simple("train", "vae_model", "model", lambda s: s.read("interp/mean")[:3])
-toy_encode = _simple("encode", "vae", "mu", lambda s: s.read("interp/mean") + s.read("vae_model/model").sum())
+toy_train = _simple("train", "vae", "model", lambda s: s.read("interp/mean")[:3])
+toy_encode = _simple("encode", "vae", "mu",   # like the real encode, keeps the model
+                     lambda s: s.read("interp/mean") + s.read("vae/model").sum(), keep=("model",))
 
 
 def toy_score(store_path, cfg, use_labels=False):
@@ -183,7 +185,7 @@ def test_failure_is_recorded_and_keeps_finished_stages(toy_graph, store_path, mo
     with pytest.raises(StageError, match="stage train failed: ValueError: loss is NaN"):
         _run(store_path)
     with Store(store_path, "r") as s:
-        assert s.has("interp/mean") and not s.has("vae_model")
+        assert s.has("interp/mean") and not s.has("vae/model")
         assert [(r["stage"], r["status"]) for r in s.runs()] == [("interpolate", "ok"),
                                                                 ("train", "failed")]
 
