@@ -167,7 +167,7 @@ def _split(path):
 
 def _test_fraction(path, cfg) -> float:
     """Residual < 1 in both bands on the test split, with the stored (best) model."""
-    from ..vae.data import read_curves
+    from ..vae.data import finite_rows, read_curves
     from ..vae.encoding import _Coder, load_model, residual
 
     rows = np.flatnonzero(_split(path) == 2)
@@ -176,6 +176,8 @@ def _test_fraction(path, cfg) -> float:
     for a in range(0, len(rows), cfg.encode_batch):
         r = rows[a:a + cfg.encode_batch]
         x, s = read_curves(path, r), read_curves(path, r, std=True)
+        ok = finite_rows(path, r, x)
+        x, s = x[ok], s[ok]
         mu, logvar = coder.encode(x)
         good.append((residual(coder.sampled_mean(mu, logvar), x, s) < 1).all(axis=1))
     return float(np.concatenate(good).mean()) if good else float("nan")
@@ -183,11 +185,13 @@ def _test_fraction(path, cfg) -> float:
 
 def _encoder_speed(path, cfg, n_curves: int) -> dict:
     """Pure encoding (mu, logvar) and decoding throughput, curves already in memory."""
-    from ..vae.data import EXCLUDED, read_curves
+    from ..vae.data import EXCLUDED, finite_rows, read_curves
     from ..vae.encoding import _Coder, load_model
 
     split = _split(path)
-    x = read_curves(path, np.flatnonzero(split != EXCLUDED))
+    rows = np.flatnonzero(split != EXCLUDED)
+    x = read_curves(path, rows)
+    x = x[finite_rows(path, rows, x)]
     reps = max(1, n_curves // len(x))
     x = np.concatenate([x] * reps)
     coder = _Coder(load_model(path, cfg), cfg.n_decode, cfg.seed)

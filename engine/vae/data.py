@@ -57,20 +57,28 @@ def _status_excluded(store_path, n: int) -> np.ndarray:
 
 
 def read_curves(store_path: str | Path, rows: np.ndarray, std: bool = False) -> np.ndarray:
-    """``/interp/mean`` (or ``std``) at ``rows`` as float32 (len(rows), 2, phases).
-
-    Non-finite values would poison a whole batch's gradient, so they are refused here
-    with the object ids named.
-    """
+    """``/interp/mean`` (or ``std``) at ``rows`` as float32 (len(rows), 2, phases)."""
     name = "interp/std" if std else "interp/mean"
     with Store(store_path, "r") as st:
-        arr = np.asarray(st.read(name, rows=np.asarray(rows)), dtype="f4")
-        bad = ~np.isfinite(arr).all(axis=(1, 2))
-        if bad.any():
-            ids = st.read_objects(["id"], rows=np.asarray(rows)[bad][:5])["id"]
-            raise StageError(f"{store_path}: /{name} has NaN/inf in {int(bad.sum())} rows "
-                             f"not flagged in /interp/status (e.g. {', '.join(ids)})")
-    return arr
+        return np.asarray(st.read(name, rows=np.asarray(rows)), dtype="f4")
+
+
+def finite_rows(store_path: str | Path, rows: np.ndarray, *arrays: np.ndarray) -> np.ndarray:
+    """Mask of ``rows`` whose curves are all finite; the others are logged by id.
+
+    A NaN curve the GP stage did not flag would poison a whole batch's gradient (and
+    its encoding), so such objects are left out like excluded ones, not fatal.
+    """
+    ok = np.ones(len(rows), bool)
+    for arr in arrays:
+        ok &= np.isfinite(arr).all(axis=tuple(range(1, arr.ndim)))
+    if not ok.all():
+        with Store(store_path, "r") as st:
+            ids = st.read_objects(["id"], rows=np.asarray(rows)[~ok][:5])["id"]
+        logger.warning("%s: %d objects have NaN/inf in /interp but no failure flag in "
+                       "/interp/status; left out (e.g. %s)", store_path, int((~ok).sum()),
+                       ", ".join(ids))
+    return ok
 
 
 def split_rows(info: InterpInfo, which: int, limit: int = 0, seed: int = 0) -> np.ndarray:

@@ -22,7 +22,7 @@ from ..errors import StageError
 from ..progress import Progress, StageGen, Throttle
 from ..store import Store
 from . import nets, serial
-from .data import EXCLUDED, interp_info, read_curves
+from .data import EXCLUDED, finite_rows, interp_info, read_curves
 
 logger = logging.getLogger(__name__)
 
@@ -125,6 +125,8 @@ def encode(store_path: str | Path, cfg: VAEConfig | None = None, executor=None) 
         r = rows[a:a + cfg.encode_batch]
         t = time.perf_counter()
         x, s = read_curves(store_path, r), read_curves(store_path, r, std=True)
+        ok = finite_rows(store_path, r, x)
+        r, x, s = r[ok], x[ok], s[ok]
         t1 = time.perf_counter()
         mu[r], logvar[r] = coder.encode(x)
         t2 = time.perf_counter()
@@ -194,8 +196,10 @@ def reconstruct(store_path: str | Path, rows) -> np.ndarray:
         info = interp_info(store_path)
         mu = np.full((len(rows), coder.latent), np.nan, "f4")
         ok = info.split[rows] != EXCLUDED
-        if ok.any():
-            mu[ok] = coder.encode(read_curves(store_path, rows[ok]))[0]
+        x = read_curves(store_path, rows[ok])
+        good = finite_rows(store_path, rows[ok], x)
+        if good.any():
+            mu[np.flatnonzero(ok)[good]] = coder.encode(x[good])[0]
     out = np.full((len(rows), *model.get_layer("decoder").output.shape[1:]), np.nan, "f4")
     ok = np.isfinite(mu).all(axis=1)
     if ok.any():

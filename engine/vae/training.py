@@ -22,7 +22,7 @@ from ..progress import Progress, StageGen, Throttle
 from ..store import Store
 from . import checkpoint as ckpt
 from . import nets, serial
-from .data import TRAIN, VAL, interp_info, read_curves, split_rows
+from .data import TRAIN, VAL, finite_rows, interp_info, read_curves, split_rows
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +31,8 @@ STAGE = "train"
 
 def resume_key(cfg: VAEConfig, input_hash: str) -> str:
     """Settings that change what is learnt; the epoch cap and budget do not."""
-    kept = dataclasses.replace(cfg, epochs=0, minutes=0.0, patience=0, n_decode=0)
+    kept = dataclasses.replace(cfg, epochs=0, minutes=0.0, patience=0, n_decode=0,
+                               encode_batch=0, deterministic=False)
     return config_hash(kept, input_hash)
 
 
@@ -84,7 +85,8 @@ def _read_splits(store_path, info, cfg: VAEConfig) -> tuple[np.ndarray, np.ndarr
     if len(tr) == 0 or len(va) == 0:
         raise StageError(f"{store_path}: /interp/split has {len(tr)} train and {len(va)} "
                          "validation objects; both are needed to train")
-    return read_curves(store_path, tr), read_curves(store_path, va)
+    x_tr, x_va = read_curves(store_path, tr), read_curves(store_path, va)
+    return x_tr[finite_rows(store_path, tr, x_tr)], x_va[finite_rows(store_path, va, x_va)]
 
 
 def _make_trainer(arch, cfg: VAEConfig, state: ckpt.TrainState, store_path):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import shutil
 
 import numpy as np
 import pytest
@@ -149,10 +150,27 @@ def test_encode_refuses_a_model_with_another_architecture(trained):
         run_quiet(encode(path, dataclasses.replace(CFG, latent_dim=6)))
 
 
-def test_latent_classifier_report_without_labels_is_empty(trained, tmp_path):
+def test_latent_classifier_report_scores_the_test_split(trained):
     path, _ = trained
+    run_quiet(encode(path, CFG))
     report = latent_classifier_report(path)
-    assert 0 <= report["balanced_accuracy"] <= 1 and report["n_test"] > 0
+    with Store(path) as st:
+        n_test = int(((st.read("interp/split") == 2)).sum())
+    assert report["n_test"] == n_test
+    assert sum(map(sum, report["confusion"])) == n_test
+    assert 0.25 < report["balanced_accuracy"] <= 1     # better than guessing 4 families
+
+
+def test_latent_classifier_report_without_labels_is_empty(trained, tmp_path):
+    path = tmp_path / "copy.h5"
+    shutil.copy(trained[0], path)
+    run_quiet(encode(path, CFG))
+    with Store(path, "a") as st:
+        st.update_objects({"class": [""] * N}, range(N))
+    assert latent_classifier_report(path) == {}
+    run_quiet(encode(path, CFG))
+    with Store(path) as st:
+        assert not any(k.startswith("classifier_") for k in st.attrs("vae"))
 
 
 def test_missing_interp_is_a_clear_error(tmp_path):
@@ -164,7 +182,7 @@ def test_missing_interp_is_a_clear_error(tmp_path):
         run_quiet(encode(path, CFG))
 
 
-def test_nan_curves_not_flagged_by_the_gp_stage_are_named(tmp_path):
+def test_nan_curves_not_flagged_by_the_gp_stage_are_left_out_and_named(tmp_path, caplog):
     path = _store(tmp_path)
     with Store(path, "a") as st:
         mean = st.read("interp/mean")
@@ -172,5 +190,11 @@ def test_nan_curves_not_flagged_by_the_gp_stage_are_named(tmp_path):
         arrays = {k: st.read(f"interp/{k}") for k in ("std", "split", "status", "phase")}
         arrays["split"][3] = 0
         st.write_group("interp", {"mean": mean, **arrays})
-    with pytest.raises(StageError, match="SYN0000003"):
-        run_quiet(train(path, CFG))
+    cfg = dataclasses.replace(CFG, epochs=1)
+    run_quiet(train(path, cfg))
+    assert "SYN0000003" in caplog.text and "left out" in caplog.text
+    result = run_quiet(encode(path, cfg))
+    assert result["n_encoded"] == N - N_EXCLUDED - 1
+    with Store(path) as st:
+        assert np.isnan(st.read("vae/mu")[3]).all() and np.isfinite(st.read("vae/mu")[4]).all()
+        assert np.isfinite(st.read("vae/history/loss")).all()
