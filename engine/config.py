@@ -135,9 +135,14 @@ class ContextConfig:
 
 @dataclass(frozen=True)
 class PipelineConfig:
-    workers: int = 2
-    scheduler: str = ""          # dask scheduler address; empty: local processes
-    dask_local: int = 0
+    """Where ``pvsvet-engine run`` sends chunked work (engine.pipeline, engine.executors).
+
+    These settings change speed, never results, so they never make a stage stale.
+    """
+
+    workers: int = 2             # local worker processes (1: everything in the driver)
+    scheduler: str = ""          # address of a running dask scheduler (tcp://host:8786)
+    dask_local: int = 0          # >0: start a dask LocalCluster with this many workers
 
 
 @dataclass(frozen=True)
