@@ -183,8 +183,8 @@ def check_stage(store: Store, name: str, config: C.Config) -> StageState:
     if rec.get("input_hash") != want["input_hash"]:
         old = rec.get("inputs") or {}
         changed = [u for u, fp in want["inputs"].items() if old.get(u) != fp]
-        return StageState(name, True, f"input changed ({', '.join(changed) or 'upstream'} "
-                                      "reran)", want)
+        return StageState(name, True, f"input changed: {', '.join(changed) or 'upstream'} "
+                                      "reran", want)
     return StageState(name, False, "up to date", want)
 
 
@@ -206,7 +206,7 @@ def plan(store_path, config: C.Config | None = None, stages=None,
             st = check_stage(store, name, config)
             rerun = [u for u in GRAPH[name].inputs if u in will_run]
             if not st.stale and rerun:
-                st = StageState(name, True, f"input will change ({', '.join(rerun)} reruns)")
+                st = StageState(name, True, f"input will change: {', '.join(rerun)} reruns")
             if name != "ingest" and (st.stale or force):
                 will_run.add(name)
             out.append(st)

@@ -134,7 +134,7 @@ def test_plan_explains(toy_graph, store_path):
     states = {s.name: s for s in P.plan(store_path, cfg)}
     assert not states["interpolate"].stale and not states["train"].stale
     assert states["encode"].reason == "settings changed"
-    assert states["score"].reason == "input will change (encode reruns)"
+    assert states["score"].reason == "input will change: encode reruns"
     with Store(store_path, "a") as s:
         s.delete_group("context")
     assert P.plan(store_path, stages="context")[0].reason == "output /context missing"
@@ -145,7 +145,7 @@ def test_input_change_is_named(toy_graph, store_path):
     _run(store_path, stages=["encode"], force=True)
     with Store(store_path, "r") as s:
         state = P.check_stage(s, "score", C.Config())
-    assert state.stale and state.reason == "input changed (encode reran)"
+    assert state.stale and state.reason == "input changed: encode reran"
 
 
 def test_new_objects_make_interpolation_stale(toy_graph, store_path):
@@ -154,7 +154,7 @@ def test_new_objects_make_interpolation_stale(toy_graph, store_path):
         lc = LightCurve(np.arange(12.0), np.ones(12, "f4"), np.ones(12, "f4"), np.zeros(12, "u1"))
         s.append_objects({"id": ["new"], "period": [2.0]}, [lc])
     with Store(store_path, "r") as s:
-        assert P.check_stage(s, "interpolate", C.Config()).reason == "input changed (ingest reran)"
+        assert P.check_stage(s, "interpolate", C.Config()).reason == "input changed: ingest reran"
 
 
 @pytest.mark.parametrize("k", [1, 3, 6, 9, 12])
