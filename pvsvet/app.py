@@ -34,8 +34,6 @@ def make_app(argv: list[str] | None = None, offscreen: bool = False):
     """The QApplication with pvsvet's theme (dark, readable fonts)."""
     if offscreen:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from .compat import pin_singletons
-    pin_singletons()
     from PySide6.QtWidgets import QApplication
     import pyqtgraph as pg
 
