@@ -136,7 +136,8 @@ class FastIsolationForest:
         """
         from sklearn.ensemble import IsolationForest
 
-        X = np.asarray(X, dtype=np.float64)
+        # scikit-learn's trees work in float32; converting once saves a copy per batch
+        X = np.asarray(X, dtype=np.float32)
         self.max_samples_ = int(min(self.max_samples, len(X)))
         t0 = time.perf_counter()
         model = IsolationForest(n_estimators=0, max_samples=self.max_samples_,
@@ -189,13 +190,14 @@ def forest_steps(args: dict) -> Generator[tuple[str, int, int], None, dict]:
 
     ``args``: ``X`` (n, f) float64, ``n_trees``, ``max_samples``, ``seed``, ``threads``,
     ``block``. Returns ``sums`` (n,), ``norm``, ``max_samples``, ``fit_s``, ``score_s``,
-    ``cpu_s``.
+    ``fit_cpu_s``, ``cpu_s`` (CPU seconds of fit and of the whole job).
     """
     c0 = time.process_time()
     est = FastIsolationForest(args["n_trees"], args["max_samples"], args["seed"],
                               args.get("threads", 1), args.get("block", 512))
     for done in est.fit_steps(args["X"]):
         yield "fit", done, est.n_estimators
+    fit_cpu = time.process_time() - c0
     t0 = time.perf_counter()
     sums = np.zeros(len(args["X"]))
     for done in est.path_sums_steps(args["X"], sums):
@@ -203,7 +205,7 @@ def forest_steps(args: dict) -> Generator[tuple[str, int, int], None, dict]:
     # CPU seconds tell a busy machine from a slow code path when timings are compared
     return {"sums": sums, "norm": est.norm_, "max_samples": est.max_samples_,
             "fit_s": est.fit_seconds_, "score_s": time.perf_counter() - t0,
-            "cpu_s": time.process_time() - c0}
+            "fit_cpu_s": fit_cpu, "cpu_s": time.process_time() - c0}
 
 
 def forest_job(args: dict) -> dict:

@@ -14,7 +14,7 @@ def data():
     return x
 
 
-@pytest.mark.parametrize("max_samples", [256, 100, 37])
+@pytest.mark.parametrize("max_samples", [256, 100, 37, 16, 8])
 def test_scores_equal_scikit_learn(data, max_samples):
     est = FastIsolationForest(200, max_samples, random_state=3).fit(data)
     np.testing.assert_allclose(est.score_samples(data), est.model_.score_samples(data),
