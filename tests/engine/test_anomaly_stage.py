@@ -99,6 +99,19 @@ def test_worker_processes_give_the_same_scores(store, monkeypatch):
         np.testing.assert_array_equal(serial, st.read("scores/cartesian/score"))
 
 
+def test_cancel_terminates_worker_processes(store, monkeypatch):
+    import multiprocessing as mp
+
+    monkeypatch.setattr(runner, "MIN_ROWS_FOR_PROCESSES", 0)
+    gen = score(store, dataclasses.replace(CFG, n_jobs=2, n_estimators=5000))
+    for _ in range(3):
+        next(gen)
+    gen.close()
+    assert not mp.active_children()
+    with Store(store) as st:
+        assert not st.has("scores")
+
+
 def test_cli_score_and_missing_features(store, tmp_path, capsys):
     assert main(["score", str(store), "--trees", "50", "--space", "spherical",
                  "--no-convergence"]) == 0
