@@ -79,7 +79,8 @@ def active_stage(store_path, cfg: ScoreConfig, feats: Features) -> StageGen:
     """Re-rank with AAD on the journal's labels; write ``/scores/active``."""
     from ..store import Store
 
-    space = cfg.aad_space
+    # the AAD space, unless this run scored only the other one
+    space = cfg.aad_space if cfg.aad_space in cfg.spaces else cfg.spaces[0]
     rows, known = journal_known(store_path, feats.valid)
     yield Progress("score-active", 0, 1, f"{len(rows)} labels, space {space}", "fit")
     n = len(feats.valid)

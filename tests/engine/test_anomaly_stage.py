@@ -127,6 +127,11 @@ def test_cli_score_and_missing_features(store, tmp_path, capsys):
 
 
 def test_use_labels_without_and_with_labels(store, capsys):
+    assert main(["score", str(store), "--trees", "50", "--space", "spherical",
+                 "--use-labels"]) == 0
+    assert "no usable labels" in capsys.readouterr().out
+    with Store(store) as st:
+        assert st.attrs("scores/active")["space"] == "spherical"
     assert main(["score", str(store), "--trees", "50", "--use-labels"]) == 0
     assert "no usable labels" in capsys.readouterr().out
     with Store(store) as st:
