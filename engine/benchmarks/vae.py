@@ -30,13 +30,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", choices=("demo", "synthetic"), default="demo",
                         help="what to make when --store is not given")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--config", default="", help="TOML whose [vae] table overrides defaults")
     parser.add_argument("--workdir", default="", help="keep the bench store here (default: temp)")
     parser.add_argument("--time-curves", type=int, default=100_000,
                         help="curves encoded/decoded for the throughput timing")
 
 
 def run(args: argparse.Namespace) -> dict:
-    from ..config import VAEConfig
+    from ..config import to_dict
     from ..progress import run_quiet
     from ..vae import encode
 
@@ -44,14 +45,14 @@ def run(args: argparse.Namespace) -> dict:
     with tempfile.TemporaryDirectory(prefix="pvsvet-bench-vae-") as tmp:
         path = Path(args.workdir or tmp) / "bench_vae.h5"
         prep = _prepare(path, args, n)
-        cfg = VAEConfig(seed=args.seed, epochs=100000)
+        cfg = _config(args)
         curve, train = _train_curve(path, cfg, args.minutes, args.every)
         t0 = time.perf_counter()
         summary = run_quiet(encode(path, cfg))
         stage_s = time.perf_counter() - t0
         enc = _encoder_speed(path, cfg, args.time_curves)
         attrs = _vae_attrs(path)
-    return {**prep, **train, "curve": curve, **enc,
+    return {**prep, **train, "curve": curve, **enc, "config": to_dict(cfg),
             "encode_stage_lc_per_s": round(summary["n_encoded"] / stage_s, 1),
             "encode_stage_s": round(stage_s, 2),
             "encode_stage_breakdown_s": {k: summary[k] for k in
@@ -61,6 +62,13 @@ def run(args: argparse.Namespace) -> dict:
             "latent_rf_balanced_accuracy": attrs.get("classifier_balanced_accuracy"),
             "targets": {"encode_lc_per_s": 7000, "frac_res_lt1_test": 0.9,
                         "train_minutes": 30, "latent_rf_balanced_accuracy": 0.9}}
+
+
+def _config(args):
+    from ..config import VAEConfig, load
+
+    base = load(args.config).vae if args.config else VAEConfig(seed=args.seed)
+    return dataclasses.replace(base, epochs=100000)
 
 
 # -- data ------------------------------------------------------------------------
