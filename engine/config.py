@@ -73,7 +73,7 @@ class VAEConfig:
     patience: int = 500          # early stopping on the validation loss, epochs
     learning_rate: float = 1e-3  # Adam default
     kl_weight: float = 1.0
-    n_decode: int = 10           # decodes averaged for the residual of appendix C
+    n_decode: int = 10           # decodes averaged for the residual of appendix C (0: skip)
     max_train: int = 0           # 0: the whole train split
     seed: int = 0
     deterministic: bool = True   # TF op determinism (free on CPU, slower on GPU)
