@@ -124,6 +124,15 @@ def test_encode_writes_latents_residuals_and_nan_rows(trained):
     assert len(attrs["classifier_confusion"]) == len(attrs["classifier_classes"]) == 4
 
 
+def test_encode_without_the_residual_check(trained, tmp_path):
+    path = tmp_path / "copy.h5"
+    shutil.copy(trained[0], path)
+    run_quiet(encode(path, dataclasses.replace(CFG, n_decode=0)))
+    with Store(path) as st:
+        assert np.isnan(st.read("vae/recon_residual")).all()
+        assert np.isfinite(st.read("vae/mu")[0]).all()
+
+
 def test_reconstruct_decodes_the_latent_mean(trained):
     path, _ = trained
     rows = [0, 5, N - 1]
