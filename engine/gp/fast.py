@@ -7,8 +7,8 @@ stack) has the Fourier series ``l sqrt(pi) [1 + 2 sum_n exp(-(pi n l)^2) cos(2 p
 basis (1, cos 2 pi n phi, sin 2 pi n phi) with prior variances ``a_n``; the two bands share
 it through the 2x2 coregionalisation ``C [[1, rho], [rho, 1]]``, rho = exp(-dlam^2/l_lam^2)
 (eq. 2 with two wavelengths). The dropped harmonics carry a prior weight below
-exp(-(pi K l)^2) ~ 1e-4 of the first one when ``pi K l >= 3``; where the fit needs a
-shorter l_phi, K is doubled for that object.
+exp(-(pi K l)^2) ~ 1e-4 of the first one when ``pi K l >= 3``; each object gets the K
+its l_phi needs (:mod:`engine.gp.fast_fit`).
 
 Why it is fast. With D = diag(magerr^2 + delta) and P the weight prior, the NLL needs
 only A = Phi^T D^-1 Phi, whose entries are weighted trigonometric moments
@@ -23,9 +23,13 @@ I for C, kron(I, diag dlog a) for l_phi, kron(L_R^-1 dR L_R^-T, I) for l_lam, us
 L^T Phi^T Sigma^-1 Phi L = I - B^-1 and L^T Phi^T alpha = v),
 ``dNLL = 1/2 tr((I - B^-1) Omega) - 1/2 v^T Omega v``; for delta,
 ``dNLL = delta/2 [tr Sigma^-1 - alpha^T alpha]`` with tr Sigma^-1 from the moments of w^2
-and alpha = D^-1 (y - Phi L v). Many light curves are stacked into one batch and optimised together
-(projected BFGS per curve, vectorised line search), so numpy's per-call overhead is
-shared by hundreds of curves.
+and alpha = D^-1 (y - Phi L v). The Fisher information (the expected Hessian, for the
+optimiser's scoring steps) comes from the same small matrices (see :func:`_fisher`).
+Many light curves are stacked into one batch and optimised together (one quasi-Newton
+problem per curve, vectorised evaluations), so numpy's per-call overhead is shared by
+hundreds of curves. The matrices are formed block by block (g and r, M x M each) with as
+few passes over memory as possible: for small M those passes, not the O(M^3) algebra,
+dominate the time.
 """
 from __future__ import annotations
 
@@ -52,8 +56,18 @@ def k_needed(cfg: InterpConfig) -> int:
     return int(np.ceil(3.0 / (np.pi * cfg.lphi_bounds[0])))
 
 
+#: Matrices of at least this order are inverted through LAPACK's Cholesky routines one by
+#: one (half the flops of numpy's batched LU inverse, which wins below it on call overhead).
+_CHOLESKY_INVERSE_FROM = 96
+
+
 class _Basis:
-    """Index tables turning trigonometric moments S_k into A = Phi^T W Phi."""
+    """Index tables turning trigonometric moments S_k into A = Phi^T W Phi.
+
+    Entry (p, q) of A is ``c1 S'_{|f_p - f_q|} + c2 S'_{f_p + f_q}`` where S' is the
+    real or the imaginary part of S (cos x cos and sin x sin: real parts; mixed: imaginary),
+    so A is two gathers from the stacked (real, imaginary) moments.
+    """
 
     def __init__(self, k: int):
         self.k = k
@@ -62,27 +76,26 @@ class _Basis:
         self.freq, self.sin = f, sin
         fp, fq = f[:, None], f[None, :]
         sp, sq = sin[:, None], sin[None, :]
-        self.i1, self.i2 = np.abs(fp - fq), fp + fq
+        mixed = sp ^ sq
+        n = 2 * k + 1
+        self.j1 = np.abs(fp - fq) + n * mixed       # index into [Re S, Im S]
+        self.j2 = fp + fq + n * mixed
         sgn = np.sign(fp - fq)
-        cc, ss = ~sp & ~sq, sp & sq
-        self.cr1 = 0.5 * (cc | ss)
-        self.cr2 = 0.5 * cc - 0.5 * ss
-        self.ci1 = np.where(~sp & sq, -0.5 * sgn, 0.0) + np.where(sp & ~sq, 0.5 * sgn, 0.0)
-        self.ci2 = 0.5 * ((~sp & sq) | (sp & ~sq))
+        self.c1 = np.where(mixed, np.where(sp, 0.5, -0.5) * sgn, 0.5)
+        self.c2 = np.where(mixed, 0.5, np.where(sp, -0.5, 0.5))
 
     @property
     def m(self) -> int:
         return 2 * self.k + 1
 
     def gram(self, s: np.ndarray) -> np.ndarray:
-        """(..., 2K+1) complex moments -> (..., M, M) real Gram matrix."""
-        re, im = s.real, s.imag
-        return (re[..., self.i1] * self.cr1 + re[..., self.i2] * self.cr2
-                + im[..., self.i1] * self.ci1 + im[..., self.i2] * self.ci2)
+        """(..., 2(2K+1)) moments (real parts, then imaginary) -> (..., M, M) Gram matrix."""
+        return s[..., self.j1] * self.c1 + s[..., self.j2] * self.c2
 
     def project(self, t: np.ndarray) -> np.ndarray:
-        """(..., K+1) complex sums of w y e^{ikphi} -> (..., M) real Phi^T W y."""
-        return np.concatenate([t.real, t.imag[..., 1:]], axis=-1)
+        """(..., 2(2K+1)) moments of w y -> (..., M) real Phi^T W y."""
+        n = 2 * self.k + 1
+        return np.concatenate([t[..., :self.k + 1], t[..., n + 1:n + self.k + 1]], axis=-1)
 
     def prior(self, lphi: np.ndarray) -> np.ndarray:
         """Prior variances a_p of the basis functions, (b,) -> (b, M)."""
@@ -93,6 +106,144 @@ class _Basis:
     def design(self, phases: np.ndarray) -> np.ndarray:
         arg = 2 * np.pi * np.outer(phases, self.freq)
         return np.where(self.sin[None, :], np.sin(arg), np.cos(arg))
+
+
+class _Prior:
+    """Per-curve prior quantities at x, and the derivatives the gradient and Fisher need."""
+
+    def __init__(self, x: np.ndarray, basis: _Basis, dlam2: float):
+        self.lphi, llam, self.c = np.exp(x[:, 0]), np.exp(x[:, 1]), np.exp(x[:, 2])
+        self.delta = np.exp(x[:, 3])
+        self.rho = np.exp(-dlam2 / llam ** 2)
+        self.s = np.sqrt(np.clip(1 - self.rho ** 2, 1e-12, None))
+        self.sa = np.sqrt(basis.prior(self.lphi))
+        # C sqrt(a_p a_q): the whitening of a Gram block (one pass instead of two)
+        sca = np.sqrt(self.c)[:, None] * self.sa
+        self.outer = sca[:, :, None] * sca[:, None, :]
+        # d log a_p / d log l_phi, and d rho / d log l_lam
+        self.gp = 1 - 2 * (np.pi * basis.freq[None, :] * self.lphi[:, None]) ** 2
+        self.drho = self.rho * 2 * dlam2 / llam ** 2
+
+    def col(self, name: str) -> np.ndarray:
+        """rho, s, rho^2, s^2 or rho s as (b, 1, 1) for broadcasting over blocks."""
+        v = {"rho": self.rho, "s": self.s, "rho2": self.rho ** 2, "s2": self.s ** 2,
+             "rs": self.rho * self.s}[name]
+        return v[:, None, None]
+
+
+def _whiten(a: np.ndarray, pr: _Prior, plus_identity: bool = False) -> np.ndarray:
+    """L^T blockdiag(A_g, A_r) L (+ I), L = sqrt(C) kron(chol [[1, rho], [rho, 1]], diag sqrt a)."""
+    b, _, m, _ = a.shape
+    g, r = a[:, 0] * pr.outer, a[:, 1] * pr.outer
+    out = np.empty((b, 2 * m, 2 * m))
+    np.multiply(r, pr.col("rho2"), out=out[:, :m, :m])
+    out[:, :m, :m] += g
+    np.multiply(r, pr.col("rs"), out=out[:, :m, m:])
+    out[:, m:, :m] = out[:, :m, m:]          # r is symmetric
+    np.multiply(r, pr.col("s2"), out=out[:, m:, m:])
+    if plus_identity:
+        out[:, np.arange(2 * m), np.arange(2 * m)] += 1.0
+    return out
+
+
+def _band_blocks(u: np.ndarray, pr: _Prior) -> tuple[np.ndarray, np.ndarray]:
+    """U folded onto the g and r blocks of a whitened Gram (M x M each).
+
+    For W = _whiten of blocks (G, R): sum(U * W) = sum(U_g * G) + sum(U_r * R), with
+    U_g = U_gg and U_r = rho^2 U_gg + rho s (U_gr + U_rg) + s^2 U_rr.
+    """
+    m = u.shape[1] // 2
+    ug = u[:, :m, :m]
+    ur = pr.col("rho2") * ug + pr.col("rs") * (u[:, :m, m:] + u[:, m:, :m]) \
+        + pr.col("s2") * u[:, m:, m:]
+    return ug, ur
+
+
+def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """sum(a * b) per batch row, without the temporary."""
+    return np.einsum("bij,bij->b", a, b)
+
+
+def _spd_inverse(bmat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """log|B| and B^-1 of symmetric positive-definite matrices (b, n, n)."""
+    n = bmat.shape[1]
+    if n < _CHOLESKY_INVERSE_FROM:
+        chol = np.linalg.cholesky(bmat)
+        logdet = 2 * np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
+        return logdet, np.linalg.inv(bmat)
+    from scipy.linalg import lapack
+
+    inv, logdet = np.empty_like(bmat), np.empty(len(bmat))
+    low = np.tril_indices(n, -1)
+    for i, m in enumerate(bmat):
+        c, info = lapack.dpotrf(m, lower=1, clean=0)
+        if info == 0:
+            logdet[i] = 2 * np.log(np.diagonal(c)).sum()
+            ci, info = lapack.dpotri(c, lower=1)
+        if info != 0:
+            raise np.linalg.LinAlgError(f"matrix {i} of the batch is not positive definite")
+        ci[low[1], low[0]] = ci[low]         # potri fills the lower triangle only
+        inv[i] = ci
+    return logdet, inv
+
+
+def _spd_solve(bmat: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """log|B| and B^-1 u (no inverse: what a likelihood without gradient needs)."""
+    chol = np.linalg.cholesky(bmat)
+    logdet = 2 * np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
+    return logdet, np.linalg.solve(bmat, u[:, :, None])[:, :, 0]
+
+
+def _fisher(u: np.ndarray, w2: tuple, w3: tuple, pr: _Prior, sum_w2: np.ndarray) -> np.ndarray:
+    """Fisher information (b, 4, 4) in log(l_phi, l_lam, C, delta).
+
+    For prior parameters, with Omega_i = L^-1 dP_i L^-T and E = L^T Phi^T Sigma^-1 Phi L
+    = I - B^-1: F_ij = 1/2 tr(E Omega_i E Omega_j), Omega = I (C), kron(I, diag g) (l_phi),
+    drho kron(w, I) (l_lam, w = [[0, 1/s], [1/s, -2 rho/s^2]]). For delta (dSigma = delta I),
+    with Y = B^-1 W2 B^-1 = L^T Phi^T Sigma^-2 Phi L: F_d,i = delta/2 tr(Omega_i Y) and
+    F_dd = delta^2/2 tr Sigma^-2, tr Sigma^-2 = sum w^2 - 2 tr(B^-1 W3) + tr((B^-1 W2)^2).
+    ``w2``, ``w3``: the whitened g and r blocks (C sqrt(a_p a_q) A) of the w^2, w^3 Grams.
+    """
+    b, n2, _ = u.shape
+    m = n2 // 2
+    gfull = np.concatenate([pr.gp, pr.gp], axis=1)
+    e = -u
+    e[:, np.arange(n2), np.arange(n2)] += 1.0
+    e2 = e * e
+    out = np.empty((b, 4, 4))
+    colsum = e2.sum(axis=1)
+    out[:, 2, 2] = 0.5 * colsum.sum(1)
+    out[:, 0, 2] = 0.5 * (colsum * gfull).sum(1)
+    out[:, 0, 0] = 0.5 * np.einsum("bp,bpq,bq->b", gfull, e2, gfull)
+    ia, ib = 1 / pr.col("s"), -2 * pr.col("rho") / pr.col("s2")
+    xl = np.empty_like(e)      # E Omega_l / drho
+    xl[:, :, :m] = ia * e[:, :, m:]
+    xl[:, :, m:] = ia * e[:, :, :m] + ib * e[:, :, m:]
+    xe = xl * e
+    dr = pr.drho
+    out[:, 1, 2] = 0.5 * dr * xe.sum(axis=(1, 2))
+    out[:, 0, 1] = 0.5 * dr * (xe.sum(axis=2) * gfull).sum(1)
+    out[:, 1, 1] = 0.5 * dr ** 2 * np.einsum("bpq,bqp->b", xl, xl)
+    # delta: U W2 from the blocks, W2 = [[g2 + rho^2 r2, rho s r2], [rho s r2, s^2 r2]]
+    g2, r2 = w2
+    vv = pr.col("rho") * u[:, :, :m] + pr.col("s") * u[:, :, m:]
+    vr = vv @ r2
+    uw2 = np.empty_like(u)
+    uw2[:, :, :m] = u[:, :, :m] @ g2 + pr.col("rho") * vr
+    uw2[:, :, m:] = pr.col("s") * vr
+    dy = np.einsum("bpq,bpq->bp", uw2, u)                       # diag(Y), U symmetric
+    tr_gr = np.einsum("bpq,bpq->b", uw2[:, :m, :], u[:, m:, :])  # tr of Y's g-r block
+    half_d = 0.5 * pr.delta
+    out[:, 0, 3] = half_d * (dy * gfull).sum(1)
+    out[:, 1, 3] = half_d * dr * (2 / pr.s * tr_gr - 2 * pr.rho / pr.s ** 2 * dy[:, m:].sum(1))
+    out[:, 2, 3] = half_d * dy.sum(1)
+    ug, ur = _band_blocks(u, pr)
+    tr_uw3 = _dot(ug, w3[0]) + _dot(ur, w3[1])
+    tr_s2 = sum_w2 - 2 * tr_uw3 + np.einsum("bpq,bqp->b", uw2, uw2)
+    out[:, 3, 3] = half_d * pr.delta * tr_s2
+    for i, j in ((0, 2), (1, 2), (0, 1), (0, 3), (1, 3), (2, 3)):
+        out[:, j, i] = out[:, i, j]
+    return out
 
 
 class FastBatch:
@@ -132,99 +283,116 @@ class FastBatch:
     def __len__(self) -> int:
         return len(self.y)
 
-    def _prior(self, x: np.ndarray):
-        lphi, llam, c = np.exp(x[:, 0]), np.exp(x[:, 1]), np.exp(x[:, 2])
-        rho = np.exp(-self.dlam2 / llam ** 2)
-        s = np.sqrt(np.clip(1 - rho ** 2, 1e-12, None))
-        return lphi, rho, s, c, np.sqrt(self.basis.prior(lphi))
+    def nll_lphi(self, x: np.ndarray, lphis) -> np.ndarray:
+        """NLL (len(lphis), b) at x with l_phi replaced by each value of ``lphis``.
 
-    def _whiten(self, a: np.ndarray, sa, rho, s, c) -> np.ndarray:
-        """L^T blockdiag(a_g, a_r) L for L = sqrt(C) kron(chol[[1,rho],[rho,1]], diag sqrt a)."""
-        at = a * sa[:, None, :, None] * sa[:, None, None, :]
-        g, r = at[:, 0], at[:, 1]
-        rs = (rho * s)[:, None, None] * r
-        top = np.concatenate([g + (rho ** 2)[:, None, None] * r, rs], axis=2)
-        bot = np.concatenate([rs, (s ** 2)[:, None, None] * r], axis=2)
-        return c[:, None, None] * np.concatenate([top, bot], axis=1)
-
-    def evaluate(self, x: np.ndarray, idx: np.ndarray | None = None, grad: bool = True,
-                 state: bool = False):
-        """NLL (b,) and its gradient (b, 4) in x = log(l_phi, l_lam, C, delta)."""
-        sl = slice(None) if idx is None else idx
-        e, y, mask = self.e[sl], self.y[sl], self.mask[sl]
-        lphi, rho, s, c, sa = self._prior(x)
-        delta = np.exp(x[:, 3])
-        w = mask / (self.var[sl] + delta[:, None, None])
-        k, m = self.basis.k, self.basis.m
-        # one pass over the basis for the moments of w, w*y and w^2 (the last for d/d delta)
-        mom = self._moments(np.stack([w, w * y, w * w], axis=2), e)
-        a = self.basis.gram(mom[:, :, 0])
-        r = self.basis.project(mom[:, :, 1, :k + 1])
-        bmat = self._whiten(a, sa, rho, s, c) + np.eye(2 * m)
-        sc = np.sqrt(c)[:, None]
-        u = np.concatenate([sc * sa * (r[:, 0] + rho[:, None] * r[:, 1]),
-                            sc * sa * s[:, None] * r[:, 1]], axis=1)
-        chol = np.linalg.cholesky(bmat)
-        binv = np.linalg.inv(bmat)
-        v = np.einsum("bij,bj->bi", binv, u)
-        logdet_b = 2 * np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
-        with np.errstate(divide="ignore"):
-            logdet_d = -np.where(mask > 0, np.log(np.where(mask > 0, w, 1.0)), 0).sum(axis=(1, 2))
-        quad = (w * y * y).sum(axis=(1, 2)) - (u * v).sum(axis=1)
-        nll = 0.5 * (quad + logdet_b + logdet_d + self.n[sl] * _LOG_2PI)
-        if not grad:
-            return nll
-        g = self._gradient(x, e, y, w, binv, v, lphi, rho, s, c, sa, delta, mom[:, :, 2])
-        if state:
-            return nll, g, dict(binv=binv, v=v, rho=rho, s=s, c=c, sa=sa)
-        return nll, g
+        l_phi only enters the prior, so the moments of the data are computed once.
+        """
+        w = self.mask / (self.var + np.exp(x[:, 3])[:, None, None])
+        mom = np.stack([w, w * self.y], axis=2) @ self.e
+        gram, u_raw = self.basis.gram(mom[:, :, 0]), self.basis.project(mom[:, :, 1])
+        logdet_d = (np.log(self.var + np.exp(x[:, 3])[:, None, None]) * self.mask).sum(axis=(1, 2))
+        const = (w * self.y ** 2).sum(axis=(1, 2)) + logdet_d + self.n * _LOG_2PI
+        out = []
+        for lphi in lphis:
+            xl = x.copy()
+            xl[:, 0] = np.log(lphi)
+            pr = _Prior(xl, self.basis, self.dlam2)
+            u = self._whitened_rhs(u_raw, pr)
+            logdet, v = _spd_solve(_whiten(gram, pr, plus_identity=True), u)
+            out.append(0.5 * (const - (u * v).sum(axis=1) + logdet))
+        return np.array(out)
 
     @staticmethod
-    def _moments(weights: np.ndarray, e: np.ndarray) -> np.ndarray:
-        """(b, 2, q, n) weights x (b, 2, n, 2(2K+1)) cos|sin -> (b, 2, q, 2K+1) complex sums."""
-        prod = weights @ e
-        half = e.shape[-1] // 2
-        return prod[..., :half] + 1j * prod[..., half:]
+    def _whitened_rhs(u_raw: np.ndarray, pr: _Prior) -> np.ndarray:
+        """u = L^T Phi^T D^-1 y from the per-band Phi^T D^-1 y (b, 2, M)."""
+        sca = np.sqrt(pr.c)[:, None] * pr.sa
+        return np.concatenate([sca * (u_raw[:, 0] + pr.rho[:, None] * u_raw[:, 1]),
+                               sca * pr.s[:, None] * u_raw[:, 1]], axis=1)
 
-    def _gradient(self, x, e, y, w, binv, v, lphi, rho, s, c, sa, delta, s2) -> np.ndarray:
+    def evaluate(self, x: np.ndarray, idx: np.ndarray | None = None, grad: bool = True,
+                 state: bool = False, fisher: bool = False):
+        """NLL (b,) and its gradient (b, 4) in x = log(l_phi, l_lam, C, delta).
+
+        With ``fisher``, also the Fisher information (b, 4, 4) in x (the expected Hessian
+        of the NLL, 1/2 tr(Sigma^-1 dSigma_i Sigma^-1 dSigma_j)); with ``state``, a dict of
+        what :meth:`predict` needs.
+        """
+        sl = slice(None) if idx is None else idx
+        e, y, mask = self.e[sl], self.y[sl], self.mask[sl]
+        pr = _Prior(x, self.basis, self.dlam2)
+        m = self.basis.m
+        dvar = self.var[sl] + pr.delta[:, None, None]
+        w = mask / dvar
+        # one pass over the basis for the moments of w, w y (and w^2, w^3 for d/d delta)
+        rows = [w, w * y]
+        if grad:
+            rows.append(w * w)
+        if fisher:
+            rows.append(rows[2] * w)
+        mom = np.stack(rows, axis=2) @ e                 # (b, 2, q, 2(2K+1))
+        u_raw = self.basis.project(mom[:, :, 1])
+        bmat = _whiten(self.basis.gram(mom[:, :, 0]), pr, plus_identity=True)
+        u = self._whitened_rhs(u_raw, pr)
+        if grad or state:
+            logdet_b, binv = _spd_inverse(bmat)
+            v = (binv @ u[:, :, None])[:, :, 0]
+        else:
+            logdet_b, v = _spd_solve(bmat, u)
+        logdet_d = (np.log(dvar) * mask).sum(axis=(1, 2))
+        quad = (w * y * y).sum(axis=(1, 2)) - (u * v).sum(axis=1)
+        nll = 0.5 * (quad + logdet_b + logdet_d + self.n[sl] * _LOG_2PI)
+        st = dict(binv=binv, v=v, pr=pr) if state else None
+        if not grad:
+            return (nll, st) if state else nll
+        a2 = self.basis.gram(mom[:, :, 2])
+        w2 = (a2[:, 0] * pr.outer, a2[:, 1] * pr.outer)
+        g = self._gradient(e, y, w, binv, v, pr, w2)
+        out = [nll, g]
+        if fisher:
+            a3 = self.basis.gram(mom[:, :, 3])
+            w3 = (a3[:, 0] * pr.outer, a3[:, 1] * pr.outer)
+            out.append(_fisher(binv, w2, w3, pr, rows[2].sum(axis=(1, 2))))
+        if state:
+            out.append(st)
+        return tuple(out)
+
+    def _gradient(self, e, y, w, binv, v, pr: _Prior, w2) -> np.ndarray:
         m, k = self.basis.m, self.basis.k
         d = np.diagonal(binv, axis1=1, axis2=2)
         dgg, drr = d[:, :m], d[:, m:]
         dgr = np.diagonal(binv[:, :m, m:], axis1=1, axis2=2)
         vg, vr = v[:, :m], v[:, m:]
-        out = np.empty((len(x), 4))
-        gp = 1 - 2 * (np.pi * self.basis.freq[None, :] * lphi[:, None]) ** 2
-        out[:, 0] = 0.5 * (gp * (2 - dgg - drr - vg ** 2 - vr ** 2)).sum(axis=1)
-        drho = rho * 2 * self.dlam2 / np.exp(2 * x[:, 1])
+        rho, s = pr.rho, pr.s
+        out = np.empty((len(v), 4))
+        out[:, 0] = 0.5 * (pr.gp * (2 - dgg - drr - vg ** 2 - vr ** 2)).sum(axis=1)
         tr_om = -2 * rho / s ** 2 * m
         tr_bom = 2 / s * dgr.sum(1) - 2 * rho / s ** 2 * drr.sum(1)
         v_om = 2 / s * (vg * vr).sum(1) - 2 * rho / s ** 2 * (vr ** 2).sum(1)
-        out[:, 1] = 0.5 * drho * (tr_om - tr_bom - v_om)
+        out[:, 1] = 0.5 * pr.drho * (tr_om - tr_bom - v_om)
         out[:, 2] = 0.5 * (2 * m - d.sum(axis=1) - (v * v).sum(axis=1))
-        a2 = self.basis.gram(s2)
-        tr_sinv = w.sum(axis=(1, 2)) - (binv * self._whiten(a2, sa, rho, s, c)).sum(axis=(1, 2))
-        sc = np.sqrt(c)[:, None]
-        mw = np.stack([sc * sa * vg, sc * sa * (rho[:, None] * vg + s[:, None] * vr)], axis=1)
+        ug, ur = _band_blocks(binv, pr)
+        tr_sinv = w.sum(axis=(1, 2)) - _dot(ug, w2[0]) - _dot(ur, w2[1])
+        sca = np.sqrt(pr.c)[:, None] * pr.sa
+        mw = np.stack([sca * vg, sca * (rho[:, None] * vg + s[:, None] * vr)], axis=1)
         half = e.shape[-1] // 2
         f = (e[..., :k + 1] @ mw[..., :k + 1, None])[..., 0] \
             + (e[..., half + 1:half + k + 1] @ mw[..., k + 1:, None])[..., 0]
         alpha = w * (y - f)
-        out[:, 3] = 0.5 * delta * (tr_sinv - (alpha ** 2).sum(axis=(1, 2)))
+        out[:, 3] = 0.5 * pr.delta * (tr_sinv - (alpha ** 2).sum(axis=(1, 2)))
         return out
 
     def predict(self, x: np.ndarray, phases: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Posterior mean and sigma of the latent curve (b, 2, len(phases)), mag."""
-        _, _, st = self.evaluate(x, grad=True, state=True)
+        _, st = self.evaluate(x, grad=False, state=True)
+        pr, v, binv, m = st["pr"], st["v"], st["binv"], self.basis.m
         psi = self.basis.design(phases)                        # (P, M)
-        sc, sa, rho, s = np.sqrt(st["c"])[:, None], st["sa"], st["rho"], st["s"]
-        v, m = st["v"], self.basis.m
+        sca = np.sqrt(pr.c)[:, None] * pr.sa
         vg, vr = v[:, :m], v[:, m:]
-        mean_g = (sc * sa * vg) @ psi.T
-        mean_r = (sc * sa * (rho[:, None] * vg + s[:, None] * vr)) @ psi.T
-        h = sc[:, :, None] * sa[:, None, :] * psi[None]          # (b, P, M)
-        zero = np.zeros_like(h)
-        hg = np.concatenate([h, zero], axis=2)
-        hr = np.concatenate([rho[:, None, None] * h, s[:, None, None] * h], axis=2)
-        var = [np.einsum("bpi,bij,bpj->bp", hh, st["binv"], hh) for hh in (hg, hr)]
+        mean_g = (sca * vg) @ psi.T
+        mean_r = (sca * (pr.rho[:, None] * vg + pr.s[:, None] * vr)) @ psi.T
+        h = sca[:, None, :] * psi[None]                        # (b, P, M)
+        # the r band's row of L is (rho h, s h): B^-1 folds to one M x M block per band
+        var = [((h @ uu) * h).sum(axis=2) for uu in _band_blocks(binv, pr)]
         return (np.stack([mean_g, mean_r], axis=1),
                 np.sqrt(np.clip(np.stack(var, axis=1), 0, None)))

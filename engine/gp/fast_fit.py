@@ -1,5 +1,15 @@
-"""Drive the fast path: start values, batched optimisation, more harmonics where l_phi needs
-them, restarts for diverged or collapsed l_phi, and the prediction at the output phases."""
+"""Drive the fast path: start values, batched optimisation with as many harmonics as each
+curve's l_phi needs, more harmonics where a fit still reaches its K's shortest l_phi,
+restarts for diverged or collapsed l_phi, and the prediction at the output phases.
+
+Why K per curve. The basis of the weight-space GP (:mod:`engine.gp.fast`) needs
+``K >= 3 / (pi l_phi)`` harmonics; the small matrices of every likelihood evaluation
+have 2(2K+1) rows and cost ~K^3. A smooth curve (l_phi ~ 0.3) needs K = 4, an
+eclipsing binary (l_phi ~ 0.03) K = 32. So the l_phi start is found first, on the
+paper's grid of starts and each grid value with its own K, and each curve is then fitted
+with the K for a floor a factor :data:`SLACK` below its start, in batches of curves
+with the same K.
+"""
 from __future__ import annotations
 
 import logging
@@ -9,58 +19,107 @@ import numpy as np
 from ..config import InterpConfig
 from ..store import Status
 from .fast import FastBatch, k_floor, k_needed
-from .model import LPHI_STARTS, Band2, lphi_degenerate, log_bounds, moment_start, restart_values
+from .model import Band2, lphi_degenerate, log_bounds, moment_start, restart_values
 from .optim import minimize_batch
 
 logger = logging.getLogger(__name__)
 
+#: The fit's l_phi floor is its start divided by this (the box it can move in before a
+#: rerun with twice the harmonics is needed).
+SLACK = 1.5
+#: l_phi starts tried: 0.5 down to 0.01 in steps of sqrt(2) (near the paper's starts
+#: 0.5, 0.25, 0.12, 0.06, 0.03, the george reference's grid).
+GRID = tuple(0.5 * 2 ** (-j / 2) for j in range(12))
+#: Harmonic counts used (fewer distinct K: larger batches).
+K_LEVELS = (2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 32, 40, 48, 64, 80, 96, 128)
+#: Fisher-scoring steps before BFGS takes over (from the inverse Fisher information):
+#: scoring gets the scales of the four hyperparameters right from the first step, BFGS
+#: the last digits (the Fisher information is not the Hessian away from the data's model).
+SCORING = 3
 
-def _batches(idx: np.ndarray, k: int, cfg: InterpConfig):
-    size = max(8, int(cfg.batch_size * cfg.n_harmonics / k))
-    for s in range(0, len(idx), size):
-        yield idx[s:s + size]
+
+def k_for(lphi: np.ndarray, cfg: InterpConfig) -> np.ndarray:
+    """Harmonics (from :data:`K_LEVELS`) that represent l_phi >= ``lphi`` faithfully."""
+    need = np.ceil(3.0 / (np.pi * np.maximum(lphi, cfg.lphi_bounds[0]))).astype(int)
+    levels = np.array(sorted(set(K_LEVELS) | {k_needed(cfg)}))
+    levels = levels[levels <= k_needed(cfg)]
+    return levels[np.minimum(np.searchsorted(levels, need), len(levels) - 1)]
 
 
-def _grid_start(fb: FastBatch, x: np.ndarray, k: int, cfg: InterpConfig) -> np.ndarray:
-    """Pick the l_phi start with the best likelihood for rows whose l_phi is NaN."""
-    need = np.isnan(x[:, 0])
-    if not need.any():
-        return x
-    starts = [v for v in LPHI_STARTS if v >= k_floor(k, cfg)] or [k_floor(k, cfg)]
-    best = np.full(len(x), np.inf)
-    chosen = x[:, 0].copy()
-    for v in starts:
-        trial = x.copy()
-        trial[:, 0] = np.log(v)
-        nll = fb.evaluate(trial, grad=False)
-        better = need & (nll < best)
-        best[better], chosen[better] = nll[better], np.log(v)
+def _batches(rows: np.ndarray, k: int, cfg: InterpConfig):
+    size = max(8, int(cfg.batch_size * cfg.n_harmonics / max(k, cfg.n_harmonics)))
+    for s in range(0, len(rows), size):
+        yield rows[s:s + size]
+
+
+def _grid_start(data: list[Band2], x: np.ndarray, cfg: InterpConfig) -> np.ndarray:
+    """l_phi start: the best of a grid of step sqrt(2) that holds the paper's starts.
+
+    The grid is tried from long to short l_phi, each value with its own K: the long
+    ones (cheap) for all curves together, the shorter ones only for the curves whose
+    likelihood still improved at the previous value, so the costly short-l_phi
+    evaluations are made only for the curves that need them.
+    """
+    lo, hi = cfg.lphi_bounds
+    grid = [v for v in GRID if lo <= v <= hi] or [float(np.sqrt(lo * hi))]
+    best, chosen = np.full(len(x), np.inf), np.full(len(x), np.log(grid[0]))
+    cheap = [v for v in grid if k_for(np.array([v]), cfg)[0] <= cfg.n_harmonics] or grid[:1]
+    _try(data, x, np.arange(len(x)), cheap, best, chosen, cfg)
+    prev = cheap[-1]
+    for v in grid[len(cheap):]:
+        going = np.flatnonzero(chosen == np.log(prev))   # still improving at the last one
+        if len(going) == 0:
+            break
+        _try(data, x, going, [v], best, chosen, cfg)
+        logger.debug("l_phi start %g tried for %d curves", v, len(going))
+        prev = v
     out = x.copy()
     out[:, 0] = chosen
     return out
 
 
-def _solve(data: list[Band2], idx: np.ndarray, x0: np.ndarray, k0: int, cfg: InterpConfig,
-           phases: np.ndarray):
-    """Optimise rows ``idx`` and predict; double K for fits pinned at the K's shortest l_phi."""
+def _try(data, x, rows, values, best, chosen, cfg) -> None:
+    """Evaluate rows at each l_phi in ``values``; keep the best per row (in place)."""
+    k = int(k_for(np.array([min(values)]), cfg)[0])
+    for part in _batches(rows, k, cfg):
+        fb = FastBatch([data[i] for i in part], k, cfg)
+        for v, nll in zip(values, fb.nll_lphi(x[part], values)):
+            better = nll < best[part]
+            best[part[better]], chosen[part[better]] = nll[better], np.log(v)
+
+
+def _solve(data: list[Band2], x0: np.ndarray, cfg: InterpConfig, phases: np.ndarray):
+    """Optimise every row of ``x0`` with its own K; double K for fits pinned at its floor."""
     lo, hi = log_bounds(cfg)
-    x, f, kk = x0.copy(), np.full(len(x0), np.nan), np.full(len(x0), k0)
+    x, f = x0.copy(), np.full(len(x0), np.nan)
+    kk = k_for(np.exp(x0[:, 0]) / SLACK, cfg)
     mean = np.empty((len(x0), 2, len(phases)))
     std = np.empty_like(mean)
-    cur, k, kmax = np.arange(len(idx)), k0, max(k0, k_needed(cfg))
+    lens = np.array([len(d.y[0]) + len(d.y[1]) for d in data])
+    cur, kmax = np.arange(len(x0)), k_needed(cfg)
     while len(cur):
-        lo_k = lo.copy()
-        # (a box narrower than K's floor: let the fit reach into the box rather than stall)
-        lo_k[0] = min(np.log(k_floor(k, cfg)), hi[0] - np.log(2.0))
-        for part in _batches(cur, k, cfg):
-            fb = FastBatch([data[i] for i in idx[part]], k, cfg)
-            start = _grid_start(fb, x[part], k, cfg)
-            start[:, 0] = np.maximum(start[:, 0], lo_k[0])
-            xs, fs, _, _ = minimize_batch(lambda xx, ii: fb.evaluate(xx, ii), start, lo_k, hi)
-            x[part], f[part], kk[part] = xs, fs, k
-            mean[part], std[part] = fb.predict(xs, phases)
-        pinned = cur[x[cur, 0] <= lo_k[0] + np.log(1.05)] if k < kmax else cur[:0]
-        cur, k = pinned, min(2 * k, kmax)
+        pinned = []
+        for k in np.unique(kk[cur]):
+            rows = cur[kk[cur] == k]
+            rows = rows[np.argsort(lens[rows], kind="stable")]   # little padding per batch
+            lo_k = lo.copy()
+            # (a box narrower than K's floor: let the fit reach into the box rather than stall)
+            lo_k[0] = min(np.log(k_floor(k, cfg)), hi[0] - np.log(2.0))
+            for part in _batches(rows, k, cfg):
+                fb = FastBatch([data[i] for i in part], k, cfg)
+                start = x[part].copy()
+                start[:, 0] = np.maximum(start[:, 0], lo_k[0])
+                xs, fs, _, _ = minimize_batch(
+                    lambda xx, ii, curv=False: fb.evaluate(xx, ii, fisher=curv), start, lo_k, hi,
+                    scoring=SCORING)
+                x[part], f[part] = xs, fs
+                mean[part], std[part] = fb.predict(xs, phases)
+            if k < kmax:
+                pinned.append(rows[x[rows, 0] <= lo_k[0] + np.log(1.05)])
+        cur = np.concatenate(pinned) if pinned else cur[:0]
+        kk[cur] = k_for(np.array([k_floor(2 * k, cfg) for k in kk[cur]]), cfg)
+        if len(cur):
+            logger.debug("%d fits at their K's shortest l_phi: more harmonics", len(cur))
     return x, f, kk, mean, std
 
 
@@ -76,13 +135,8 @@ def fit_fast(data: list[Band2], cfg: InterpConfig, phases: np.ndarray):
     """
     b = len(data)
     x0 = np.column_stack([np.full(b, np.nan), np.array([moment_start(d, cfg) for d in data])])
-    # similar lengths share a batch, so little of it is padding
-    order = np.argsort([len(d.y[0]) + len(d.y[1]) for d in data], kind="stable")
-    x, f, kk, mean, std = np.empty((b, 4)), np.empty(b), np.empty(b, int), None, None
-    xs, fs, ks, ms, ss = _solve(data, order, x0[order], cfg.n_harmonics, cfg, phases)
-    x[order], f[order], kk[order] = xs, fs, ks
-    mean, std = np.empty_like(ms), np.empty_like(ss)
-    mean[order], std[order] = ms, ss
+    x0 = _grid_start(data, x0, cfg)
+    x, f, kk, mean, std = _solve(data, x0, cfg, phases)
     why = [lphi_degenerate(float(np.exp(v)), cfg) for v in x[:, 0]]
     if any(why):
         x, f, kk, why = _restart(data, x, f, kk, x0, why, cfg, phases, mean, std)
@@ -95,7 +149,7 @@ def _restart(data, x, f, kk, x0, why, cfg, phases, mean, std):
     """Rerun diverged/collapsed fits from other l_phi starts; keep the first sound one."""
     why = list(why)
     todo = [i for i, w in enumerate(why) if w]
-    start_lphi = {i: float(np.exp(x[i, 0])) for i in todo}
+    start_lphi = {i: float(np.exp(x0[i, 0])) for i in todo}
     for attempt in range(cfg.n_restarts):
         rows, starts = [], []
         for i in todo:
@@ -108,8 +162,7 @@ def _restart(data, x, f, kk, x0, why, cfg, phases, mean, std):
         rows = np.array(rows)
         xs = x0[rows].copy()
         xs[:, 0] = np.log(starts)
-        k = max(cfg.n_harmonics, int(min(kk[rows].max(), k_needed(cfg))))
-        xr, fr, kr, mr, sr = _solve(data, rows, xs, k, cfg, phases)
+        xr, fr, kr, mr, sr = _solve([data[i] for i in rows], xs, cfg, phases)
         for j, i in enumerate(rows):
             if not lphi_degenerate(float(np.exp(xr[j, 0])), cfg):
                 x[i], f[i], kk[i], why[i] = xr[j], fr[j], kr[j], ""
