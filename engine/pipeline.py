@@ -26,9 +26,9 @@ former and reuses the latter.
 """
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import importlib
+import inspect
 import logging
 import time
 from dataclasses import dataclass, field
@@ -226,7 +226,8 @@ def select_stages(stages: list[str] | str | None) -> list[str]:
 
 
 # -- running --------------------------------------------------------------------
-def _stage_generator(name: str, store_path, config: C.Config, executor) -> StageGen:
+def _stage_generator(name: str, store_path, config: C.Config, executor,
+                     force: bool = False) -> StageGen:
     spec = GRAPH[name]
     modname, func = spec.runner.split(":")
     try:
@@ -235,6 +236,8 @@ def _stage_generator(name: str, store_path, config: C.Config, executor) -> Stage
         raise StageError(f"stage {name} is not available in this installation "
                          f"({spec.runner}: {exc})") from exc
     kwargs = {"executor": executor} if spec.takes_executor else {}
+    if force and "force" in inspect.signature(fn).parameters:
+        kwargs["force"] = True   # stages with their own up-to-date check (score) obey --force
     return fn(store_path, getattr(config, spec.section), **kwargs)
 
 
@@ -324,7 +327,7 @@ def run_pipeline(store_path, config: C.Config | None = None, stages=None, execut
             why = "forced" if force and not state.stale else f"stale ({state.reason})"
             yield Progress("pipeline", i, len(names), f"{name}: {why}", "stage")
             t0 = time.perf_counter()
-            result = yield from _run_one(store_path, name, config, lazy, state)
+            result = yield from _run_one(store_path, name, config, lazy, state, force)
             seconds = round(time.perf_counter() - t0, 3)
             _record(store_path, name, state, "ok", runs_before, seconds=seconds)
             out["ran"].append(name)
@@ -337,11 +340,11 @@ def run_pipeline(store_path, config: C.Config | None = None, stages=None, execut
 
 
 def _run_one(store_path, name: str, config: C.Config, lazy: _LazyExecutor,
-             state: StageState) -> StageGen:
+             state: StageState, force: bool = False) -> StageGen:
     """One stage; a failure is recorded and re-raised as a one-line StageError."""
     executor = lazy.get() if GRAPH[name].takes_executor else None
     try:
-        return (yield from _stage_generator(name, store_path, config, executor))
+        return (yield from _stage_generator(name, store_path, config, executor, force))
     except GeneratorExit:
         _try_record(store_path, name, state, "cancelled")
         raise

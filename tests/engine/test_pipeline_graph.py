@@ -65,7 +65,11 @@ toy_encode = _simple("encode", "vae", "mu",   # like the real encode, keeps the 
                      lambda s: s.read("interp/mean") + s.read("vae/model").sum(), keep=("model",))
 
 
-def toy_score(store_path, cfg, use_labels=False):
+FORCED: list[bool] = []
+
+
+def toy_score(store_path, cfg, use_labels=False, force=False):
+    FORCED.append(force)
     yield Progress("score", 0, 1)
     with Store(store_path, "r") as store:
         mu = store.read("vae/mu")
@@ -146,6 +150,13 @@ def test_input_change_is_named(toy_graph, store_path):
     with Store(store_path, "r") as s:
         state = P.check_stage(s, "score", C.Config())
     assert state.stale and state.reason == "input changed: encode reran"
+
+
+def test_force_is_passed_to_stages_that_take_it(toy_graph, store_path):
+    _run(store_path)
+    FORCED.clear()
+    _run(store_path, stages=["score"], force=True)
+    assert FORCED == [True]   # a stage with its own up-to-date check is told to obey --force
 
 
 def test_new_objects_make_interpolation_stale(toy_graph, store_path):
