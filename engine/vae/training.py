@@ -159,7 +159,7 @@ def _one_epoch(trainer, state, cfg: VAEConfig, x_tr, t0: float, budget: float) -
         if throttle():
             yield Progress(STAGE, state.epoch, cfg.epochs,
                            f"epoch {state.epoch + 1} batch {b + 1}/{n_batches} "
-                           f"loss {sums[0] / ((b + 1) * cfg.batch_size):.3f}", "epoch")
+                           f"loss {sums[0] / min((b + 1) * cfg.batch_size, len(x_tr)):.3f}", "epoch")
     return tuple(sums / len(x_tr))
 
 
