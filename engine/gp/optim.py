@@ -26,6 +26,8 @@ Fun = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 _ARMIJO = 1e-4
 #: Backtracks allowed in one line search before the problem stops at its best point.
 _MAX_BACKTRACK = 30
+#: Accepted steps over which the ``stall`` test measures progress.
+STALL_STEPS = 5
 
 
 def _blocked(g: np.ndarray, x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -125,7 +127,8 @@ def _call(fun, x, idx, curv, want):
 
 def minimize_batch(fun: Fun, x0: np.ndarray, lo: np.ndarray, hi: np.ndarray,
                    maxiter: int = 100, gtol: float = 1e-5, ftol: float = 1e-9,
-                   max_step: float = 2.0, scoring: int = 0,
+                   max_step: float = 2.0, scoring: int = 0, stall: float = 0.0,
+                   stop_at_lo: np.ndarray | None = None,
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """Minimise ``fun`` for every row of ``x0`` within the box [lo, hi].
 
@@ -145,6 +148,12 @@ def minimize_batch(fun: Fun, x0: np.ndarray, lo: np.ndarray, hi: np.ndarray,
         The first ``scoring`` steps of each problem are scoring steps -F^-1 g; BFGS then
         goes on from F^-1 of the last point as its inverse Hessian. 0: BFGS from the
         identity (F never asked for).
+    stall : float
+        Stop a problem whose last :data:`STALL_STEPS` accepted steps lowered f by less
+        than this in all (a flat valley: the steps are too small to matter).
+    stop_at_lo : bool array (d,), optional
+        Stop a problem (not converged) when one of these variables sits at its lower
+        bound with the gradient pushing out: the caller will widen the box and go on.
 
     Returns
     -------
@@ -161,8 +170,12 @@ def minimize_batch(fun: Fun, x0: np.ndarray, lo: np.ndarray, hi: np.ndarray,
     active = np.isfinite(f) & np.isfinite(g).all(1)
     converged = np.zeros(n, bool)
     steps, tries = np.zeros(n, int), np.zeros(n, int)
+    recent = np.tile(f[:, None], (1, STALL_STEPS))    # f before each of the last steps
+    # step radius per problem: halved to what a line search accepted, doubled after full steps
+    # (stops a quasi-Newton model that overshoots a flat direction from doing so every step)
+    radius = np.full(n, float(max_step))
     d, t = np.zeros_like(x), np.ones(n)
-    d[active] = _steps(h[active], g[active], x[active], lo, hi, max_step, left[active] > 0)
+    d[active] = _steps(h[active], g[active], x[active], lo, hi, radius[active], left[active] > 0)
     evals = 1
     while True:
         still = np.abs(d).max(axis=1) > 0
@@ -193,26 +206,33 @@ def minimize_batch(fun: Fun, x0: np.ndarray, lo: np.ndarray, hi: np.ndarray,
                 cur = fin[ok][scored]
                 h[sa] = np.where((left[sa] > 0)[:, None, None], cur, _inverse(cur))
             fo = f[acc]
+            taken = np.abs(xn[ok] - x[acc]).max(1)
+            radius[acc] = np.where(t[acc] >= 1, np.minimum(2 * radius[acc], max_step),
+                                   np.maximum(2 * taken, 1e-3))
             x[acc], f[acc], g[acc] = xn[ok], fn[ok], gn[ok]
             done = _converged(fo, fn[ok], gn[ok], xn[ok], lo, hi, gtol, ftol)
-            converged[acc[done]] = True
+            recent[acc, steps[acc] % STALL_STEPS] = fo
             steps[acc] += 1
+            done |= (steps[acc] >= STALL_STEPS) & (recent[acc].max(1) - fn[ok] < stall)
+            converged[acc[done]] = True
+            if stop_at_lo is not None:
+                done |= (_blocked(gn[ok], xn[ok], lo, hi) & (xn[ok] <= lo) & stop_at_lo).any(1)
             active[acc[done | (steps[acc] >= maxiter)]] = False
             nxt = acc[active[acc]]
             t[nxt], tries[nxt] = 1.0, 0
-            d[nxt] = _steps(h[nxt], g[nxt], x[nxt], lo, hi, max_step, left[nxt] > 0)
+            d[nxt] = _steps(h[nxt], g[nxt], x[nxt], lo, hi, radius[nxt], left[nxt] > 0)
     return x, f, converged, evals
 
 
 def _steps(h, g, x, lo, hi, max_step, scoring):
-    """Scoring steps where ``scoring`` (h holds F), quasi-Newton steps elsewhere (h = H)."""
+    """Scoring steps where ``scoring`` (h holds F), quasi-Newton steps elsewhere (h = H);
+    ``max_step`` (b,): the largest change of any coordinate per problem."""
     d = np.empty_like(x)
     if scoring.any():
-        d[scoring] = _newton(h[scoring], g[scoring], x[scoring], lo, hi, max_step)
+        d[scoring] = _newton(h[scoring], g[scoring], x[scoring], lo, hi, max_step[scoring])
     if not scoring.all():
-        hq = h[~scoring]
-        d[~scoring] = _direction(hq, g[~scoring], x[~scoring], lo, hi, max_step)
-        h[~scoring] = hq
+        q = ~scoring
+        d[q] = _direction(h[q], g[q], x[q], lo, hi, max_step[q])
     return d
 
 
