@@ -279,14 +279,29 @@ class FastBatch:
         self.e = np.concatenate([z.real, z.imag], axis=-1)
         lam = band_coordinates(cfg.lambda_low, cfg.lambda_high)
         self.dlam2 = float(np.diff(lam)[0] ** 2)
+        self._cache_key, self._cache = None, None
 
     def __len__(self) -> int:
         return len(self.y)
 
-    def nll_lphi(self, x: np.ndarray, lphis) -> np.ndarray:
+    def _rows(self, idx: np.ndarray | None):
+        """e, y, mask, var, n of the rows ``idx``; the last selection is kept, because an
+        optimiser asks for the same running rows for several rounds in a row (and copying
+        e costs as much as using it)."""
+        if idx is None or (len(idx) == len(self) and np.array_equal(idx, np.arange(len(self)))):
+            return self.e, self.y, self.mask, self.var, self.n
+        key = idx.tobytes()
+        if self._cache_key != key:
+            self._cache = (self.e[idx], self.y[idx], self.mask[idx], self.var[idx], self.n[idx])
+            self._cache_key = key
+        return self._cache
+
+    def nll_lphi(self, x: np.ndarray, lphis, harmonics=None) -> np.ndarray:
         """NLL (len(lphis), b) at x with l_phi replaced by each value of ``lphis``.
 
         l_phi only enters the prior, so the moments of the data are computed once.
+        ``harmonics``: for each l_phi, the K (<= this batch's) to use; the Gram matrix of
+        fewer harmonics is a sub-block of this one (a long l_phi needs only a few).
         """
         w = self.mask / (self.var + np.exp(x[:, 3])[:, None, None])
         mom = np.stack([w, w * self.y], axis=2) @ self.e
@@ -294,12 +309,15 @@ class FastBatch:
         logdet_d = (np.log(self.var + np.exp(x[:, 3])[:, None, None]) * self.mask).sum(axis=(1, 2))
         const = (w * self.y ** 2).sum(axis=(1, 2)) + logdet_d + self.n * _LOG_2PI
         out = []
-        for lphi in lphis:
+        for lphi, k in zip(lphis, harmonics if harmonics is not None else [self.basis.k] * len(lphis)):
+            k = min(int(k), self.basis.k)
+            sub = np.r_[0:k + 1, self.basis.k + 1:self.basis.k + k + 1]
             xl = x.copy()
             xl[:, 0] = np.log(lphi)
-            pr = _Prior(xl, self.basis, self.dlam2)
-            u = self._whitened_rhs(u_raw, pr)
-            logdet, v = _spd_solve(_whiten(gram, pr, plus_identity=True), u)
+            pr = _Prior(xl, _Basis(k), self.dlam2)
+            u = self._whitened_rhs(u_raw[..., sub], pr)
+            bmat = _whiten(gram[:, :, sub][:, :, :, sub], pr, plus_identity=True)
+            logdet, v = _spd_solve(bmat, u)
             out.append(0.5 * (const - (u * v).sum(axis=1) + logdet))
         return np.array(out)
 
@@ -318,16 +336,15 @@ class FastBatch:
         of the NLL, 1/2 tr(Sigma^-1 dSigma_i Sigma^-1 dSigma_j)); with ``state``, a dict of
         what :meth:`predict` needs.
         """
-        sl = slice(None) if idx is None else idx
-        e, y, mask = self.e[sl], self.y[sl], self.mask[sl]
+        e, y, mask, var, n = self._rows(idx)
         pr = _Prior(x, self.basis, self.dlam2)
         m = self.basis.m
-        dvar = self.var[sl] + pr.delta[:, None, None]
+        dvar = var + pr.delta[:, None, None]
         w = mask / dvar
         # one pass over the basis for the moments of w, w y (and w^2, w^3 for d/d delta)
         rows = [w, w * y]
         if grad:
-            rows.append(w * w)
+            rows += [w * w, w * w * y]
         if fisher:
             rows.append(rows[2] * w)
         mom = np.stack(rows, axis=2) @ e                 # (b, 2, q, 2(2K+1))
@@ -341,24 +358,25 @@ class FastBatch:
             logdet_b, v = _spd_solve(bmat, u)
         logdet_d = (np.log(dvar) * mask).sum(axis=(1, 2))
         quad = (w * y * y).sum(axis=(1, 2)) - (u * v).sum(axis=1)
-        nll = 0.5 * (quad + logdet_b + logdet_d + self.n[sl] * _LOG_2PI)
+        nll = 0.5 * (quad + logdet_b + logdet_d + n * _LOG_2PI)
         st = dict(binv=binv, v=v, pr=pr) if state else None
         if not grad:
             return (nll, st) if state else nll
         a2 = self.basis.gram(mom[:, :, 2])
         w2 = (a2[:, 0] * pr.outer, a2[:, 1] * pr.outer)
-        g = self._gradient(e, y, w, binv, v, pr, w2)
+        wy2 = (rows[3] * y).sum(axis=(1, 2))
+        g = self._gradient(mom, a2, wy2, w, binv, v, pr, w2)
         out = [nll, g]
         if fisher:
-            a3 = self.basis.gram(mom[:, :, 3])
+            a3 = self.basis.gram(mom[:, :, 4])
             w3 = (a3[:, 0] * pr.outer, a3[:, 1] * pr.outer)
             out.append(_fisher(binv, w2, w3, pr, rows[2].sum(axis=(1, 2))))
         if state:
             out.append(st)
         return tuple(out)
 
-    def _gradient(self, e, y, w, binv, v, pr: _Prior, w2) -> np.ndarray:
-        m, k = self.basis.m, self.basis.k
+    def _gradient(self, mom, a2, wy2, w, binv, v, pr: _Prior, w2) -> np.ndarray:
+        m = self.basis.m
         d = np.diagonal(binv, axis1=1, axis2=2)
         dgg, drr = d[:, :m], d[:, m:]
         dgr = np.diagonal(binv[:, :m, m:], axis1=1, axis2=2)
@@ -373,13 +391,15 @@ class FastBatch:
         out[:, 2] = 0.5 * (2 * m - d.sum(axis=1) - (v * v).sum(axis=1))
         ug, ur = _band_blocks(binv, pr)
         tr_sinv = w.sum(axis=(1, 2)) - _dot(ug, w2[0]) - _dot(ur, w2[1])
+        # alpha = W (y - Phi beta), beta the posterior-mean weights per band, so
+        # alpha^T alpha = y^T W^2 y - 2 beta^T Phi^T W^2 y + beta^T (Phi^T W^2 Phi) beta
+        # from the moments of w^2 and w^2 y (no second pass over the data)
         sca = np.sqrt(pr.c)[:, None] * pr.sa
-        mw = np.stack([sca * vg, sca * (rho[:, None] * vg + s[:, None] * vr)], axis=1)
-        half = e.shape[-1] // 2
-        f = (e[..., :k + 1] @ mw[..., :k + 1, None])[..., 0] \
-            + (e[..., half + 1:half + k + 1] @ mw[..., k + 1:, None])[..., 0]
-        alpha = w * (y - f)
-        out[:, 3] = 0.5 * pr.delta * (tr_sinv - (alpha ** 2).sum(axis=(1, 2)))
+        beta = np.stack([sca * vg, sca * (rho[:, None] * vg + s[:, None] * vr)], axis=1)
+        r2 = self.basis.project(mom[:, :, 3])
+        quad2 = ((a2 @ beta[..., None])[..., 0] * beta).sum(axis=(1, 2))
+        alpha2 = wy2 - 2 * (beta * r2).sum(axis=(1, 2)) + quad2
+        out[:, 3] = 0.5 * pr.delta * (tr_sinv - alpha2)
         return out
 
     def predict(self, x: np.ndarray, phases: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

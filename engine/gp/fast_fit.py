@@ -90,7 +90,7 @@ def _try(data, x, rows, values, best, chosen, cfg) -> None:
     k = int(k_for(np.array([min(values)]), cfg)[0])
     for part in _batches(rows, k, cfg):
         fb = FastBatch([data[i] for i in part], k, cfg)
-        for v, nll in zip(values, fb.nll_lphi(x[part], values)):
+        for v, nll in zip(values, fb.nll_lphi(x[part], values, k_for(np.array(values), cfg))):
             better = nll < best[part]
             best[part[better]], chosen[part[better]] = nll[better], np.log(v)
 

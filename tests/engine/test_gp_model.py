@@ -193,6 +193,11 @@ def test_nll_over_lphi_grid_and_nll_without_gradient_equal_evaluate():
         xv[:, 0] = np.log(v)
         np.testing.assert_allclose(nll[j], fb.evaluate(xv)[0], rtol=1e-12)
         np.testing.assert_allclose(fb.evaluate(xv, grad=False), fb.evaluate(xv)[0], rtol=1e-12)
+    # fewer harmonics for a long l_phi: the sub-block of the Gram is that basis's Gram
+    few = fb.nll_lphi(x, [0.3, 0.5], harmonics=[4, 2])
+    np.testing.assert_allclose(few[0], FastBatch(data, 4, CFG).nll_lphi(x, [0.3])[0], rtol=1e-12)
+    np.testing.assert_allclose(few[1], FastBatch(data, 2, CFG).nll_lphi(x, [0.5])[0], rtol=1e-12)
+    assert not np.allclose(few[0], fb.nll_lphi(x, [0.3])[0], rtol=1e-9, atol=0)
 
 
 def test_scoring_steps_solve_an_ill_conditioned_quadratic_at_once():
