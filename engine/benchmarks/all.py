@@ -159,10 +159,10 @@ def end_to_end(args: argparse.Namespace, workdir: Path, n: int) -> dict[str, Any
         if name != "train":
             row["objects_per_s"] = round(n / s, 1) if s > 0 else None
         stages[name] = row
-    train = result["results"].get("train") or {}
-    if isinstance(train, dict):
-        stages["train"]["result"] = {k: v for k, v in train.items()
-                                     if isinstance(v, (int, float, str, bool))}
+    for name, res in result["results"].items():
+        if isinstance(res, dict):   # the stage's own figures (rates, CPU time, epochs ...)
+            stages[name]["result"] = {k: v for k, v in res.items()
+                                      if isinstance(v, (int, float, str, bool)) or k == "timing"}
     return {"n": n, "config": C.to_dict(cfg), "stages": stages,
             "total_pipeline_s": round(sum(result["seconds"].values()), 2)}
 
@@ -227,8 +227,7 @@ def scaling(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     for kind, workers, make in setups:
         executor = make()
         try:
-            # the pieces of the first chunks warm the workers (process start, imports)
-            _timed_stage(store, cfg, "interpolate", executor)
+            # includes the workers' start and imports (about a second; the same for all)
             s = _timed_stage(store, cfg, "interpolate", executor)
         finally:
             executor.close()
