@@ -81,14 +81,15 @@ def active_stage(store_path, cfg: ScoreConfig, feats: Features) -> StageGen:
 
     # the AAD space, unless this run scored only the other one
     space = cfg.aad_space if cfg.aad_space in cfg.spaces else cfg.spaces[0]
-    rows, known = journal_known(store_path, feats.valid)
+    valid = feats.valid_for(space)
+    rows, known = journal_known(store_path, valid)
     yield Progress("score-active", 0, 1, f"{len(rows)} labels, space {space}", "fit")
-    n = len(feats.valid)
-    valid_rows = np.flatnonzero(feats.valid)
+    n = len(valid)
+    valid_rows = np.flatnonzero(valid)
     raw = np.full(n, np.nan)
     if len(rows):
         pos = np.searchsorted(valid_rows, rows)
-        raw[feats.valid] = aad_scores(feats.space(space)[feats.valid], pos, known, cfg)
+        raw[valid] = aad_scores(feats.space(space)[valid], pos, known, cfg)
         method = "AAD (coniferest AADForest, Das et al. 2017)"
         message = f"re-ranked with {len(rows)} labels ({int((known > 0).sum())} anomalous)"
     else:

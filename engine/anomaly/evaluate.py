@@ -54,7 +54,8 @@ def recall_report(store_path, fractions=(0.01, 0.02), k: int = 100) -> dict:
     report: dict = {}
     with Store(store_path, "r") as st:
         truth, kinds, classes = _truth(st)
-        spaces = [s for s in ("cartesian", "spherical", "active") if st.has(f"scores/{s}")]
+        spaces = [s for s in ("cartesian", "spherical", "residual", "active")
+                  if st.has(f"scores/{s}")]
         if not spaces:
             raise StageError(f"{st.path}: no /scores yet (run pvsvet-engine score)")
         ranks = {s: st.read(f"scores/{s}/rank") for s in spaces}
@@ -95,7 +96,7 @@ def feedback_experiment(store_path, rounds: int = 5, per_round: int = 20,
             raise StageError(f"{st.path}: no /scores/{space} (run pvsvet-engine score first)")
         plain_rank = st.read(f"scores/{space}/rank")
     feats = load_features(store_path, cfg.last_angle)
-    rows = np.flatnonzero(feats.valid)
+    rows = np.flatnonzero(feats.valid_for(space))
     X, t = feats.space(space)[rows], truth[rows]
     budget = rounds * per_round
     order = np.argsort(np.where(plain_rank[rows] > 0, plain_rank[rows], np.inf))

@@ -8,6 +8,13 @@ stands in.
 
 Spherical space: the Blumenson (1960) transform of eq. 9 applied to the latent means
 only, ``r, theta_1..theta_9``, then ``log10_period`` and ``m_gr`` appended unchanged.
+
+Residual space (beyond the paper, off by default): the Cartesian features plus
+``log10_recon_residual``, log10 of the appendix-C reconstruction residual
+``/vae/recon_residual`` averaged over the two bands (dimensionless, a chi^2 per phase).
+An autoencoder maps a curve unlike its training set onto the latent region of the
+nearest familiar shape, so the latent means alone can hide it; its reconstruction
+misses the GP curve by many GP sigmas, and the residual says so.
 """
 from __future__ import annotations
 
@@ -29,6 +36,14 @@ def cartesian_names(n_latent: int = 10) -> list[str]:
 
 def spherical_names(n_latent: int = 10) -> list[str]:
     return ["r"] + [f"theta_{i}" for i in range(1, n_latent)] + ["log10_period", "m_gr"]
+
+
+def residual_names(n_latent: int = 10) -> list[str]:
+    return cartesian_names(n_latent) + ["log10_recon_residual"]
+
+
+#: every feature space :meth:`Features.space` knows; the paper's are the first two
+SPACE_NAMES = ("cartesian", "spherical", "residual")
 
 
 def to_spherical(x: np.ndarray, last_angle: str = "paper") -> np.ndarray:
@@ -99,6 +114,9 @@ class Features:
     ----------
     cartesian, spherical : ndarray (N, 12), float64; rows of excluded objects are NaN
     valid : ndarray (N,), bool; objects with all features finite
+    residual : ndarray (N, 13) or None; Cartesian + log10 reconstruction residual, None
+        where the store has no ``/vae/recon_residual``; rows without a finite residual
+        are NaN (and left out of that space only, see :meth:`valid_for`)
     names : dict space -> feature names
     m_gr_source : str; where m_gr came from
     """
@@ -108,11 +126,23 @@ class Features:
     valid: np.ndarray
     names: dict[str, list[str]]
     m_gr_source: str
+    residual: np.ndarray | None = None
 
     def space(self, name: str) -> np.ndarray:
-        if name not in ("cartesian", "spherical"):
-            raise FeatureError(f"unknown feature space {name!r} (cartesian or spherical)")
+        if name not in SPACE_NAMES:
+            raise FeatureError(f"unknown feature space {name!r} ({', '.join(SPACE_NAMES)})")
+        if name == "residual":
+            if self.residual is None:
+                raise FeatureError("feature space 'residual' needs /vae/recon_residual "
+                                   "(run encode with n_decode > 0)")
+            return self.residual
         return self.cartesian if name == "cartesian" else self.spherical
+
+    def valid_for(self, name: str) -> np.ndarray:
+        """Rows with every feature of space ``name`` finite."""
+        if name == "residual":
+            return self.valid & np.isfinite(self.space(name)).all(axis=1)
+        return self.valid
 
 
 def _require(store, name: str, what: str) -> np.ndarray:
@@ -164,13 +194,20 @@ def load_features(store_path, last_angle: str = "paper") -> Features:
                                "no /objects/period")
         period = store.read_objects(["period"])["period"].astype(np.float64)
         m_gr, source = _colour(store, n)
-    return build_features(mu, period, m_gr, last_angle, source, where=str(store_path))
+        recon = (store.read("vae/recon_residual").astype(np.float64)
+                 if store.has("vae/recon_residual") else None)
+    return build_features(mu, period, m_gr, last_angle, source, where=str(store_path),
+                          recon_residual=recon)
 
 
 def build_features(mu: np.ndarray, period: np.ndarray, m_gr: np.ndarray,
                    last_angle: str = "paper", m_gr_source: str = "given",
-                   where: str = "features") -> Features:
-    """Assemble both feature spaces from arrays (see module docstring)."""
+                   where: str = "features",
+                   recon_residual: np.ndarray | None = None) -> Features:
+    """Assemble the feature spaces from arrays (see module docstring).
+
+    ``recon_residual`` (N, 2), the appendix-C residual per band, adds the residual space.
+    """
     with np.errstate(invalid="ignore", divide="ignore"):
         logp = np.where(period > 0, np.log10(np.where(period > 0, period, 1.0)), np.nan)
     valid = np.isfinite(mu).all(axis=1) & np.isfinite(logp) & np.isfinite(m_gr)
@@ -186,5 +223,17 @@ def build_features(mu: np.ndarray, period: np.ndarray, m_gr: np.ndarray,
     n_bad = int((~valid).sum())
     if n_bad:
         logger.info("%s: %d of %d objects lack a feature and are excluded", where, n_bad, len(mu))
-    return Features(cart, sph, valid, {"cartesian": cartesian_names(k),
-                                       "spherical": spherical_names(k)}, m_gr_source)
+    names = {"cartesian": cartesian_names(k), "spherical": spherical_names(k),
+             "residual": residual_names(k)}
+    return Features(cart, sph, valid, names, m_gr_source,
+                    _residual_space(cart, recon_residual))
+
+
+def _residual_space(cart: np.ndarray, recon: np.ndarray | None) -> np.ndarray | None:
+    if recon is None or recon.shape != (len(cart), 2):
+        return None
+    with np.errstate(invalid="ignore", divide="ignore"):
+        # the residual is a chi^2 per phase spanning decades: its log separates better
+        log_res = np.log10(np.mean(recon, axis=1))
+    log_res[~np.isfinite(log_res)] = np.nan
+    return np.column_stack([cart, log_res])

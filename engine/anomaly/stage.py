@@ -12,12 +12,12 @@ from ..config import ScoreConfig, config_hash, to_dict
 from ..errors import StageError
 from ..progress import Progress, StageGen
 from . import stats
-from .features import Features, load_features
+from .features import SPACE_NAMES, Features, load_features
 from .runner import run_forests
 
 logger = logging.getLogger(__name__)
 
-SPACES = ("cartesian", "spherical")
+SPACES = SPACE_NAMES    # the paper's cartesian and spherical, and the opt-in residual
 NORMALISATION = ("raw = 2**(-E[h]/c(max_samples)) (Liu et al. 2008; = -score_samples of "
                  "scikit-learn); score = raw / max(raw), so the most anomalous object is 1.0")
 IMPLEMENTATION = ("scikit-learn IsolationForest (fit); scores from the same fitted trees by "
@@ -40,7 +40,7 @@ def _check(cfg: ScoreConfig) -> None:
     bad = [s for s in cfg.spaces if s not in SPACES]
     if bad or not cfg.spaces:
         raise StageError(f"score: unknown feature space(s) {bad or '(none)'}; "
-                         "use cartesian and/or spherical")
+                         f"use {', '.join(SPACES)}")
     if cfg.n_estimators < 1 or cfg.max_samples < 2:
         raise StageError(f"score: n_estimators must be >= 1 and max_samples >= 2, "
                          f"got {cfg.n_estimators} and {cfg.max_samples}")
@@ -94,7 +94,7 @@ def score(store_path, cfg: ScoreConfig | None = None, use_labels: bool = False,
 def _jobs(cfg: ScoreConfig, feats: Features) -> dict:
     jobs = {}
     for space in cfg.spaces:
-        x = feats.space(space)[feats.valid]
+        x = feats.space(space)[feats.valid_for(space)]
         common = {"X": x, "n_trees": cfg.n_estimators, "max_samples": cfg.max_samples,
                   "block": cfg.block}
         jobs[(space, "main")] = {**common, "seed": cfg.seed}
@@ -131,25 +131,29 @@ def _plain(store_path, cfg, feats, ihash, chash) -> StageGen:
 def _space_group(space, cfg, feats, results, classes):
     main = results[(space, "main")]
     n = len(feats.valid)
+    valid = feats.valid_for(space)
     raw = np.full(n, np.nan)
-    raw[feats.valid] = 2.0 ** (-main["sums"] / main["norm"])
+    raw[valid] = 2.0 ** (-main["sums"] / main["norm"])
     score = stats.normalise(raw)
     attrs = {
         "space": space, "features": feats.names[space], "normalisation": NORMALISATION,
         "implementation": IMPLEMENTATION, "m_gr_source": feats.m_gr_source,
         "settings": {**to_dict(cfg), "max_samples_used": main["max_samples"]},
-        "n_scored": int(feats.valid.sum()), "n_excluded": int((~feats.valid).sum()),
+        "n_scored": int(valid.sum()), "n_excluded": int((~valid).sum()),
         "timing": {"fit_s": round(main["fit_s"], 2), "score_s": round(main["score_s"], 2)},
         "class_statistics": stats.class_statistics(score, classes),
         "class_mix": stats.class_mix(score, classes, cfg.top_overlap),
         "convergence": {"checked": False},
     }
+    if space == "residual":
+        attrs["note"] = ("beyond the paper: Cartesian features + log10 of the appendix-C "
+                         "reconstruction residual (band mean)")
     if space == "spherical":
         attrs["transform"] = f"Blumenson (eq. 9), last angle convention '{cfg.last_angle}'"
     if cfg.convergence_check:
         twin = results[(space, "twin")]
         raw2 = np.full(n, np.nan)
-        raw2[feats.valid] = 2.0 ** (-(main["sums"] + twin["sums"]) / (2 * main["norm"]))
+        raw2[valid] = 2.0 ** (-(main["sums"] + twin["sums"]) / (2 * main["norm"]))
         attrs["convergence"] = {"checked": True, **stats.convergence(
             score, stats.normalise(raw2), cfg.n_estimators, cfg.top_k, cfg.top_overlap)}
     arrays = {"score": score.astype(np.float64), "rank": stats.ranks(score),
