@@ -36,6 +36,7 @@ distance_pc         pc     geometric distance
 ebv                 mag    true E(B-V) to the star
 tau10               --     DESK optical depth at 10 micron (0: no dust shell)
 tinner              K      DESK dust temperature at the shell's inner radius (0: none)
+lag_g               cycle  phase lag of g behind r (non-zero for ``phase_lag`` only)
 G BP RP             mag    Gaia DR3 (Vega), NaN where not detected
 ps1_g ... ps1_y     mag    Pan-STARRS1 (AB), NaN outside 13.5-22 mag
 J H Ks              mag    2MASS (Vega)
@@ -64,7 +65,7 @@ logger = logging.getLogger(__name__)
 
 CHUNK = 20_000
 DEFAULT_OBJECTS = 20_000
-GENERATOR = "pvsvet-sim-1"
+GENERATOR = "pvsvet-sim-2"   # 2: SR phase wander, EW quarter-cycle lags, /sim/lag_g
 MIN_POINTS = 10          # engine.config.IngestConfig.min_points
 
 
@@ -112,7 +113,7 @@ def _sim_columns(par: dict) -> dict[str, np.ndarray]:
     out = {"teff": par["teff"], "log_l": par["log_l"], "radius_rsun": radius,
            "true_period": par["period"], "amp_g": par["amp_g"], "amp_r": par["amp_r"],
            "distance_pc": par["distance_pc"], "ebv": par["ebv"], "tau10": par["tau10"],
-           "tinner": par["tinner"]}
+           "tinner": par["tinner"], "lag_g": par["lag_g"]}
     for j, band in enumerate(sed.CONTEXT_BANDS):
         out[band] = par["context_mag"][:, j]
         out[f"{band}_err"] = par["context_err"][:, j]
@@ -123,7 +124,7 @@ def _sim_columns(par: dict) -> dict[str, np.ndarray]:
 
 SIM_UNITS = {"teff": "K", "log_l": "dex(Lsun)", "radius_rsun": "Rsun", "true_period": "d",
              "amp_g": "mag", "amp_r": "mag", "distance_pc": "pc", "ebv": "mag",
-             "tau10": "", "tinner": "K", "chemistry": "", **{b: "mag" for b in sed.CONTEXT_BANDS},
+             "tau10": "", "tinner": "K", "lag_g": "cycle", "chemistry": "", **{b: "mag" for b in sed.CONTEXT_BANDS},
              **{f"{b}_err": "mag" for b in sed.CONTEXT_BANDS}}
 
 

@@ -6,8 +6,12 @@ About 1% of objects (at least one of each kind in a chunk of 600 or more) get on
     The catalogue period is the true one times a non-integer factor (1.08-1.45 or its
     inverse), so the fold on the catalogue period scrambles the curve.
 ``phase_lag``
-    g lags r by 0.2-0.5 cycles (0.5: anti-correlated bands) in a pulsator, EW or
-    spotted star; the folded 2-band image no longer has both bands in phase.
+    g lags r (``/sim/lag_g``, cycles) in a pulsator, EW or spotted star, so the folded
+    2-band image no longer has both bands in phase (a blend of two variables, or a
+    mis-assigned band, would do this). Pulsators and spotted stars: 0.3-0.5 cycles
+    (0.5: anti-correlated bands). EW: 0.2-0.3 cycles, because an EW repeats itself
+    every half cycle (two near-equal minima), so a half-cycle lag would be invisible
+    and a quarter cycle puts g minima on r maxima.
 ``colour_mismatch``
     A Mira-like curve (long period, large amplitude) on a hot, blue star
     (Teff 6500-8500 K), or an EW curve on a cool M star (Teff 3000-3400 K).
@@ -74,7 +78,9 @@ def apply_to_parameters(kinds: np.ndarray, cls: np.ndarray, par: dict[str, np.nd
     f = rng.uniform(1.08, 1.45, len(rows))
     par["catalog_period"][rows] *= np.where(rng.random(len(rows)) < 0.5, f, 1.0 / f)
     rows = np.flatnonzero(kinds == "phase_lag")
-    par["lag_g"][rows] = rng.uniform(0.2, 0.5, len(rows))
+    double_wave = cls[rows] == CLASS_NAMES.index("EW")
+    par["lag_g"][rows] = np.where(double_wave, rng.uniform(0.2, 0.3, len(rows)),
+                                  rng.uniform(0.3, 0.5, len(rows)))
     for row in np.flatnonzero(kinds == "colour_mismatch"):
         _recast(row, "Mira" if rng.random() < 0.7 else "EW", cls, par, rng)
         hot = CLASS_NAMES[cls[row]] == "Mira"

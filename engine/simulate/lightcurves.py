@@ -44,6 +44,20 @@ def _red_noise(rows, time, n_obj, sigma, rng):
     return sigma * ((1 - w) * walk[rows, i0] + w * walk[rows, i0 + 1])
 
 
+def _phase_wander(rows, time, n_obj, period, sigma, rng):
+    """Cycle-to-cycle period changes of semi-regulars: a random walk of the pulsation
+    phase on knots every ~10 days, ``sigma`` cycles per square root of a cycle."""
+    step_days = (cadence.MJD_END - cadence.MJD_START + 1.0) / (N_KNOTS - 1)
+    steps = rng.standard_normal((n_obj, N_KNOTS)) * (sigma * np.sqrt(step_days / period))[:, None]
+    steps[:, 0] = 0.0
+    walk = np.cumsum(steps, axis=1)
+    x = np.clip((time - cadence.MJD_START) / (cadence.MJD_END - cadence.MJD_START + 1.0),
+                0.0, 1.0) * (N_KNOTS - 1.001)
+    i0 = np.floor(x).astype(int)
+    w = x - i0
+    return (1 - w) * walk[rows, i0] + w * walk[rows, i0 + 1]
+
+
 def model_mags(par: dict, ep: cadence.Epochs, tmpl: np.ndarray,
                rng: np.random.Generator) -> np.ndarray:
     """Noise-free magnitude of every epoch, mag."""
@@ -54,9 +68,14 @@ def model_mags(par: dict, ep: cadence.Epochs, tmpl: np.ndarray,
     phase = cyc + np.where(g, par["lag_g"][o], 0.0)
     amp = np.where(g, par["amp_g"][o], par["amp_r"][o])
     mean = np.where(g, par["mean_g"][o], par["mean_r"][o])
+    cls = par["class_code"][o]
+    pts = np.flatnonzero(cls == _code("SR"))
+    if len(pts):
+        # SRa/SRb: the phase wanders by ~0.05-0.2 cycles per cycle (both bands alike)
+        sigma = rng.uniform(0.05, 0.2, n)
+        phase[pts] += _phase_wander(o[pts], t[pts], n, par["period"], sigma, rng)
     s = shapes.lookup(tmpl, o, phase)
     factor, extra = np.ones(len(t)), np.zeros(len(t))
-    cls = par["class_code"][o]
 
     pts = np.flatnonzero(cls == _code("Mira"))
     if len(pts):

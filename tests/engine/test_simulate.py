@@ -79,6 +79,42 @@ def test_colour_mismatch_is_off_its_class(demo):
         assert abs(gr[row] - np.median(gr[normal])) > 0.5, (cls, gr[row])
 
 
+def test_phase_lag_truth_in_sim(demo):
+    o, sim = demo["objs"], demo["sim"]
+    lag = sim["lag_g"]
+    rows = o["truth_kind"] == "phase_lag"
+    assert rows.any() and np.all(lag[~rows] == 0)
+    ew = rows & (o["class"] == "EW")
+    # an EW repeats every half cycle: its lag sits near a quarter cycle, others 0.3-0.5
+    assert np.all((lag[ew] >= 0.2) & (lag[ew] <= 0.3))
+    assert np.all((lag[rows & ~ew] >= 0.3) & (lag[rows & ~ew] <= 0.5))
+
+
+def test_semiregular_phase_wanders():
+    """SR: the phase of a fixed-period fold drifts from cycle to cycle; RR does not."""
+    from engine.simulate import cadence, lightcurves, shapes
+    from engine.simulate.classes import CLASS_NAMES as NAMES
+
+    n, rng = 40, np.random.default_rng(3)
+    t = np.tile(np.linspace(cadence.MJD_START, cadence.MJD_END, 400), n)
+    obj = np.repeat(np.arange(n), 400)
+    ep = cadence.Epochs(obj, t, np.ones(len(t), np.uint8), np.full(len(t), 21.0))
+    spread = {}
+    for name in ("SR", "RR"):
+        code = np.full(n, NAMES.index(name))
+        par = {"period": np.full(n, 50.0), "t0": np.zeros(n), "lag_g": np.zeros(n),
+               "amp_g": np.ones(n), "amp_r": np.ones(n), "mean_g": np.zeros(n),
+               "mean_r": np.zeros(n), "class_code": code}
+        tmpl = np.repeat(np.cos(2 * np.pi * shapes.PHASE)[None, :], n, 0).astype("f4")
+        m = lightcurves.model_mags(par, ep, tmpl, rng).reshape(n, 400)
+        # phase of the first harmonic in the first and last 50 days, per object
+        first, last = t[:400] < cadence.MJD_START + 50, t[:400] > cadence.MJD_END - 50
+        ph = [np.angle((m[:, sel] * np.exp(-2j * np.pi * t[:400][sel] / 50.0)).sum(1))
+              for sel in (first, last)]
+        spread[name] = np.median(np.abs(np.angle(np.exp(1j * (ph[1] - ph[0]))))) / (2 * np.pi)
+    assert spread["RR"] < 0.01 and spread["SR"] > 0.05, spread
+
+
 PERIOD_RANGE = {"EW": (0.2, 1), "EA": (0.5, 20), "RR": (0.4, 0.9), "RRc": (0.2, 0.45),
                 "DSCT": (0.03, 0.25), "CEP": (1, 50), "CEPII": (1, 30), "Mira": (100, 1000),
                 "SR": (20, 500), "BYDra": (1, 30), "RSCVN": (1, 50)}
