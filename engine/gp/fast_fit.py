@@ -19,17 +19,18 @@ import numpy as np
 from ..config import InterpConfig
 from ..store import Status
 from .fast import FastBatch, k_floor, k_needed
-from .model import Band2, lphi_degenerate, log_bounds, moment_start, restart_values
+from .model import LPHI_STARTS, Band2, lphi_degenerate, log_bounds, moment_start, restart_values
 from .optim import minimize_batch
 
 logger = logging.getLogger(__name__)
 
 #: The fit's l_phi floor is its start divided by this (the box it can move in before a
-#: rerun with twice the harmonics is needed).
+#: rerun with more harmonics is needed; a rerun lowers the floor by the same factor).
 SLACK = 1.5
-#: l_phi starts tried: 0.5 down to 0.01 in steps of sqrt(2) (near the paper's starts
-#: 0.5, 0.25, 0.12, 0.06, 0.03, the george reference's grid).
-GRID = tuple(0.5 * 2 ** (-j / 2) for j in range(12))
+#: l_phi starts tried, long to short: the george reference's (the NLL has more than one
+#: minimum in l_phi for many curves, so the fast fit starts where george starts, to end
+#: in the same one; a finer grid lands in other minima as often as it helps).
+GRID = tuple(sorted(LPHI_STARTS, reverse=True))
 #: Harmonic counts used up to 24 (fewer distinct K: larger batches); above, K is rounded
 #: up to a multiple of 4 only (few curves need so many, and their cost grows as K^3).
 K_LEVELS = (2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24)
@@ -60,7 +61,7 @@ def _batches(rows: np.ndarray, k: int, cfg: InterpConfig):
 
 
 def _grid_start(data: list[Band2], x: np.ndarray, cfg: InterpConfig) -> np.ndarray:
-    """l_phi start: the best of a grid of step sqrt(2) that holds the paper's starts.
+    """l_phi start: the best of the reference's starts :data:`GRID`.
 
     The grid is tried from long to short l_phi, each value with its own K: the long
     ones (cheap) for all curves together, the shorter ones only for the curves whose
@@ -68,7 +69,7 @@ def _grid_start(data: list[Band2], x: np.ndarray, cfg: InterpConfig) -> np.ndarr
     evaluations are made only for the curves that need them.
     """
     lo, hi = cfg.lphi_bounds
-    grid = [v for v in GRID if lo <= v <= hi] or [float(np.sqrt(lo * hi))]
+    grid = sorted({min(max(v, lo), hi) for v in GRID}, reverse=True)
     best, chosen = np.full(len(x), np.inf), np.full(len(x), np.log(grid[0]))
     cheap = [v for v in grid if k_for(np.array([v]), cfg)[0] <= cfg.n_harmonics] or grid[:1]
     _try(data, x, np.arange(len(x)), cheap, best, chosen, cfg)
@@ -96,7 +97,7 @@ def _try(data, x, rows, values, best, chosen, cfg) -> None:
 
 
 def _solve(data: list[Band2], x0: np.ndarray, cfg: InterpConfig, phases: np.ndarray):
-    """Optimise every row of ``x0`` with its own K; double K for fits pinned at its floor."""
+    """Optimise every row of ``x0`` with its own K; more K for fits pinned at their floor."""
     lo, hi = log_bounds(cfg)
     x, f = x0.copy(), np.full(len(x0), np.nan)
     kk = k_for(np.exp(x0[:, 0]) / SLACK, cfg)
@@ -124,7 +125,7 @@ def _solve(data: list[Band2], x0: np.ndarray, cfg: InterpConfig, phases: np.ndar
             if k < kmax:
                 pinned.append(rows[x[rows, 0] <= lo_k[0] + np.log(1.05)])
         cur = np.concatenate(pinned) if pinned else cur[:0]
-        kk[cur] = k_for(np.array([k_floor(2 * k, cfg) for k in kk[cur]]), cfg)
+        kk[cur] = k_for(np.array([k_floor(k, cfg) / SLACK for k in kk[cur]]), cfg)
         if len(cur):
             logger.debug("%d fits at their K's shortest l_phi: more harmonics", len(cur))
     return x, f, kk, mean, std
