@@ -53,7 +53,9 @@ class InterpConfig:
     llam_bounds: tuple[float, float] = (0.05, 10.0)
     amp_bounds: tuple[float, float] = (1e-6, 1e2)
     noise_bounds: tuple[float, float] = (1e-9, 1e1)
-    n_harmonics: int = 12       # fast: Fourier harmonics to start with (doubled where l_phi needs)
+    # fast: harmonics of the first l_phi-start pass and of batch_size (each curve is then
+    # fitted with the K its l_phi needs, engine/gp/fast_fit.py)
+    n_harmonics: int = 12
     batch_size: int = 256       # fast: light curves per vectorised batch
 
 
