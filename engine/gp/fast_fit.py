@@ -6,9 +6,9 @@ Why K per curve. The basis of the weight-space GP (:mod:`engine.gp.fast`) needs
 ``K >= 3 / (pi l_phi)`` harmonics; the small matrices of every likelihood evaluation
 have 2(2K+1) rows and cost ~K^3. A smooth curve (l_phi ~ 0.3) needs K = 4, an
 eclipsing binary (l_phi ~ 0.03) K = 32. So the l_phi start is found first, on the
-paper's grid of starts and each grid value with its own K, and each curve is then fitted
-with the K for a floor a factor :data:`SLACK` below its start, in batches of curves
-with the same K.
+george reference's grid of starts, each grid value with its own K, and each curve is then
+fitted with the K for a floor a factor :data:`SLACK` below its start, in batches of
+curves with the same K: a few Fisher-scoring steps, then BFGS (:mod:`engine.gp.optim`).
 """
 from __future__ import annotations
 
@@ -31,6 +31,8 @@ SLACK = 1.5
 #: minimum in l_phi for many curves, so the fast fit starts where george starts, to end
 #: in the same one; a finer grid lands in other minima as often as it helps).
 GRID = tuple(sorted(LPHI_STARTS, reverse=True))
+#: Largest basis table of one batch (bytes, with the complex powers it is built from).
+BATCH_BYTES = 256e6
 #: Harmonic counts used up to 24 (fewer distinct K: larger batches); above, K is rounded
 #: up to a multiple of 4 only (few curves need so many, and their cost grows as K^3).
 K_LEVELS = (2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24)
@@ -54,10 +56,20 @@ def k_for(lphi: np.ndarray, cfg: InterpConfig) -> np.ndarray:
     return np.minimum(k, k_needed(cfg))
 
 
-def _batches(rows: np.ndarray, k: int, cfg: InterpConfig):
+def _batches(rows: np.ndarray, k: int, cfg: InterpConfig, data: list[Band2]):
+    """Batches of ``rows`` (sorted by length): batch_size curves at n_harmonics, fewer at
+    larger K, and few enough that the basis table (curves x 2 bands x longest band x
+    2(2K+1) reals, and the complex powers it is built from) stays within
+    :data:`BATCH_BYTES` for long light curves."""
     size = max(8, int(cfg.batch_size * cfg.n_harmonics / max(k, cfg.n_harmonics)))
-    for s in range(0, len(rows), size):
-        yield rows[s:s + size]
+    start = 0
+    while start < len(rows):
+        part = rows[start:start + size]
+        longest = np.maximum.accumulate([max(len(data[i].y[0]), len(data[i].y[1])) for i in part])
+        fits = (np.arange(1, len(part) + 1) * longest * (4 * k + 2) * 32) <= BATCH_BYTES
+        n = max(1, int(fits.sum()) if fits.all() else int(np.argmin(fits)))
+        yield part[:n]
+        start += n
 
 
 def _grid_start(data: list[Band2], x: np.ndarray, cfg: InterpConfig) -> np.ndarray:
@@ -89,7 +101,8 @@ def _grid_start(data: list[Band2], x: np.ndarray, cfg: InterpConfig) -> np.ndarr
 def _try(data, x, rows, values, best, chosen, cfg) -> None:
     """Evaluate rows at each l_phi in ``values``; keep the best per row (in place)."""
     k = int(k_for(np.array([min(values)]), cfg)[0])
-    for part in _batches(rows, k, cfg):
+    rows = rows[np.argsort([len(data[i].y[0]) + len(data[i].y[1]) for i in rows], kind="stable")]
+    for part in _batches(rows, k, cfg, data):
         fb = FastBatch([data[i] for i in part], k, cfg)
         for v, nll in zip(values, fb.nll_lphi(x[part], values, k_for(np.array(values), cfg))):
             better = nll < best[part]
@@ -113,7 +126,7 @@ def _solve(data: list[Band2], x0: np.ndarray, cfg: InterpConfig, phases: np.ndar
             lo_k = lo.copy()
             # (a box narrower than K's floor: let the fit reach into the box rather than stall)
             lo_k[0] = min(np.log(k_floor(k, cfg)), hi[0] - np.log(2.0))
-            for part in _batches(rows, k, cfg):
+            for part in _batches(rows, k, cfg, data):
                 fb = FastBatch([data[i] for i in part], k, cfg)
                 start = x[part].copy()
                 start[:, 0] = np.maximum(start[:, 0], lo_k[0])

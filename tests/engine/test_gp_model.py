@@ -284,3 +284,21 @@ def test_each_curve_gets_the_harmonics_its_lphi_needs():
     ref_mean, _ = fb.predict(x, phases)
     assert np.all(nll - f < 1e-3)              # the per-curve K loses no likelihood
     np.testing.assert_allclose(mean, ref_mean, atol=2e-3)
+
+
+def test_batches_cover_every_curve_once_and_shrink_for_long_curves():
+    from engine.gp.fast_fit import BATCH_BYTES, _batches
+
+    def band2(n):
+        return Band2([np.zeros(n)] * 2, [np.zeros(n)] * 2, [np.ones(n)] * 2, np.zeros(2))
+
+    data = [band2(n) for n in [100] * 300 + [3000] * 50 + [20000] * 2]
+    rows = np.arange(len(data))
+    for k in (6, 12, 48):
+        parts = list(_batches(rows, k, CFG, data))
+        np.testing.assert_array_equal(np.concatenate(parts), rows)
+        assert max(len(p) for p in parts) <= max(8, CFG.batch_size * CFG.n_harmonics / max(k, 12))
+        for p in parts:
+            longest = max(len(data[i].y[0]) for i in p)
+            assert len(p) == 1 or len(p) * longest * (4 * k + 2) * 32 <= BATCH_BYTES
+    assert len(list(_batches(rows[-2:], 96, CFG, data))) == 2   # too long to share a batch
