@@ -24,7 +24,7 @@ L^T Phi^T Sigma^-1 Phi L = I - B^-1 and L^T Phi^T alpha = v),
 ``dNLL = 1/2 tr((I - B^-1) Omega) - 1/2 v^T Omega v``; for delta,
 ``dNLL = delta/2 [tr Sigma^-1 - alpha^T alpha]`` with tr Sigma^-1 from the moments of w^2
 and alpha = D^-1 (y - Phi L v). The Fisher information (the expected Hessian, for the
-optimiser's scoring steps) comes from the same small matrices (see :func:`_fisher`).
+optimiser's scoring steps) comes from the same small matrices (:mod:`.fast_linalg`).
 Many light curves are stacked into one batch and optimised together (one quasi-Newton
 problem per curve, vectorised evaluations), so numpy's per-call overhead is shared by
 hundreds of curves. The matrices are formed block by block (g and r, M x M each) with as
@@ -39,6 +39,7 @@ import numpy as np
 
 from ..config import InterpConfig
 from ..fold import band_coordinates
+from .fast_linalg import band_blocks, dot, fisher_information, spd_inverse, spd_solve, whiten
 from .model import Band2
 
 logger = logging.getLogger(__name__)
@@ -54,11 +55,6 @@ def k_floor(k: int, cfg: InterpConfig) -> float:
 def k_needed(cfg: InterpConfig) -> int:
     """Harmonics needed for the lower bound of l_phi."""
     return int(np.ceil(3.0 / (np.pi * cfg.lphi_bounds[0])))
-
-
-#: Matrices of at least this order are inverted through LAPACK's Cholesky routines one by
-#: one (half the flops of numpy's batched LU inverse, which wins below it on call overhead).
-_CHOLESKY_INVERSE_FROM = 96
 
 
 class _Basis:
@@ -131,121 +127,6 @@ class _Prior:
         return v[:, None, None]
 
 
-def _whiten(a: np.ndarray, pr: _Prior, plus_identity: bool = False) -> np.ndarray:
-    """L^T blockdiag(A_g, A_r) L (+ I), L = sqrt(C) kron(chol [[1, rho], [rho, 1]], diag sqrt a)."""
-    b, _, m, _ = a.shape
-    g, r = a[:, 0] * pr.outer, a[:, 1] * pr.outer
-    out = np.empty((b, 2 * m, 2 * m))
-    np.multiply(r, pr.col("rho2"), out=out[:, :m, :m])
-    out[:, :m, :m] += g
-    np.multiply(r, pr.col("rs"), out=out[:, :m, m:])
-    out[:, m:, :m] = out[:, :m, m:]          # r is symmetric
-    np.multiply(r, pr.col("s2"), out=out[:, m:, m:])
-    if plus_identity:
-        out[:, np.arange(2 * m), np.arange(2 * m)] += 1.0
-    return out
-
-
-def _band_blocks(u: np.ndarray, pr: _Prior) -> tuple[np.ndarray, np.ndarray]:
-    """U folded onto the g and r blocks of a whitened Gram (M x M each).
-
-    For W = _whiten of blocks (G, R): sum(U * W) = sum(U_g * G) + sum(U_r * R), with
-    U_g = U_gg and U_r = rho^2 U_gg + rho s (U_gr + U_rg) + s^2 U_rr.
-    """
-    m = u.shape[1] // 2
-    ug = u[:, :m, :m]
-    ur = pr.col("rho2") * ug + pr.col("rs") * (u[:, :m, m:] + u[:, m:, :m]) \
-        + pr.col("s2") * u[:, m:, m:]
-    return ug, ur
-
-
-def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """sum(a * b) per batch row, without the temporary."""
-    return np.einsum("bij,bij->b", a, b)
-
-
-def _spd_inverse(bmat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """log|B| and B^-1 of symmetric positive-definite matrices (b, n, n)."""
-    n = bmat.shape[1]
-    if n < _CHOLESKY_INVERSE_FROM:
-        chol = np.linalg.cholesky(bmat)
-        logdet = 2 * np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
-        return logdet, np.linalg.inv(bmat)
-    from scipy.linalg import lapack
-
-    inv, logdet = np.empty_like(bmat), np.empty(len(bmat))
-    low = np.tril_indices(n, -1)
-    for i, m in enumerate(bmat):
-        c, info = lapack.dpotrf(m, lower=1, clean=0)
-        if info == 0:
-            logdet[i] = 2 * np.log(np.diagonal(c)).sum()
-            ci, info = lapack.dpotri(c, lower=1)
-        if info != 0:
-            raise np.linalg.LinAlgError(f"matrix {i} of the batch is not positive definite")
-        ci[low[1], low[0]] = ci[low]         # potri fills the lower triangle only
-        inv[i] = ci
-    return logdet, inv
-
-
-def _spd_solve(bmat: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """log|B| and B^-1 u (no inverse: what a likelihood without gradient needs)."""
-    chol = np.linalg.cholesky(bmat)
-    logdet = 2 * np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
-    return logdet, np.linalg.solve(bmat, u[:, :, None])[:, :, 0]
-
-
-def _fisher(u: np.ndarray, w2: tuple, w3: tuple, pr: _Prior, sum_w2: np.ndarray) -> np.ndarray:
-    """Fisher information (b, 4, 4) in log(l_phi, l_lam, C, delta).
-
-    For prior parameters, with Omega_i = L^-1 dP_i L^-T and E = L^T Phi^T Sigma^-1 Phi L
-    = I - B^-1: F_ij = 1/2 tr(E Omega_i E Omega_j), Omega = I (C), kron(I, diag g) (l_phi),
-    drho kron(w, I) (l_lam, w = [[0, 1/s], [1/s, -2 rho/s^2]]). For delta (dSigma = delta I),
-    with Y = B^-1 W2 B^-1 = L^T Phi^T Sigma^-2 Phi L: F_d,i = delta/2 tr(Omega_i Y) and
-    F_dd = delta^2/2 tr Sigma^-2, tr Sigma^-2 = sum w^2 - 2 tr(B^-1 W3) + tr((B^-1 W2)^2).
-    ``w2``, ``w3``: the whitened g and r blocks (C sqrt(a_p a_q) A) of the w^2, w^3 Grams.
-    """
-    b, n2, _ = u.shape
-    m = n2 // 2
-    gfull = np.concatenate([pr.gp, pr.gp], axis=1)
-    e = -u
-    e[:, np.arange(n2), np.arange(n2)] += 1.0
-    e2 = e * e
-    out = np.empty((b, 4, 4))
-    colsum = e2.sum(axis=1)
-    out[:, 2, 2] = 0.5 * colsum.sum(1)
-    out[:, 0, 2] = 0.5 * (colsum * gfull).sum(1)
-    out[:, 0, 0] = 0.5 * np.einsum("bp,bpq,bq->b", gfull, e2, gfull)
-    ia, ib = 1 / pr.col("s"), -2 * pr.col("rho") / pr.col("s2")
-    xl = np.empty_like(e)      # E Omega_l / drho
-    xl[:, :, :m] = ia * e[:, :, m:]
-    xl[:, :, m:] = ia * e[:, :, :m] + ib * e[:, :, m:]
-    xe = xl * e
-    dr = pr.drho
-    out[:, 1, 2] = 0.5 * dr * xe.sum(axis=(1, 2))
-    out[:, 0, 1] = 0.5 * dr * (xe.sum(axis=2) * gfull).sum(1)
-    out[:, 1, 1] = 0.5 * dr ** 2 * np.einsum("bpq,bqp->b", xl, xl)
-    # delta: U W2 from the blocks, W2 = [[g2 + rho^2 r2, rho s r2], [rho s r2, s^2 r2]]
-    g2, r2 = w2
-    vv = pr.col("rho") * u[:, :, :m] + pr.col("s") * u[:, :, m:]
-    vr = vv @ r2
-    uw2 = np.empty_like(u)
-    uw2[:, :, :m] = u[:, :, :m] @ g2 + pr.col("rho") * vr
-    uw2[:, :, m:] = pr.col("s") * vr
-    dy = np.einsum("bpq,bpq->bp", uw2, u)                       # diag(Y), U symmetric
-    tr_gr = np.einsum("bpq,bpq->b", uw2[:, :m, :], u[:, m:, :])  # tr of Y's g-r block
-    half_d = 0.5 * pr.delta
-    out[:, 0, 3] = half_d * (dy * gfull).sum(1)
-    out[:, 1, 3] = half_d * dr * (2 / pr.s * tr_gr - 2 * pr.rho / pr.s ** 2 * dy[:, m:].sum(1))
-    out[:, 2, 3] = half_d * dy.sum(1)
-    ug, ur = _band_blocks(u, pr)
-    tr_uw3 = _dot(ug, w3[0]) + _dot(ur, w3[1])
-    tr_s2 = sum_w2 - 2 * tr_uw3 + np.einsum("bpq,bqp->b", uw2, uw2)
-    out[:, 3, 3] = half_d * pr.delta * tr_s2
-    for i, j in ((0, 2), (1, 2), (0, 1), (0, 3), (1, 3), (2, 3)):
-        out[:, j, i] = out[:, i, j]
-    return out
-
-
 class FastBatch:
     """A batch of light curves, padded to a common length, ready for batched NLLs.
 
@@ -309,15 +190,16 @@ class FastBatch:
         logdet_d = (np.log(self.var + np.exp(x[:, 3])[:, None, None]) * self.mask).sum(axis=(1, 2))
         const = (w * self.y ** 2).sum(axis=(1, 2)) + logdet_d + self.n * _LOG_2PI
         out = []
-        for lphi, k in zip(lphis, harmonics if harmonics is not None else [self.basis.k] * len(lphis)):
+        ks = harmonics if harmonics is not None else [self.basis.k] * len(lphis)
+        for lphi, k in zip(lphis, ks):
             k = min(int(k), self.basis.k)
             sub = np.r_[0:k + 1, self.basis.k + 1:self.basis.k + k + 1]
             xl = x.copy()
             xl[:, 0] = np.log(lphi)
             pr = _Prior(xl, _Basis(k), self.dlam2)
             u = self._whitened_rhs(u_raw[..., sub], pr)
-            bmat = _whiten(gram[:, :, sub][:, :, :, sub], pr, plus_identity=True)
-            logdet, v = _spd_solve(bmat, u)
+            bmat = whiten(gram[:, :, sub][:, :, :, sub], pr, plus_identity=True)
+            logdet, v = spd_solve(bmat, u)
             out.append(0.5 * (const - (u * v).sum(axis=1) + logdet))
         return np.array(out)
 
@@ -349,13 +231,13 @@ class FastBatch:
             rows.append(rows[2] * w)
         mom = np.stack(rows, axis=2) @ e                 # (b, 2, q, 2(2K+1))
         u_raw = self.basis.project(mom[:, :, 1])
-        bmat = _whiten(self.basis.gram(mom[:, :, 0]), pr, plus_identity=True)
+        bmat = whiten(self.basis.gram(mom[:, :, 0]), pr, plus_identity=True)
         u = self._whitened_rhs(u_raw, pr)
         if grad or state:
-            logdet_b, binv = _spd_inverse(bmat)
+            logdet_b, binv = spd_inverse(bmat)
             v = (binv @ u[:, :, None])[:, :, 0]
         else:
-            logdet_b, v = _spd_solve(bmat, u)
+            logdet_b, v = spd_solve(bmat, u)
         logdet_d = (np.log(dvar) * mask).sum(axis=(1, 2))
         quad = (w * y * y).sum(axis=(1, 2)) - (u * v).sum(axis=1)
         nll = 0.5 * (quad + logdet_b + logdet_d + n * _LOG_2PI)
@@ -370,7 +252,7 @@ class FastBatch:
         if fisher:
             a3 = self.basis.gram(mom[:, :, 4])
             w3 = (a3[:, 0] * pr.outer, a3[:, 1] * pr.outer)
-            out.append(_fisher(binv, w2, w3, pr, rows[2].sum(axis=(1, 2))))
+            out.append(fisher_information(binv, w2, w3, pr, rows[2].sum(axis=(1, 2))))
         if state:
             out.append(st)
         return tuple(out)
@@ -389,8 +271,8 @@ class FastBatch:
         v_om = 2 / s * (vg * vr).sum(1) - 2 * rho / s ** 2 * (vr ** 2).sum(1)
         out[:, 1] = 0.5 * pr.drho * (tr_om - tr_bom - v_om)
         out[:, 2] = 0.5 * (2 * m - d.sum(axis=1) - (v * v).sum(axis=1))
-        ug, ur = _band_blocks(binv, pr)
-        tr_sinv = w.sum(axis=(1, 2)) - _dot(ug, w2[0]) - _dot(ur, w2[1])
+        ug, ur = band_blocks(binv, pr)
+        tr_sinv = w.sum(axis=(1, 2)) - dot(ug, w2[0]) - dot(ur, w2[1])
         # alpha = W (y - Phi beta), beta the posterior-mean weights per band, so
         # alpha^T alpha = y^T W^2 y - 2 beta^T Phi^T W^2 y + beta^T (Phi^T W^2 Phi) beta
         # from the moments of w^2 and w^2 y (no second pass over the data)
@@ -413,6 +295,6 @@ class FastBatch:
         mean_r = (sca * (pr.rho[:, None] * vg + pr.s[:, None] * vr)) @ psi.T
         h = sca[:, None, :] * psi[None]                        # (b, P, M)
         # the r band's row of L is (rho h, s h): B^-1 folds to one M x M block per band
-        var = [((h @ uu) * h).sum(axis=2) for uu in _band_blocks(binv, pr)]
+        var = [((h @ uu) * h).sum(axis=2) for uu in band_blocks(binv, pr)]
         return (np.stack([mean_g, mean_r], axis=1),
                 np.sqrt(np.clip(np.stack(var, axis=1), 0, None)))
