@@ -63,6 +63,16 @@ class Status(enum.IntFlag):
     OTHER_BANDS = 512       # points in bands outside g/r were kept out of the pipeline
 
 
+#: Ingest flags that keep an object out of the interpolation (no curve is made).
+NOT_INTERPOLATED = (Status.REJECTED_CUT | Status.FEW_POINTS | Status.MISSING_BAND
+                    | Status.BAD_PERIOD | Status.NO_LIGHTCURVE)
+#: Flags after which an object has no usable curve: it is not encoded or scored.
+NO_CURVE = NOT_INTERPOLATED | Status.GP_FAILED
+#: Flags that keep an object out of the VAE's train/validation/test split. Objects with
+#: an unphysical interpolation are still encoded and scored (the paper's ranking kept
+#: them; they are a known source of false anomalies), and the GUI shows their flag.
+NOT_FOR_TRAINING = NO_CURVE | Status.GP_UNPHYSICAL
+
 #: Column name -> numpy dtype kind of ``/objects``. "S" columns are UTF-8 strings.
 OBJECT_COLUMNS: dict[str, str] = {
     "id": "S", "name": "S", "ra": "f8", "dec": "f8", "period": "f8", "class": "S",

@@ -10,16 +10,15 @@ import numpy as np
 
 from ..config import InterpConfig, from_dict, to_dict
 from ..fold import phase_grid, scale
-from ..store import Status
+from ..store import NOT_FOR_TRAINING, NOT_INTERPOLATED, Status
 from .model import Band2, check_physical, prepare
 
 logger = logging.getLogger(__name__)
 
 #: Ingest flags that keep an object out of the interpolation.
-BLOCKING = Status.REJECTED_CUT | Status.FEW_POINTS | Status.MISSING_BAND | Status.BAD_PERIOD \
-    | Status.NO_LIGHTCURVE
+BLOCKING = NOT_INTERPOLATED
 #: Flags that exclude an object from the train/validation/test split.
-EXCLUDED = BLOCKING | Status.GP_FAILED | Status.GP_UNPHYSICAL
+EXCLUDED = NOT_FOR_TRAINING
 
 
 def pack(start: int, lcs: list, period: np.ndarray, status: np.ndarray, ids: np.ndarray,
@@ -111,10 +110,15 @@ def _fill(out: dict, rows: list[int], data: list[Band2], cfg, phases, ids) -> No
             out["status"][i] |= status
             out["status_msg"][i] = msg if msg.startswith(str(ids[i])) else f"{ids[i]}: {msg}"
             continue
-        why = check_physical(mean, std, d)
+        smean, sstd, mbar, sigma = scale(mean + d.offset[:, None], std)
+        if not (np.isfinite(smean).all() and np.isfinite(sstd).all()):
+            # no usable curve: a failure, never a silent NaN row with status 0
+            out["status"][i] |= int(Status.GP_FAILED)
+            out["status_msg"][i] = f"{ids[i]}: non-finite interpolation (flat or degenerate band)"
+            continue
+        why = check_physical(mean, std, d, cfg.unphysical_tolerance)
         if why:
             out["status"][i] |= int(Status.GP_UNPHYSICAL)
             out["status_msg"][i] = f"{ids[i]}: {why}"
-        smean, sstd, mbar, sigma = scale(mean + d.offset[:, None], std)
         out["mean"][i], out["std"][i] = smean, sstd
         out["raw_mean_mag"][i], out["raw_std_mag"][i] = mbar, sigma

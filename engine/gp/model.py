@@ -127,21 +127,26 @@ def lphi_degenerate(lphi: float, cfg: InterpConfig) -> str:
     return ""
 
 
-def check_physical(mean_mag: np.ndarray, std_mag: np.ndarray, data: Band2) -> str:
+def check_physical(mean_mag: np.ndarray, std_mag: np.ndarray, data: Band2,
+                   tolerance: float = 3.0) -> str:
     """Why an interpolation is unphysical ('' if it is fine).
 
     Parameters
     ----------
     mean_mag, std_mag : ndarray (2, n_phase), mag, centred like ``data.y``
     data : the folded input
+    tolerance : how many times the data's scatter the mean may leave the data's range
+        (a GP legitimately extrapolates a little into unobserved phases)
     """
     if not (np.all(np.isfinite(mean_mag)) and np.all(np.isfinite(std_mag))):
         return "non-finite GP mean or sigma"
     for b, name in enumerate("gr"):
         y, err = data.y[b], np.sqrt(data.var[b])
         scatter = max(float(np.std(y)), float(np.median(err)))
-        if mean_mag[b].max() > y.max() + scatter or mean_mag[b].min() < y.min() - scatter:
-            return f"{name} mean leaves the data range by more than its scatter ({scatter:.3g} mag)"
+        margin = tolerance * scatter
+        if mean_mag[b].max() > y.max() + margin or mean_mag[b].min() < y.min() - margin:
+            return (f"{name} mean leaves the data range by more than {tolerance:g}x its "
+                    f"scatter ({margin:.3g} mag)")
         if std_mag[b].max() > max(float(np.ptp(y)), 3 * float(np.median(err))):
             return f"{name} sigma exploded (max {std_mag[b].max():.3g} mag)"
         if np.median(std_mag[b]) < 1e-2 * float(np.median(err)):

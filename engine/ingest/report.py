@@ -6,13 +6,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..store import Status
+from ..store import NOT_INTERPOLATED, Status
 
 logger = logging.getLogger(__name__)
 
 #: Flags that keep an object out of the pipeline (the others say data were cleaned).
-EXCLUDING = (Status.REJECTED_CUT | Status.FEW_POINTS | Status.MISSING_BAND
-             | Status.BAD_PERIOD | Status.NO_LIGHTCURVE)
+EXCLUDING = NOT_INTERPOLATED
 _BITS = [(int(b), b.name) for b in Status if b]
 #: How many messages the summary lists (all of them go to the log and --report).
 MAX_LISTED = 50

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import StageError
-from ..store import Store
+from ..store import NO_CURVE, NOT_FOR_TRAINING, Store
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +26,8 @@ class InterpInfo:
 
     n: int                  # object rows
     n_phase: int
-    split: np.ndarray       # (n,) u1
+    split: np.ndarray       # (n,) u1: the GP's split, 255 where not for training
+    encodable: np.ndarray   # (n,) bool: a curve exists (unphysical fits included)
     input_hash: str         # changes whenever /interp is rewritten
 
 
@@ -41,19 +42,24 @@ def interp_info(store_path: str | Path) -> InterpInfo:
             raise StageError(f"{store_path}: /interp/mean has shape {shape}, expected (N, 2, phases)")
         split = st.read("interp/split").astype("u1")
         written = str(st.attrs("interp").get("written", ""))
-    status = _status_excluded(store_path, len(split))
-    split = np.where(status, EXCLUDED, split).astype("u1")
-    blob = f"{shape}|{written}|{hashlib.sha1(split.tobytes()).hexdigest()}"
-    return InterpInfo(n=shape[0], n_phase=shape[2], split=split,
+    status = _status(store_path, len(split))
+    split = np.where(status & int(NOT_FOR_TRAINING), EXCLUDED, split).astype("u1")
+    encodable = (status & int(NO_CURVE)) == 0
+    blob = (f"{shape}|{written}|{hashlib.sha1(split.tobytes()).hexdigest()}"
+            f"|{hashlib.sha1(encodable.tobytes()).hexdigest()}")
+    return InterpInfo(n=shape[0], n_phase=shape[2], split=split, encodable=encodable,
                       input_hash=hashlib.sha1(blob.encode()).hexdigest()[:16])
 
 
-def _status_excluded(store_path, n: int) -> np.ndarray:
-    """Rows the GP stage flagged (failed or unphysical fits) are not encoded."""
+def _status(store_path, n: int) -> np.ndarray:
+    """``/interp/status`` (zeros if absent). Only the flag groups of :mod:`engine.store`
+    matter here: benign ingest flags (other bands kept aside, merged epochs) do not
+    exclude anything; failed fits have no curve; unphysical fits are encoded (and so
+    scored, flagged) but never trained on."""
     with Store(store_path, "r") as st:
         if not st.has("interp/status"):
-            return np.zeros(n, bool)
-        return st.read("interp/status")[:n] != 0
+            return np.zeros(n, "u4")
+        return st.read("interp/status")[:n].astype("u4")
 
 
 def read_curves(store_path: str | Path, rows: np.ndarray, std: bool = False) -> np.ndarray:

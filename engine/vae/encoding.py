@@ -22,7 +22,7 @@ from ..errors import StageError
 from ..progress import Progress, StageGen, Throttle
 from ..store import Store
 from . import nets, serial
-from .data import EXCLUDED, finite_rows, interp_info, read_curves
+from .data import finite_rows, interp_info, read_curves
 
 logger = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ def encode(store_path: str | Path, cfg: VAEConfig | None = None, executor=None) 
     t0 = time.perf_counter()
     info = interp_info(store_path)
     model = load_model(store_path, cfg)
-    rows = np.flatnonzero(info.split != EXCLUDED)
+    rows = np.flatnonzero(info.encodable)
     coder = _Coder(model, cfg.n_decode, cfg.seed)
     mu = np.full((info.n, coder.latent), np.nan, "f4")
     logvar, res = mu.copy(), np.full((info.n, 2), np.nan, "f4")
@@ -198,7 +198,7 @@ def reconstruct(store_path: str | Path, rows) -> np.ndarray:
     if mu is None:
         info = interp_info(store_path)
         mu = np.full((len(rows), coder.latent), np.nan, "f4")
-        ok = info.split[rows] != EXCLUDED
+        ok = info.encodable[rows]
         x = read_curves(store_path, rows[ok])
         good = finite_rows(store_path, rows[ok], x)
         if good.any():

@@ -207,3 +207,26 @@ def test_nan_curves_not_flagged_by_the_gp_stage_are_left_out_and_named(tmp_path,
     with Store(path) as st:
         assert np.isnan(st.read("vae/mu")[3]).all() and np.isfinite(st.read("vae/mu")[4]).all()
         assert np.isfinite(st.read("vae/history/loss")).all()
+
+
+def test_flagged_fits_are_encoded_but_never_trained_on(trained, tmp_path):
+    """Unphysical GP fits are scored (flagged) but kept out of training; benign ingest
+    flags (other bands set aside, merged epochs) exclude nothing; failed fits have no curve."""
+    from engine.store import Status
+    from engine.vae.data import interp_info
+
+    path = tmp_path / "flags.h5"
+    shutil.copy(trained[0], path)
+    with Store(path, "a") as st:
+        g = {k: st.read(f"interp/{k}") for k in st.group_keys("interp")}
+        g["status"][0] |= int(Status.GP_UNPHYSICAL)
+        g["status"][1] |= int(Status.OTHER_BANDS | Status.DUPLICATE_TIMES)
+        st.write_group("interp", g)
+    info = interp_info(path)
+    assert info.split[0] == EXCLUDED and info.encodable[0]
+    assert info.split[1] != EXCLUDED and info.encodable[1]
+    assert not info.encodable[-1]                      # GP_FAILED, NaN curve
+    run_quiet(encode(path, CFG))
+    with Store(path) as st:
+        mu = st.read("vae/mu")
+    assert np.isfinite(mu[:2]).all() and np.isnan(mu[-N_EXCLUDED:]).all()
