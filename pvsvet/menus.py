@@ -107,7 +107,7 @@ class Menus:
 
     # -- runs -------------------------------------------------------------------------
     def start_run(self, key: str, factory: Callable[[], Any] | None = None) -> bool:
-        if self.w.state.path is None:
+        if self.w.state.path is None and factory is None:   # the demo bootstrap makes its store
             QMessageBox.information(self.w, "No store", "Open a store first (File ▸ Open).")
             return False
         factory = factory or run_factory(key, self.w.state.path)
@@ -201,7 +201,7 @@ class Menus:
         except ImportError:
             QMessageBox.information(self.w, "Import", "engine.ingest is not available.")
             return
-        if self.w.state.path is None:
+        if self.w.state.path is None and factory is None:   # the demo bootstrap makes its store
             QMessageBox.information(self.w, "Import", "Open (or create) a store first.")
             return
         cat, _ = QFileDialog.getOpenFileName(self.w, "Catalogue (Cancel: none)", "",

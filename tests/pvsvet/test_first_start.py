@@ -1,0 +1,45 @@
+"""The README's main command on a fresh machine: no store yet, so the demo is built and the
+pipeline run from the first-start dialog, then the window opens it."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from engine import config as C
+from engine.store import Store
+
+
+def test_first_start_builds_the_demo_runs_the_pipeline_and_opens_it(qtbot, tmp_path,
+                                                                     settings, monkeypatch):
+    from pvsvet import demo_dialog, runs
+    from pvsvet.app import make_app
+    from pvsvet.main_window import MainWindow
+    from pvsvet.state import AppState
+
+    base = runs.demo_config()
+    small = dataclasses.replace(
+        base, vae=dataclasses.replace(base.vae, filters=(8, 16, 32), dense=32, epochs=2,
+                                      batch_size=64, n_decode=2),
+        score=dataclasses.replace(base.score, n_estimators=50, convergence_check=False,
+                                  n_jobs=1),
+        context=dataclasses.replace(base.context, top_n=5, n_normal=2))
+    real = runs.demo_bootstrap
+    # the real bootstrap (catalogue build + whole pipeline), at test size
+    monkeypatch.setattr(demo_dialog, "demo_bootstrap",
+                        lambda store: real(store, n_objects=300, seed=1, config=small))
+    make_app()
+    w = MainWindow(AppState(), settings)
+    qtbot.addWidget(w)
+    w.show()
+    store = tmp_path / "appdata" / "demo.h5"
+    dlg = demo_dialog.ensure_demo(w, store)
+    assert dlg is not None and w.menus.runner.busy
+    qtbot.waitUntil(lambda: not w.menus.runner.busy, timeout=600000)
+    assert w.state.path == store and len(w.state.catalog) == 300
+    with Store(store) as s:
+        assert s.has("interp/mean") and s.has("vae/mu") and s.has("scores/cartesian/score")
+        assert s.has("context")
+        assert np.nanmax(s.read("scores/cartesian/score")) == 1.0
+    from tests.pvsvet.conftest import _dispose
+    _dispose(w)
