@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from engine.store import Status
+
 logger = logging.getLogger(__name__)
 
 #: (key, header, tooltip) of the table columns, in order.
@@ -25,9 +27,15 @@ COLUMNS = (
     ("period", "period [d]", "catalogue period, days"),
     ("gr", "g−r [mag]", "mean g minus mean r, mag"),
     ("label", "label", "current label from the label journal"),
+    ("flags", "fit", "warnings from ingest and interpolation (hover for the reason): an "
+     "unphysical GP fit is ranked like the others but is a common false anomaly"),
 )
 COLUMN_KEYS = tuple(c[0] for c in COLUMNS)
 NO_LABEL = -1
+#: Short texts of the status flags the table shows (most serious first).
+FLAG_TEXT = ((Status.GP_FAILED, "GP failed"), (Status.GP_UNPHYSICAL, "⚠ unphysical GP"),
+             (Status.REJECTED_CUT, "below cut"), (Status.FEW_POINTS, "few points"),
+             (Status.MISSING_BAND, "one band"), (Status.BAD_PERIOD, "bad period"))
 
 
 def _nan(n: int) -> np.ndarray:
@@ -55,11 +63,15 @@ class Catalog:
     score_cartesian: np.ndarray
     score_spherical: np.ndarray
     rank: np.ndarray
+    flags: np.ndarray = None               # uint32 engine.store.Status bits (ingest | GP)
+    flag_msgs: np.ndarray = None           # bytes, the GP stage's reason per object
     label_code: np.ndarray = None          # int16, index into label_names, -1 none
     label_names: list[str] = field(default_factory=list)
     _id_order: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
+        if self.flags is None:
+            self.flags = np.zeros(len(self.ids), dtype="u4")
         if self.label_code is None:
             self.label_code = np.full(len(self.ids), NO_LABEL, dtype="i2")
 
@@ -80,6 +92,9 @@ class Catalog:
         if key == "label":
             code = int(self.label_code[row])
             return self.label_names[code] if code >= 0 else ""
+        if key == "flags":
+            bits = int(self.flags[row])
+            return next((text for flag, text in FLAG_TEXT if bits & flag), "")
         if key == "rank":
             r = int(self.rank[row])
             return str(r) if r > 0 else "–"
@@ -93,7 +108,13 @@ class Catalog:
         return {"rank": self.rank, "score_cartesian": self.score_cartesian,
                 "score_spherical": self.score_spherical, "id": self.ids, "name": self.names,
                 "class": self.classes, "period": self.period, "gr": self.gr,
-                "label": self.label_code}[key]
+                "label": self.label_code, "flags": self.flags}[key]
+
+    def flag_reason(self, row: int) -> str:
+        """Why the object is flagged ('' if it is not)."""
+        if self.flag_msgs is None or not int(self.flags[row]):
+            return ""
+        return self.flag_msgs[row].decode("utf-8", "replace")
 
     def object_id(self, row: int) -> str:
         return self.ids[row].decode("utf-8", "replace")

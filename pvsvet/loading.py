@@ -50,7 +50,10 @@ def load_catalog(path: Path, wait: float = 5.0) -> tuple[Catalog, set[str]]:
             gr=(cols["mean_g"] - cols["mean_r"]).astype("f4"),
             score_cartesian=_column(s, "scores/cartesian/score", n),
             score_spherical=_column(s, "scores/spherical/score", n),
-            rank=_column(s, "scores/cartesian/rank", n, "i4"))
+            rank=_column(s, "scores/cartesian/rank", n, "i4"),
+            flags=_column(s, "interp/status", n, "u4") | _column(s, "objects/status", n, "u4"))
+        if s.has("interp/status_msg"):
+            cat.flag_msgs = s.read("interp/status_msg")[:n]
     return cat, groups
 
 

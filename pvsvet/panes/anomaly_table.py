@@ -48,6 +48,11 @@ class CatalogModel(QAbstractTableModel):
             return _ALIGN_RIGHT
         if role == Qt.ForegroundRole and key == "label":
             return QBrush(QColor("#e0a030"))
+        if key == "flags" and role in (Qt.ForegroundRole, Qt.ToolTipRole):
+            row = int(self.state.view.rows[index.row()])
+            if role == Qt.ToolTipRole:
+                return self.state.catalog.flag_reason(row) or None
+            return QBrush(QColor("#e06c5a"))
         return None
 
     def headerData(self, section: int, orientation, role: int = Qt.DisplayRole):  # noqa: N802

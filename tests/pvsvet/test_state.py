@@ -137,3 +137,21 @@ def test_state_and_catalog_import_no_qt():
             "bad = [m for m in ('PySide6', 'pyqtgraph', 'tensorflow') if m in sys.modules]; "
             "sys.exit(1 if bad else 0)")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_flag_column_shows_the_most_serious_warning_and_its_reason():
+    from engine.store import Status
+
+    cat = _catalog(20)
+    cat.flags[3] = int(Status.GP_UNPHYSICAL | Status.OTHER_BANDS)
+    cat.flags[4] = int(Status.OTHER_BANDS)            # benign: nothing to warn about
+    cat.flags[5] = int(Status.REJECTED_CUT)
+    cat.flag_msgs = np.array([b""] * 20, dtype="S80")
+    cat.flag_msgs[3] = b"x: g mean leaves the data range by more than 3x its scatter"
+    assert cat.text("flags", 3) == "⚠ unphysical GP"
+    assert "leaves the data range" in cat.flag_reason(3)
+    assert cat.text("flags", 4) == "" and cat.text("flags", 0) == ""
+    assert cat.text("flags", 5) == "below cut"
+    view = CatalogView(cat)
+    view.sort("flags", descending=True)
+    assert int(view.rows[0]) == 3          # the largest bit pattern (GP flags) first
