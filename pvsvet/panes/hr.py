@@ -100,8 +100,10 @@ class HRPane(QWidget):
             _, mx, my = hr_xy(hr["mowlavi"])
             pi.plot(mx, my, pen=pg.mkPen("#e15759", width=2, style=pg.QtCore.Qt.DashLine))
             if len(mx):
-                label = pg.TextItem("Mowlavi+18 YSO | LPV", color="#e15759", anchor=(0, 1))
-                label.setPos(float(np.mean(mx)), float(np.mean(my)))
+                # a third of the way along, so the text stays inside the pane
+                k = len(mx) // 3
+                label = pg.TextItem("YSO | LPV (Mowlavi+18)", color="#e15759", anchor=(0, 1))
+                label.setPos(float(mx[k]), float(my[k]))
                 pi.addItem(label)
 
     def on_selection(self, sel, source) -> None:

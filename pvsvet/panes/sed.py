@@ -143,4 +143,9 @@ class SEDPane(QWidget):
             a = ctx.get("alpha_ir")
             if a is not None and np.isfinite(a):
                 self.params.setText(f"α_IR = {a:.2f}")
+        # frame the photometry (the model grid runs from 0.01 to 10^4 micron and would
+        # squash the points into a corner of a 20-decade axis)
+        pi.setXRange(min(lx.min(), np.log10(0.3)) - 0.1, max(lx.max(), np.log10(30)) + 0.1,
+                     padding=0)
+        pi.setYRange(ly.min() - 1.5, ly.max() + 0.7, padding=0)
         self.box.say(" · ".join(n for n in notes if n))
