@@ -101,8 +101,8 @@ class HRPane(QWidget):
             pi.plot(mx, my, pen=pg.mkPen("#e15759", width=2, style=pg.QtCore.Qt.DashLine))
             if len(mx):
                 # a third of the way along, so the text stays inside the pane
-                f = 0.4
-                label = pg.TextItem("YSO | LPV (Mowlavi+18)", color="#e15759", anchor=(0, 1))
+                f = 0.3
+                label = pg.TextItem("YSO | LPV", color="#e15759", anchor=(0, 1))
                 label.setPos(float(mx[0] + f * (mx[-1] - mx[0])),
                              float(my[0] + f * (my[-1] - my[0])))
                 pi.addItem(label)
