@@ -14,11 +14,13 @@ def configure_score(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--use-labels", action="store_true",
                         help="also re-rank with active anomaly detection on the label journal")
     parser.add_argument("--trees", type=int, default=None, help="trees per forest (5000)")
-    parser.add_argument("--space", choices=("cartesian", "spherical", "both", "residual", "all"),
+    parser.add_argument("--space", choices=("cartesian", "spherical", "both", "residual",
+                                               "diagnostic", "all"),
                         default=None,
                         help="feature space(s) to score (default: both = the paper's cartesian "
                              "and spherical; residual: cartesian + log10 reconstruction "
-                             "residual, beyond the paper; all: the three)")
+                             "residual, beyond the paper; diagnostic: latent radius, residual "
+                             "and GP coherence features, beyond the paper; all: the four)")
     parser.add_argument("--config", default=None, help="TOML file with a [score] table")
     parser.add_argument("--no-convergence", action="store_true",
                         help="skip the n vs 2n trees convergence check (halves the time)")
@@ -35,7 +37,7 @@ def config_from_args(args: argparse.Namespace):
         changes["n_estimators"] = args.trees
     if args.space:
         changes["spaces"] = {"both": ("cartesian", "spherical"),
-                             "all": ("cartesian", "spherical", "residual")}.get(
+                             "all": ("cartesian", "spherical", "residual", "diagnostic")}.get(
                                  args.space, (args.space,))
     if args.no_convergence:
         changes["convergence_check"] = False

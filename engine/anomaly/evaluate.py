@@ -54,7 +54,8 @@ def recall_report(store_path, fractions=(0.01, 0.02), k: int = 100) -> dict:
     report: dict = {}
     with Store(store_path, "r") as st:
         truth, kinds, classes = _truth(st)
-        spaces = [s for s in ("cartesian", "spherical", "residual", "active")
+        spaces = [s for s in ("cartesian", "spherical", "residual", "diagnostic",
+                                        "active")
                   if st.has(f"scores/{s}")]
         if not spaces:
             raise StageError(f"{st.path}: no /scores yet (run pvsvet-engine score)")

@@ -15,6 +15,17 @@ Residual space (beyond the paper, off by default): the Cartesian features plus
 An autoencoder maps a curve unlike its training set onto the latent region of the
 nearest familiar shape, so the latent means alone can hide it; its reconstruction
 misses the GP curve by many GP sigmas, and the residual says so.
+
+Diagnostic space (beyond the paper, off by default): six catalogue-independent
+features any run has, none from the class or the truth labels: the latent radius ``r``
+of eq. 9; ``log10_recon_residual_g``, ``_r``, the appendix-C residual per band; and from
+the GP fit ``/interp/hyper`` (l_phi, l_lambda, C, delta): ``log10_C_over_delta``, the
+fold's coherence (coherent variance C over white noise delta, both mag^2: a wrong period
+or an episodic event leaves scatter the kernel cannot fold, so a small ratio),
+``log10_l_lambda`` (normalised wavelength: a small value means g and r do not move
+together, e.g. a phase lag between bands) and ``log10_l_phi`` (phase units: the
+narrowest feature of the folded curve). The period and colour are left out on purpose:
+they make the forest rank the long-period red giants first instead.
 """
 from __future__ import annotations
 
@@ -42,8 +53,15 @@ def residual_names(n_latent: int = 10) -> list[str]:
     return cartesian_names(n_latent) + ["log10_recon_residual"]
 
 
+DIAGNOSTIC_NAMES = ["r", "log10_recon_residual_g", "log10_recon_residual_r",
+                    "log10_C_over_delta", "log10_l_lambda", "log10_l_phi"]
+
+
+#: columns of /interp/hyper (attr hyper_names; C and delta may carry a unit suffix)
+HYPER_NAMES = ["l_phi", "l_lambda", "C", "delta"]
+
 #: every feature space :meth:`Features.space` knows; the paper's are the first two
-SPACE_NAMES = ("cartesian", "spherical", "residual")
+SPACE_NAMES = ("cartesian", "spherical", "residual", "diagnostic")
 
 
 def to_spherical(x: np.ndarray, last_angle: str = "paper") -> np.ndarray:
@@ -117,6 +135,8 @@ class Features:
     residual : ndarray (N, 13) or None; Cartesian + log10 reconstruction residual, None
         where the store has no ``/vae/recon_residual``; rows without a finite residual
         are NaN (and left out of that space only, see :meth:`valid_for`)
+    diagnostic : ndarray (N, 6) or None; see the module docstring; None without
+        ``/vae/recon_residual`` or ``/interp/hyper``; rows with a missing feature are NaN
     names : dict space -> feature names
     m_gr_source : str; where m_gr came from
     """
@@ -127,10 +147,16 @@ class Features:
     names: dict[str, list[str]]
     m_gr_source: str
     residual: np.ndarray | None = None
+    diagnostic: np.ndarray | None = None
 
     def space(self, name: str) -> np.ndarray:
         if name not in SPACE_NAMES:
             raise FeatureError(f"unknown feature space {name!r} ({', '.join(SPACE_NAMES)})")
+        if name == "diagnostic":
+            if self.diagnostic is None:
+                raise FeatureError("feature space 'diagnostic' needs /vae/recon_residual "
+                                   "(run encode with n_decode > 0) and /interp/hyper")
+            return self.diagnostic
         if name == "residual":
             if self.residual is None:
                 raise FeatureError("feature space 'residual' needs /vae/recon_residual "
@@ -140,7 +166,7 @@ class Features:
 
     def valid_for(self, name: str) -> np.ndarray:
         """Rows with every feature of space ``name`` finite."""
-        if name == "residual":
+        if name in ("residual", "diagnostic"):
             return self.valid & np.isfinite(self.space(name)).all(axis=1)
         return self.valid
 
@@ -173,6 +199,14 @@ def _colour(store, n: int) -> tuple[np.ndarray, str]:
     return m_gr, source
 
 
+def _hyper(store) -> np.ndarray:
+    names = list(store.attrs("interp").get("hyper_names", HYPER_NAMES))
+    if names[:2] != HYPER_NAMES[:2] or [n.split("_")[0] for n in names[2:]] != ["C", "delta"]:
+        raise FeatureError(f"{store.path}: /interp/hyper columns are {names}, expected "
+                           "l_phi, l_lambda, C, delta")
+    return store.read("interp/hyper").astype(np.float64)
+
+
 def load_features(store_path, last_angle: str = "paper") -> Features:
     """Read the latent means, periods and colours of a store into feature matrices.
 
@@ -196,17 +230,20 @@ def load_features(store_path, last_angle: str = "paper") -> Features:
         m_gr, source = _colour(store, n)
         recon = (store.read("vae/recon_residual").astype(np.float64)
                  if store.has("vae/recon_residual") else None)
+        hyper = _hyper(store) if store.has("interp/hyper") else None
     return build_features(mu, period, m_gr, last_angle, source, where=str(store_path),
-                          recon_residual=recon)
+                          recon_residual=recon, gp_hyper=hyper)
 
 
 def build_features(mu: np.ndarray, period: np.ndarray, m_gr: np.ndarray,
                    last_angle: str = "paper", m_gr_source: str = "given",
                    where: str = "features",
-                   recon_residual: np.ndarray | None = None) -> Features:
+                   recon_residual: np.ndarray | None = None,
+                   gp_hyper: np.ndarray | None = None) -> Features:
     """Assemble the feature spaces from arrays (see module docstring).
 
-    ``recon_residual`` (N, 2), the appendix-C residual per band, adds the residual space.
+    ``recon_residual`` (N, 2), the appendix-C residual per band, adds the residual space;
+    with ``gp_hyper`` (N, 4), the GP's l_phi, l_lambda, C, delta, also the diagnostic one.
     """
     with np.errstate(invalid="ignore", divide="ignore"):
         logp = np.where(period > 0, np.log10(np.where(period > 0, period, 1.0)), np.nan)
@@ -224,9 +261,10 @@ def build_features(mu: np.ndarray, period: np.ndarray, m_gr: np.ndarray,
     if n_bad:
         logger.info("%s: %d of %d objects lack a feature and are excluded", where, n_bad, len(mu))
     names = {"cartesian": cartesian_names(k), "spherical": spherical_names(k),
-             "residual": residual_names(k)}
+             "residual": residual_names(k), "diagnostic": list(DIAGNOSTIC_NAMES)}
     return Features(cart, sph, valid, names, m_gr_source,
-                    _residual_space(cart, recon_residual))
+                    _residual_space(cart, recon_residual),
+                    _diagnostic_space(sph[:, 0], recon_residual, gp_hyper))
 
 
 def _residual_space(cart: np.ndarray, recon: np.ndarray | None) -> np.ndarray | None:
@@ -237,3 +275,17 @@ def _residual_space(cart: np.ndarray, recon: np.ndarray | None) -> np.ndarray | 
         log_res = np.log10(np.mean(recon, axis=1))
     log_res[~np.isfinite(log_res)] = np.nan
     return np.column_stack([cart, log_res])
+
+
+def _diagnostic_space(r: np.ndarray, recon: np.ndarray | None,
+                      hyper: np.ndarray | None) -> np.ndarray | None:
+    n = len(r)
+    if recon is None or hyper is None or recon.shape != (n, 2) or hyper.shape != (n, 4):
+        return None
+    l_phi, l_lam, amp, noise = hyper.T
+    with np.errstate(invalid="ignore", divide="ignore"):
+        # every feature spans decades: logs; a non-positive value gives NaN (row left out)
+        x = np.column_stack([r, np.log10(recon[:, 0]), np.log10(recon[:, 1]),
+                             np.log10(amp / noise), np.log10(l_lam), np.log10(l_phi)])
+    x[~np.isfinite(x)] = np.nan
+    return x

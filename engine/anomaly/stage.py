@@ -17,7 +17,7 @@ from .runner import run_forests
 
 logger = logging.getLogger(__name__)
 
-SPACES = SPACE_NAMES    # the paper's cartesian and spherical, and the opt-in residual
+SPACES = SPACE_NAMES    # the paper's cartesian and spherical; opt-in residual, diagnostic
 NORMALISATION = ("raw = 2**(-E[h]/c(max_samples)) (Liu et al. 2008; = -score_samples of "
                  "scikit-learn); score = raw / max(raw), so the most anomalous object is 1.0")
 IMPLEMENTATION = ("scikit-learn IsolationForest (fit); scores from the same fitted trees by "
@@ -33,6 +33,9 @@ def forest_config_hash(cfg: ScoreConfig, input_hash: str) -> str:
 
 def input_hash(feats: Features) -> str:
     h = hashlib.sha256(np.ascontiguousarray(feats.cartesian).tobytes())
+    for extra in (feats.residual, feats.diagnostic):    # opt-in spaces' own inputs
+        if extra is not None:
+            h.update(np.ascontiguousarray(extra).tobytes())
     return h.hexdigest()[:16]
 
 
@@ -148,6 +151,9 @@ def _space_group(space, cfg, feats, results, classes):
     if space == "residual":
         attrs["note"] = ("beyond the paper: Cartesian features + log10 of the appendix-C "
                          "reconstruction residual (band mean)")
+    if space == "diagnostic":
+        attrs["note"] = ("beyond the paper: latent radius, log10 reconstruction residual per "
+                         "band, log10 GP C/delta, l_lambda, l_phi (no period, colour or class)")
     if space == "spherical":
         attrs["transform"] = f"Blumenson (eq. 9), last angle convention '{cfg.last_angle}'"
     if cfg.convergence_check:

@@ -1,0 +1,93 @@
+"""The opt-in diagnostic space: latent radius, per-band residual and GP fit features."""
+import dataclasses
+
+import numpy as np
+import pytest
+
+from engine.anomaly import feedback_experiment, recall_report, score
+from engine.anomaly.features import DIAGNOSTIC_NAMES, build_features, load_features
+from engine.errors import FeatureError
+from engine.progress import run_quiet
+from engine.store import Store
+
+from .test_anomaly_stage import CFG, make_store
+
+HYPER_NAMES = ["l_phi", "l_lambda", "C_mag2", "delta_mag2"]
+PLANTED = 100      # a regular object whose fold is incoherent: tiny C/delta only
+
+
+def _with_fit(path, seed=0, names=HYPER_NAMES):
+    """The stage test store with one latent cluster (its outliers and class clusters
+    gone, so the radius is unimodal), a residual and GP hyperparameters; one object gets a fold coherence C/delta
+    six decades below the rest, and nothing else unusual."""
+    rng = np.random.default_rng(seed)
+    n = 1500
+    with Store(path, "a") as st:
+        mu = st.read("vae/mu")
+        mu[2:] = rng.normal(size=(n - 2, 10)).astype("f4") * 0.4
+        mu[2:, 0] += 3.0
+        res = rng.lognormal(0.0, 0.3, (n, 2)).astype("f4")
+        res[7, 1] = 0.0                      # log10(0): no feature, left out of the space
+        hyper = np.column_stack([10 ** rng.normal(-0.7, 0.1, n), 10 ** rng.normal(0.5, 0.1, n),
+                                 10 ** rng.normal(-1.0, 0.2, n), 10 ** rng.normal(-3.0, 0.2, n)])
+        hyper[PLANTED, 3] = 10.0 ** 3.0      # C/delta = 1e-4 against ~1e2, like a wrong period
+        st.write_group("vae", {"mu": mu, "recon_residual": res})
+        st.write_group("interp", {"hyper": hyper}, {"hyper_names": names})
+    return path, res, hyper
+
+
+def test_build_features_diagnostic_columns():
+    rng = np.random.default_rng(1)
+    mu = rng.normal(size=(40, 10))
+    res = np.column_stack([np.full(40, 10.0), np.full(40, 0.01)])
+    hyper = np.tile([0.2, 3.0, 0.5, 0.005], (40, 1))
+    feats = build_features(mu, np.full(40, 2.0), np.full(40, 0.5), recon_residual=res,
+                           gp_hyper=hyper)
+    x = feats.space("diagnostic")
+    assert x.shape == (40, 6) and feats.names["diagnostic"] == DIAGNOSTIC_NAMES
+    np.testing.assert_allclose(x[:, 0], np.linalg.norm(mu, axis=1))
+    np.testing.assert_allclose(x[0, 1:], [1.0, -2.0, 2.0, np.log10(3.0), np.log10(0.2)])
+    assert feats.valid_for("diagnostic").all()
+    with pytest.raises(FeatureError, match="interp/hyper"):
+        build_features(mu, np.full(40, 2.0), np.full(40, 0.5), recon_residual=res).space(
+            "diagnostic")
+
+
+def test_load_features_reads_the_gp_and_vae_datasets(tmp_path):
+    path, res, hyper = _with_fit(make_store(tmp_path / "s.h5"))
+    feats = load_features(path)
+    x = feats.space("diagnostic")
+    ok = feats.valid_for("diagnostic")
+    assert not ok[:2].any() and not ok[7] and ok.sum() == 1500 - 3
+    np.testing.assert_allclose(x[ok, 1:3], np.log10(res[ok].astype(float)), rtol=1e-6)
+    np.testing.assert_allclose(x[ok, 3], np.log10(hyper[ok, 2] / hyper[ok, 3]))
+    np.testing.assert_allclose(x[ok, 4], np.log10(hyper[ok, 1]))
+    np.testing.assert_allclose(x[ok, 5], np.log10(hyper[ok, 0]))
+    np.testing.assert_allclose(x[ok, 0], feats.spherical[ok, 0])
+
+
+def test_hyper_columns_in_another_order_are_refused(tmp_path):
+    path, _, _ = _with_fit(make_store(tmp_path / "s.h5"),
+                           names=["C_mag2", "delta_mag2", "l_phi", "l_lambda"])
+    with pytest.raises(FeatureError, match="hyper columns"):
+        load_features(path)
+
+
+def test_incoherent_fold_ranks_first(tmp_path):
+    path, _, _ = _with_fit(make_store(tmp_path / "s.h5"))
+    # every tree sees all objects (max_samples capped at N): with 256 of 1,500 a lone
+    # object is in one tree's sample in six, and its edge a few ranks are noise
+    cfg = dataclasses.replace(CFG, spaces=("cartesian", "diagnostic"), convergence_check=False,
+                              aad_space="diagnostic", max_samples=5000)
+    run_quiet(score(path, cfg))
+    with Store(path) as st:
+        attrs = st.attrs("scores/diagnostic")
+        rank = st.read("scores/diagnostic/rank")
+        cart_rank = st.read("scores/cartesian/rank")
+    assert attrs["features"] == DIAGNOSTIC_NAMES and attrs["n_excluded"] == 3
+    assert rank[PLANTED] == 1 and rank[7] == 0
+    assert cart_rank[PLANTED] > 100          # the latent means do not see it
+    report = recall_report(path, fractions=(0.02,), k=20)
+    assert "diagnostic" in report and report["diagnostic"]["recall"]["top2%"]["n_top"] == 30
+    fb = feedback_experiment(path, rounds=2, per_round=10, cfg=cfg)
+    assert fb["space"] == "diagnostic" and fb["inspected"] == 20
