@@ -39,7 +39,7 @@ import numpy as np
 from . import config as C
 from .errors import PvsvetError, StageError
 from .progress import Progress, StageGen
-from .store import Store
+from .store import Store, utc_now
 
 logger = logging.getLogger(__name__)
 
@@ -326,10 +326,10 @@ def run_pipeline(store_path, config: C.Config | None = None, stages=None, execut
                 continue
             why = "forced" if force and not state.stale else f"stale ({state.reason})"
             yield Progress("pipeline", i, len(names), f"{name}: {why}", "stage")
-            t0 = time.perf_counter()
+            t0, started = time.perf_counter(), utc_now()
             result = yield from _run_one(store_path, name, config, lazy, state, force)
             seconds = round(time.perf_counter() - t0, 3)
-            _record(store_path, name, state, "ok", runs_before, seconds=seconds)
+            _record(store_path, name, state, "ok", runs_before, seconds=seconds, started=started)
             out["ran"].append(name)
             out["seconds"][name] = seconds
             out["results"][name] = result

@@ -126,8 +126,12 @@ def decode_str(arr: np.ndarray) -> np.ndarray:
         return np.array([b.decode("utf-8", "replace") for b in arr])
 
 
-def _now() -> str:
+def utc_now() -> str:
+    """The current UTC time as ISO 8601 (seconds), as the store records times."""
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+_now = utc_now
 
 
 def _is_lock_error(exc: OSError) -> bool:

@@ -11,7 +11,7 @@ import numpy as np
 from ..config import InterpConfig, config_hash, to_dict
 from ..fold import phase_grid
 from ..progress import Progress, StageGen
-from ..store import Store
+from ..store import Store, utc_now
 from ..workcache import ChunkCache, chunk_starts
 from .chunk import EXCLUDED, pack, run_piece
 
@@ -72,7 +72,7 @@ def interpolate(store_path, cfg: InterpConfig, executor=None) -> StageGen:
     if cfg.method not in ("fast", "george"):
         from ..errors import ConfigError
         raise ConfigError(f"interpolation method must be 'fast' or 'george', not {cfg.method!r}")
-    t0 = time.perf_counter()
+    t0, started = time.perf_counter(), utc_now()
     cache, rec = cache_for(store_path, cfg)
     with Store(store_path, "r") as store:
         n = store.n_objects
@@ -105,7 +105,7 @@ def interpolate(store_path, cfg: InterpConfig, executor=None) -> StageGen:
         if own:
             executor.close()
     yield Progress(STAGE, n, n, "writing /interp", "lc")
-    counts = _commit(store_path, cfg, cache, starts, n, rec)
+    counts = _commit(store_path, cfg, cache, starts, n, rec, started)
     cache.clear()
     wall = time.perf_counter() - t_run
     return {**counts, "method": cfg.method, "workers": getattr(executor, "workers", 1),
@@ -133,7 +133,8 @@ def make_split(classes: np.ndarray, eligible: np.ndarray, ratios, seed: int) -> 
     return split
 
 
-def _commit(store_path, cfg: InterpConfig, cache: ChunkCache, starts, n: int, rec) -> dict:
+def _commit(store_path, cfg: InterpConfig, cache: ChunkCache, starts, n: int, rec,
+            started: str = "") -> dict:
     """Stream the cached chunks into ``/interp`` (one chunk in memory at a time)."""
     status = np.zeros(n, "u4")
     width = 1
@@ -165,7 +166,7 @@ def _commit(store_path, cfg: InterpConfig, cache: ChunkCache, starts, n: int, re
             g.attrs["hyper_names"] = json.dumps(["l_phi", "l_lambda", "C_mag2", "delta_mag2"])
         store.record_run(STAGE, "ok", config_hash=rec["config_hash"],
                          input_hash=rec["input_hash"], inputs=rec.get("inputs", {}),
-                         method=cfg.method)
+                         method=cfg.method, started=started or None)
     fit = (status & int(EXCLUDED)) == 0
     from ..store import Status
     return {"n": n, "n_ok": int(fit.sum()),
