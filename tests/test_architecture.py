@@ -19,3 +19,16 @@ def test_engine_imports_without_qt():
             "'tensorflow'))]; assert not bad, bad")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
+
+
+def test_every_command_of_the_contract_is_registered():
+    """The CLI skips a command whose module lacks an entry; none may be missing."""
+    import argparse
+
+    from engine.cli import COMMANDS, build_parser
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    assert set(sub.choices) == set(COMMANDS)
+    bench = next(a for a in sub.choices["bench"]._actions
+                 if isinstance(a, argparse._SubParsersAction))
+    assert set(bench.choices) == {"gp", "vae", "forest", "gui", "all"}
