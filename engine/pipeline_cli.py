@@ -78,25 +78,6 @@ def apply_overrides(cfg: C.Config, args: argparse.Namespace) -> C.Config:
     return dataclasses.replace(cfg, pipeline=p)
 
 
-def _announce(gen):
-    """Print the pipeline's own reports as lines; pass the stages' reports to the bars."""
-    from tqdm import tqdm
-
-    try:
-        while True:
-            try:
-                p = next(gen)
-            except StopIteration as stop:
-                return stop.value
-            if p.stage == "pipeline":
-                if p.message != "done":
-                    tqdm.write(f"[{p.done + 1}/{p.total}] {p.message}")
-                continue
-            yield p
-    finally:
-        gen.close()
-
-
 def cli_run(args: argparse.Namespace) -> int:
     from .pipeline import plan, run_pipeline
     from .progress import drive
@@ -116,7 +97,7 @@ def cli_run(args: argparse.Namespace) -> int:
         save_config(args.store, cfg)
     logger.info("settings from %s", source)
     gen = run_pipeline(args.store, cfg, args.stages, force=args.force)
-    result = drive(gen if args.quiet else _announce(gen), show=not args.quiet)
+    result = drive(gen, show=not args.quiet, steps=("pipeline",))
     summary = {"store": str(args.store), "settings": source, "ran": result["ran"],
                "skipped": result["skipped"], "seconds": result["seconds"]}
     if args.json:

@@ -47,8 +47,12 @@ class Progress:
 StageGen = Generator[Progress, None, Any]
 
 
-def drive(gen: StageGen, show: bool = True, quiet_log: bool = False) -> Any:
-    """Run a stage generator to completion with a tqdm bar; return its result."""
+def drive(gen: StageGen, show: bool = True, steps: tuple[str, ...] = ()) -> Any:
+    """Run a stage generator to completion with a tqdm bar; return its result.
+
+    Reports of the stages named in ``steps`` (e.g. the pipeline's own "which stage
+    now" reports) are printed as numbered lines instead of driving a bar.
+    """
     from tqdm import tqdm
 
     bars: dict[str, Any] = {}
@@ -59,6 +63,10 @@ def drive(gen: StageGen, show: bool = True, quiet_log: bool = False) -> Any:
             except StopIteration as stop:
                 return stop.value
             if not show:
+                continue
+            if p.stage in steps:
+                if p.message != "done":
+                    tqdm.write(f"[{p.done + 1}/{p.total}] {p.message}")
                 continue
             bar = bars.get(p.stage)
             if bar is None:

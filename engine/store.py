@@ -131,8 +131,6 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-_now = utc_now
-
 
 def _is_lock_error(exc: OSError) -> bool:
     msg = str(exc).lower()
@@ -209,7 +207,7 @@ class Store:
             meta = h5.create_group("meta")
             meta.attrs["schema_version"] = SCHEMA_VERSION
             meta.attrs["pvsvet_version"] = __version__
-            meta.attrs["created"] = _now()
+            meta.attrs["created"] = utc_now()
             meta.attrs["config"] = json.dumps(dict(config or {}))
             objs = h5.create_group("objects")
             objs.attrs["n"] = 0
@@ -473,7 +471,7 @@ class Store:
                 del self._h5[tmp]
             self._h5.flush()
             raise
-        group.attrs["written"] = _now()
+        group.attrs["written"] = utc_now()
         if name in self._h5:
             self._h5.move(name, old)
         self._h5.move(tmp, name)
@@ -507,7 +505,7 @@ class Store:
         self._require_write()
         rec = {"stage": stage, "status": status, "config_hash": config_hash,
                "input_hash": input_hash, "code_version": __version__,
-               "started": started or _now(), "finished": _now(), **extra}
+               "started": started or utc_now(), "finished": utc_now(), **extra}
         ds = self._h5["runs/records"]
         ds.resize((ds.shape[0] + 1,))
         ds[-1] = json.dumps(rec, default=str)

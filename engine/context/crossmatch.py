@@ -18,13 +18,13 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..errors import PvsvetError
+from ..store import utc_now
 from .sed import BAND_NAMES
 
 logger = logging.getLogger(__name__)
@@ -74,10 +74,6 @@ CATALOGS: tuple[Catalog, ...] = (
 CATALOG_KEYS = tuple(c.key for c in CATALOGS)
 #: Magnitude columns of ``/context/mag``: Gaia G, BP, RP then the 12 SED bands.
 PHOT_BANDS: tuple[str, ...] = ("G", "BP", "RP") + BAND_NAMES
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 class VizierCache:
@@ -169,7 +165,7 @@ class VizierClient:
             if self.offline:
                 raise
         table = self._fetch(catalog, ra, dec, radius_arcsec)
-        meta = {"fetched": _now(), "server": self.server or "default", "catalog": catalog.vizier,
+        meta = {"fetched": utc_now(), "server": self.server or "default", "catalog": catalog.vizier,
                 "ra": ra, "dec": dec, "radius_arcsec": radius_arcsec,
                 "n_rows": 0 if table is None else len(table)}
         self.cache.put(catalog.vizier, ra, dec, radius_arcsec, table, meta)
@@ -213,7 +209,7 @@ class VizierClient:
         except Exception as exc:
             raise QueryFailed(f"{cat.vizier} field stars: {_short(exc)}") from exc
         table = _pick_table(result, cat)
-        meta = {"fetched": _now(), "catalog": cat.vizier, "filters": key,
+        meta = {"fetched": utc_now(), "catalog": cat.vizier, "filters": key,
                 "n_rows": 0 if table is None else len(table)}
         self.cache.put(cat.vizier + "_field", 0.0, 0.0, row_limit, table, meta)
         return table
