@@ -62,6 +62,16 @@ def _status(store_path, n: int) -> np.ndarray:
         return st.read("interp/status")[:n].astype("u4")
 
 
+def encodable_rows(store_path: str | Path, rows: np.ndarray) -> np.ndarray:
+    """Mask of ``rows`` that have a curve (the GP stage did not fail on them)."""
+    rows = np.asarray(rows)
+    with Store(store_path, "r") as st:
+        if not st.has("interp/status"):
+            return np.ones(len(rows), bool)
+        status = st.read("interp/status", rows=rows).astype("u4")
+    return (status & int(NO_CURVE)) == 0
+
+
 def read_curves(store_path: str | Path, rows: np.ndarray, std: bool = False) -> np.ndarray:
     """``/interp/mean`` (or ``std``) at ``rows`` as float32 (len(rows), 2, phases)."""
     name = "interp/std" if std else "interp/mean"
@@ -85,6 +95,40 @@ def finite_rows(store_path: str | Path, rows: np.ndarray, *arrays: np.ndarray) -
                        "/interp/status; left out (e.g. %s)", store_path, int((~ok).sum()),
                        ", ".join(ids))
     return ok
+
+
+ALIGN_MODES = ("faintest", "none")
+
+
+def phase_shifts(mean: np.ndarray, align: str) -> np.ndarray:
+    """Phase bins each curve is rotated by before encoding (``VAEConfig.align``).
+
+    ``"faintest"``: the bin where the two scaled bands together are faintest (largest
+    magnitude: the primary minimum of an eclipsing binary, minimum light of a pulsator)
+    becomes bin 0. ``"none"``: no rotation (the paper's phases).
+
+    Parameters
+    ----------
+    mean : (n, 2, phases) scaled magnitudes (NaN rows give shift 0)
+    align : one of :data:`ALIGN_MODES`
+
+    Returns
+    -------
+    (n,) int
+    """
+    if align not in ALIGN_MODES:
+        raise StageError(f"[vae] align must be one of {', '.join(ALIGN_MODES)}, not {align!r}")
+    if align == "none" or not len(mean):
+        return np.zeros(len(mean), dtype=np.int64)
+    return np.argmax(np.nan_to_num(mean.sum(axis=1), nan=-np.inf), axis=1).astype(np.int64)
+
+
+def rotate(x: np.ndarray, shifts: np.ndarray) -> np.ndarray:
+    """``x`` (n, bands, phases) circularly rotated so that bin ``shifts[i]`` comes first;
+    ``rotate(rotate(x, s), -s)`` is ``x``."""
+    n_phase = x.shape[-1]
+    idx = (np.arange(n_phase)[None, :] + np.asarray(shifts)[:, None]) % n_phase
+    return np.take_along_axis(x, idx[:, None, :], axis=-1)
 
 
 def split_rows(info: InterpInfo, which: int, limit: int = 0, seed: int = 0) -> np.ndarray:

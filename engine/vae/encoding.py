@@ -22,7 +22,8 @@ from ..errors import StageError
 from ..progress import Progress, StageGen, Throttle
 from ..store import Store
 from . import nets, serial
-from .data import finite_rows, interp_info, read_curves
+from .data import (encodable_rows, finite_rows, interp_info, phase_shifts, read_curves,
+                   rotate)
 
 logger = logging.getLogger(__name__)
 
@@ -57,9 +58,14 @@ def load_model(store_path: str | Path, cfg: VAEConfig | None = None):
 
 
 class _Coder:
-    """Compiled encoder/decoder calls in inference mode."""
+    """Compiled encoder/decoder calls in inference mode, in the catalogue's phases.
 
-    def __init__(self, model, n_decode: int, seed: int):
+    Curves are rotated into the model's phase convention (``align``, see
+    :func:`engine.vae.data.phase_shifts`) before encoding, and decodes are rotated back
+    with the same shifts, so callers never see the aligned frame.
+    """
+
+    def __init__(self, model, n_decode: int, seed: int, align: str = "none"):
         from .runtime import tensorflow
 
         tf = tensorflow()
@@ -67,20 +73,27 @@ class _Coder:
         shape = enc.input.shape[1:]
         self.latent = enc.get_layer("mu").units
         self.n_decode = n_decode
+        self.align = align
         self._rng = np.random.default_rng(seed)
         self._enc = tf.function(lambda x: enc(x, training=False)[:2],
                                 input_signature=[tf.TensorSpec([None, *shape], tf.float32)])
         self._dec = tf.function(lambda z: dec(z, training=False),
                                 input_signature=[tf.TensorSpec([None, self.latent], tf.float32)])
 
-    def encode(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        mu, logvar = self._enc(x)
+    def shifts(self, x: np.ndarray) -> np.ndarray:
+        return phase_shifts(x, self.align)
+
+    def encode(self, x: np.ndarray, shifts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        shifts = self.shifts(x) if shifts is None else shifts
+        mu, logvar = self._enc(rotate(x, shifts))
         return mu.numpy(), logvar.numpy()
 
-    def decode(self, z: np.ndarray) -> np.ndarray:
-        return self._dec(z.astype("f4")).numpy()
+    def decode(self, z: np.ndarray, shifts: np.ndarray | None = None) -> np.ndarray:
+        out = self._dec(z.astype("f4")).numpy()
+        return out if shifts is None else rotate(out, -np.asarray(shifts))
 
-    def sampled_mean(self, mu: np.ndarray, logvar: np.ndarray) -> np.ndarray:
+    def sampled_mean(self, mu: np.ndarray, logvar: np.ndarray,
+                     shifts: np.ndarray | None = None) -> np.ndarray:
         """Mean of ``n_decode`` decodes of z ~ N(mu, exp(logvar)) (appendix C)."""
         sigma = np.exp(0.5 * logvar)
         total = None
@@ -88,7 +101,30 @@ class _Coder:
             eps = self._rng.standard_normal(mu.shape).astype("f4")
             out = self.decode(mu + sigma * eps)
             total = out if total is None else total + out
-        return total / self.n_decode
+        mean = total / self.n_decode
+        return mean if shifts is None else rotate(mean, -np.asarray(shifts))
+
+    def check(self, x: np.ndarray, std: np.ndarray):
+        """Latent means, log-variances and the appendix-C residual of curves ``x``."""
+        shifts = self.shifts(x)
+        mu, logvar = self.encode(x, shifts)
+        res = residual(self.sampled_mean(mu, logvar, shifts), x, std) if self.n_decode else None
+        return mu, logvar, res
+
+
+def stored_align(store_path: str | Path) -> str:
+    """The phase convention of the stored model (``"none"`` for models without one)."""
+    with Store(store_path, "r") as st:
+        arch = st.attrs("vae").get("architecture") or {}
+    return str(arch.get("align", "none"))
+
+
+def stored_coder(store_path: str | Path, cfg: VAEConfig | None = None,
+                 n_decode: int | None = None, seed: int = 0) -> _Coder:
+    """A :class:`_Coder` of the stored model (checked against ``cfg`` when given)."""
+    model = load_model(store_path, cfg)
+    n = (cfg.n_decode if cfg else 1) if n_decode is None else n_decode
+    return _Coder(model, n, cfg.seed if cfg else seed, stored_align(store_path))
 
 
 def residual(y_nn: np.ndarray, y_gp: np.ndarray, std_gp: np.ndarray) -> np.ndarray:
@@ -118,8 +154,8 @@ def encode(store_path: str | Path, cfg: VAEConfig | None = None, executor=None) 
     info = interp_info(store_path)
     model = load_model(store_path, cfg)
     rows = np.flatnonzero(info.encodable)
-    coder = _Coder(model, cfg.n_decode, cfg.seed)
-    mu = np.full((info.n, coder.latent), np.nan, "f4")
+    cod = _Coder(model, cfg.n_decode, cfg.seed, cfg.align)
+    mu = np.full((info.n, cod.latent), np.nan, "f4")
     logvar, res = mu.copy(), np.full((info.n, 2), np.nan, "f4")
     throttle, secs = Throttle(0.5), {"read_s": 0.0, "encode_s": 0.0, "residual_s": 0.0}
     yield Progress(STAGE, 0, len(rows), "encoding", "lc")
@@ -130,10 +166,11 @@ def encode(store_path: str | Path, cfg: VAEConfig | None = None, executor=None) 
         ok = finite_rows(store_path, r, x)
         r, x, s = r[ok], x[ok], s[ok]
         t1 = time.perf_counter()
-        mu[r], logvar[r] = coder.encode(x)
+        shifts = cod.shifts(x)
+        mu[r], logvar[r] = cod.encode(x, shifts)
         t2 = time.perf_counter()
         if cfg.n_decode:   # 0 skips the appendix-C check (10 decodes cost 10 encodes)
-            res[r] = residual(coder.sampled_mean(mu[r], logvar[r]), x, s)
+            res[r] = residual(cod.sampled_mean(mu[r], logvar[r], shifts), x, s)
         t3 = time.perf_counter()
         for k, dt in zip(secs, (t1 - t, t2 - t1, t3 - t2)):
             secs[k] += dt
@@ -183,28 +220,28 @@ def _commit(store_path, cfg: VAEConfig, info, mu, logvar, res) -> float:
 def reconstruct(store_path: str | Path, rows) -> np.ndarray:
     """Decoded curve of the latent mean, (len(rows), 2, phases), for the GUI overlay.
 
-    Uses ``/vae/mu`` when ``encode`` has run, else encodes ``/interp/mean``; rows
+    Uses ``/vae/mu`` when ``encode`` has run, else encodes ``/interp/mean``; the decode
+    is in the catalogue's phases (rotated back from the model's alignment). Rows
     without a latent vector (excluded objects) come back as NaN.
     """
     rows = np.atleast_1d(np.asarray(rows, dtype=int))
     model = load_model(store_path)
     if id(model) not in _CODERS:   # compiling the calls costs ~0.3 s; the GUI calls often
         _CODERS.clear()
-        _CODERS[id(model)] = (model, _Coder(model, 1, 0))
-    coder = _CODERS[id(model)][1]
-    with Store(store_path, "r") as st:
-        has_mu = st.has("vae/mu")
-        mu = st.read("vae/mu", rows=rows) if has_mu else None
-    if mu is None:
-        info = interp_info(store_path)
-        mu = np.full((len(rows), coder.latent), np.nan, "f4")
-        ok = info.encodable[rows]
-        x = read_curves(store_path, rows[ok])
-        good = finite_rows(store_path, rows[ok], x)
-        if good.any():
-            mu[np.flatnonzero(ok)[good]] = coder.encode(x[good])[0]
+        _CODERS[id(model)] = (model, _Coder(model, 1, 0, stored_align(store_path)))
+    cod = _CODERS[id(model)][1]
     out = np.full((len(rows), *model.get_layer("decoder").output.shape[1:]), np.nan, "f4")
-    ok = np.isfinite(mu).all(axis=1)
-    if ok.any():
-        out[ok] = coder.decode(mu[ok])
+    ok = encodable_rows(store_path, rows)
+    x = read_curves(store_path, rows[ok])
+    good = finite_rows(store_path, rows[ok], x)
+    if not good.any():
+        return out
+    where, x = np.flatnonzero(ok)[good], x[good]
+    with Store(store_path, "r") as st:
+        mu = st.read("vae/mu", rows=rows[where]) if st.has("vae/mu") else None
+    shifts = cod.shifts(x)
+    if mu is None:
+        mu = cod.encode(x, shifts)[0]
+    have = np.isfinite(mu).all(axis=1)
+    out[where[have]] = cod.decode(mu[have], shifts[have])
     return out

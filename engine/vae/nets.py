@@ -30,15 +30,21 @@ from ..config import VAEConfig
 
 logger = logging.getLogger(__name__)
 
-#: Bumped whenever the layer graph or the custom layers change incompatibly.
-MODEL_FORMAT = 1
+#: Bumped whenever the layer graph, the custom layers or the input convention change
+#: incompatibly (2: the phase alignment of the input curves is part of the model).
+MODEL_FORMAT = 2
 N_BANDS = 2
 N_PHASE = 160
 
 
 def architecture(cfg: VAEConfig, n_phase: int = N_PHASE) -> dict[str, Any]:
-    """The settings that define the network's weights (not how it is trained)."""
+    """The settings that define the network's weights (not how it is trained).
+
+    ``align`` is among them: a model trained on phase-aligned curves does not describe
+    curves in the catalogue's phases, and the other way round.
+    """
     return {"model_format": MODEL_FORMAT, "n_bands": N_BANDS, "n_phase": int(n_phase),
+            "align": str(cfg.align),
             "latent_dim": int(cfg.latent_dim), "filters": [int(f) for f in cfg.filters],
             "kernel": [int(k) for k in cfg.kernel], "strides": [int(s) for s in cfg.strides],
             "dense": int(cfg.dense), "dropout": float(cfg.dropout)}
@@ -95,7 +101,7 @@ def keras_objects() -> SimpleNamespace:
 
         def call(self, inputs):
             mu, logvar = inputs
-            eps = keras.random.normal(ops.shape(mu), seed=self.seed_generator)
+            eps = keras.random.normal(ops.shape(mu), dtype=mu.dtype, seed=self.seed_generator)
             return mu + ops.exp(0.5 * logvar) * eps
 
         def get_config(self):
@@ -180,6 +186,11 @@ def _check_arch(arch: dict[str, Any]) -> None:
                           f"{sw}^{n} (stride^number of conv layers)")
     if not 0 <= arch["dropout"] < 1:
         raise ConfigError(f"[vae] dropout must be in [0, 1), got {arch['dropout']}")
+    from .data import ALIGN_MODES
+
+    if arch["align"] not in ALIGN_MODES:
+        raise ConfigError(f"[vae] align must be one of {', '.join(ALIGN_MODES)}, "
+                          f"not {arch['align']!r}")
 
 
 def conv_stack(model):
