@@ -3,7 +3,7 @@
 A checkpoint is a flat dict of arrays (``model/NNN`` every model variable including
 the dropout/sampling seed states, ``optimizer/NNN`` Adam's moments and step,
 ``best/NNN`` the best weights so far, ``history/<key>`` the loss curves) plus a small
-JSON ``meta`` (epoch, best epoch, patience counter, resume key).
+JSON ``meta`` (epoch, best epoch, patience counter, schedule horizon, resume key).
 
 Every epoch it is written to ``<store>.work/vae_train-<key>/`` (one ~20 MB file,
 replaced atomically with ``os.replace``); at the end of a run it is committed to the
@@ -43,13 +43,16 @@ class TrainState:
     wait: int = 0                       # epochs since the best validation loss
     train_time_s: float = 0.0           # wall time spent training in all runs
     stopped: str = ""                   # "", "early_stopping", "epochs", "budget", ...
+    horizon: int = 0                    # epoch at which the learning-rate schedule ends (0: unset)
+    cycle_start: int = 0                # epoch at which it began
     history: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in HISTORY_KEYS})
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
 
     def meta(self) -> dict[str, Any]:
         return {"key": self.key, "epoch": self.epoch, "best_epoch": self.best_epoch,
                 "best_val": self.best_val, "wait": self.wait,
-                "train_time_s": self.train_time_s, "stopped": self.stopped}
+                "train_time_s": self.train_time_s, "stopped": self.stopped,
+                "horizon": self.horizon, "cycle_start": self.cycle_start}
 
     def flat(self) -> dict[str, np.ndarray]:
         out = dict(self.arrays)
@@ -66,7 +69,8 @@ def _from_flat(meta: dict[str, Any], flat: dict[str, np.ndarray]) -> TrainState:
     st = TrainState(key=str(meta["key"]), epoch=int(meta["epoch"]),
                     best_epoch=int(meta["best_epoch"]), best_val=float(meta["best_val"]),
                     wait=int(meta["wait"]), train_time_s=float(meta["train_time_s"]),
-                    stopped=str(meta.get("stopped", "")))
+                    stopped=str(meta.get("stopped", "")), horizon=int(meta.get("horizon", 0)),
+                    cycle_start=int(meta.get("cycle_start", 0)))
     st.history = {k: [float(x) for x in flat.get(f"history/{k}", [])] for k in HISTORY_KEYS}
     st.arrays = {k: v for k, v in flat.items() if k.split("/")[0] in _PARTS}
     return st
@@ -113,6 +117,11 @@ def load(store_path: str | Path, key: str) -> TrainState | None:
     """The most advanced checkpoint for ``key`` (work file or store), or None."""
     found = [s for s in (_load_work(store_path, key), _load_store(store_path, key)) if s]
     return max(found, key=lambda s: s.epoch) if found else None
+
+
+def has_work(store_path: str | Path, key: str) -> bool:
+    """Whether a per-epoch checkpoint not yet committed to the store exists."""
+    return _cache(store_path, key).has(0)
 
 
 def clear_work(store_path: str | Path, key: str) -> None:

@@ -25,6 +25,9 @@ def configure_train(parser: argparse.ArgumentParser) -> None:
                         help="cap on the total number of epochs (over resumed runs)")
     parser.add_argument("--minutes", type=float, default=None,
                         help="wall-clock budget of this run in minutes (0: none)")
+    parser.add_argument("--force", action="store_true",
+                        help="when the stored training is done, train on from its weights "
+                             "with a new learning-rate schedule")
 
 
 def configure_encode(parser: argparse.ArgumentParser) -> None:
@@ -51,7 +54,7 @@ def cli_train(args: argparse.Namespace) -> int:
     from ..progress import drive
     from .training import train
 
-    result = drive(train(args.store, _config(args)), show=not args.quiet)
+    result = drive(train(args.store, _config(args), force=args.force), show=not args.quiet)
     _report(result, args, "trained")
     return 0
 

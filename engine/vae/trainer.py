@@ -70,6 +70,9 @@ class VAETrainer:
         return rec + self.cfg.kl_weight * kl, rec, kl
 
     # -- steps -------------------------------------------------------------------
+    def set_learning_rate(self, value: float) -> None:
+        self.optimizer.learning_rate.assign(float(value))
+
     def train_batch(self, x: np.ndarray) -> tuple[float, float, float]:
         """One Adam step on a batch (n, 2, phases); returns (loss, recon, kl)."""
         return tuple(float(v) for v in self._train_step(x))

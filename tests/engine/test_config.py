@@ -36,3 +36,15 @@ def test_hash_changes_with_settings():
     assert a == C.config_hash(C.InterpConfig())
     assert a != C.config_hash(C.InterpConfig(n_phase=100))
     assert a != C.config_hash(C.InterpConfig(), "input-2")
+
+
+def test_the_paper_preset_restores_the_papers_training_settings():
+    from pathlib import Path
+
+    cfg = C.load(Path(__file__).parents[2] / "docs" / "paper.toml").vae
+    assert (cfg.batch_size, cfg.dropout, cfg.kl_weight, cfg.learning_rate) == (1024, 0.1, 1.0, 1e-3)
+    assert (cfg.lr_schedule, cfg.align, cfg.epochs, cfg.patience) == ("constant", "none", 895, 500)
+    # the network itself is the same as the defaults'
+    default = C.VAEConfig()
+    assert (cfg.filters, cfg.kernel, cfg.strides, cfg.dense, cfg.latent_dim) == (
+        default.filters, default.kernel, default.strides, default.dense, default.latent_dim)
