@@ -21,8 +21,9 @@ from engine.vae.encoding import load_model, residual  # noqa: E402
 
 N, N_EXCLUDED = 400, 7
 # A small net keeps each epoch well under a second on 2 cores; the layer graph
-# (periodic padding, strides, dense, sampling) is the one of appendix A.
-CFG = VAEConfig(filters=(8, 16, 32), dense=64, batch_size=16, epochs=3, seed=3)
+# (periodic padding, strides, dense, sampling) is the one of appendix A. No time
+# budget: the cosine schedule is then planned over the epoch cap, deterministically.
+CFG = VAEConfig(filters=(8, 16, 32), dense=64, batch_size=16, epochs=3, seed=3, minutes=0.0)
 
 
 def _store(tmp_path, name="s.h5", seed=0):
@@ -56,18 +57,76 @@ def test_training_lowers_the_loss_and_stores_the_model(trained):
         assert st.runs("train")[-1]["status"] == "ok"
 
 
-def test_resume_continues_the_epochs_and_loss_curve_exactly(tmp_path, trained):
+def test_resume_continues_the_epochs_and_loss_curve_exactly(tmp_path):
     # 2 epochs, then a rerun to 3, equals 3 epochs in one go (same seed): the
-    # optimiser moments, random streams and shuffles are all restored.
+    # optimiser moments, random streams and shuffles are all restored. (A constant
+    # step: raising the epoch cap of a cosine schedule would change the schedule.)
+    cfg = dataclasses.replace(CFG, lr_schedule="constant")
+    ref_path = _store(tmp_path, "ref.h5")
+    run_quiet(train(ref_path, cfg))
     path = _store(tmp_path)
-    first = run_quiet(train(path, dataclasses.replace(CFG, epochs=2)))
+    first = run_quiet(train(path, dataclasses.replace(cfg, epochs=2)))
     assert first["epoch"] == 2
-    second = run_quiet(train(path, CFG))
+    second = run_quiet(train(path, cfg))
     assert second["epoch"] == 3
-    h, ref = _history(path), _history(trained[0])
+    h, ref = _history(path), _history(ref_path)
     np.testing.assert_array_equal(h["epoch"], [1, 2, 3])
     np.testing.assert_allclose(h["loss"], ref["loss"], rtol=1e-5)
     np.testing.assert_allclose(h["val_loss"], ref["val_loss"], rtol=1e-5)
+
+
+def test_a_killed_run_resumes_on_the_same_cosine_schedule(tmp_path, trained):
+    path = _store(tmp_path)
+    gen = train(path, CFG)
+    for p in gen:
+        if p.done == 1 and p.message.startswith("loss"):   # epoch 1 checkpointed: "kill"
+            break
+    gen.close()
+    result = run_quiet(train(path, CFG))
+    assert result["epoch"] == 3 and result["horizon"] == 3 and result["stopped"] == "epochs"
+    h, ref = _history(path), _history(trained[0])
+    np.testing.assert_allclose(h["loss"], ref["loss"], rtol=1e-5)
+    np.testing.assert_allclose(h["val_loss"], ref["val_loss"], rtol=1e-5)
+
+
+def test_cosine_schedule_decays_from_the_peak_to_the_floor():
+    from engine.vae.training import LR_FLOOR, learning_rate
+
+    steps = [learning_rate(CFG, u) for u in np.linspace(0, 1, 11)]
+    assert steps[0] == pytest.approx(CFG.learning_rate)
+    assert steps[-1] == pytest.approx(LR_FLOOR * CFG.learning_rate)
+    assert np.all(np.diff(steps) < 0)
+    const = dataclasses.replace(CFG, lr_schedule="constant")
+    assert learning_rate(const, 0.7) == CFG.learning_rate
+
+
+def test_a_time_budget_plans_the_schedule_and_ends_it(tmp_path):
+    # epochs of ~0.1 s in a 6-second budget: the schedule is planned after the second
+    # epoch on what the rest of the budget holds, and training ends when it is done
+    path = _store(tmp_path)
+    result = run_quiet(train(path, dataclasses.replace(CFG, epochs=1000, minutes=6 / 60)))
+    assert 1 < result["horizon"] < 1000
+    assert result["epoch"] == result["horizon"] and result["stopped"] == "schedule"
+
+
+def test_force_trains_on_from_the_weights_with_a_new_schedule(tmp_path):
+    path = _store(tmp_path)
+    run_quiet(train(path, CFG))                       # 3 epochs: the schedule is done
+    more = dataclasses.replace(CFG, epochs=5)
+    assert run_quiet(train(path, more))["epoch"] == 3   # done stays done ...
+    result = run_quiet(train(path, more, force=True))   # ... unless asked for more
+    assert result["epoch"] == 5 and result["horizon"] == 5
+    h = _history(path)
+    np.testing.assert_array_equal(h["epoch"], [1, 2, 3, 4, 5])
+    assert h["loss"][-1] < h["loss"][2]
+
+
+def test_bad_schedule_or_alignment_settings_are_clear_errors(tmp_path):
+    path = _store(tmp_path)
+    with pytest.raises(StageError, match="lr_schedule"):
+        run_quiet(train(path, dataclasses.replace(CFG, lr_schedule="linear")))
+    with pytest.raises(StageError, match="align"):
+        run_quiet(train(path, dataclasses.replace(CFG, align="brightest")))
 
 
 def test_killed_training_resumes_from_the_last_epoch(tmp_path):
@@ -86,6 +145,22 @@ def test_killed_training_resumes_from_the_last_epoch(tmp_path):
     np.testing.assert_array_equal(_history(path)["epoch"], [1, 2, 3, 4])
     assert result["samples_per_s"] > 0
     assert not list((tmp_path / "s.h5.work").glob("vae_train-*"))   # cleared after commit
+
+
+def test_a_run_killed_after_its_last_epoch_is_committed_by_the_rerun(tmp_path):
+    path = _store(tmp_path)
+    gen = train(path, CFG)
+    for p in gen:
+        if p.done == CFG.epochs and p.message.startswith("loss"):   # checkpointed, not committed
+            break
+    gen.close()
+    with Store(path) as st:
+        assert not st.has("vae")
+    result = run_quiet(train(path, CFG))
+    assert result["epoch"] == CFG.epochs
+    with Store(path) as st:
+        assert st.has("vae/model") and st.attrs("vae")["stopped"] == "epochs"
+    assert not list((tmp_path / "s.h5.work").glob("vae_train-*"))
 
 
 def test_time_budget_stops_cleanly_with_the_best_weights(tmp_path):
@@ -144,6 +219,49 @@ def test_reconstruct_decodes_the_latent_mean(trained):
     # a trained decode is closer to the curve than a flat line is
     assert ((out[:2] - x) ** 2).mean() < (x ** 2).mean()
     assert load_model(path) is load_model(path)      # cached per store and model
+
+
+def test_aligned_encoding_ignores_the_catalogue_epoch(trained, tmp_path):
+    """With ``align = "faintest"`` a curve and its circular shift (another catalogue
+    epoch, the same star) get the same latent vector, and the reconstruction follows
+    the curve's own phases."""
+    path, _ = trained
+    shifted = tmp_path / "shifted.h5"
+    shutil.copy(path, shifted)
+    k = 37
+    with Store(shifted, "a") as st:
+        g = {name: st.read(f"interp/{name}") for name in st.group_keys("interp")}
+        g["mean"], g["std"] = np.roll(g["mean"], k, axis=2), np.roll(g["std"], k, axis=2)
+        st.write_group("interp", g)
+    run_quiet(encode(path, CFG))
+    run_quiet(encode(shifted, CFG))
+    with Store(path) as a, Store(shifted) as b:
+        mu_a, mu_b = a.read("vae/mu"), b.read("vae/mu")
+        res_a, res_b = a.read("vae/recon_residual"), b.read("vae/recon_residual")
+    ok = np.isfinite(mu_a).all(axis=1)
+    np.testing.assert_allclose(mu_b[ok], mu_a[ok], atol=1e-5)
+    np.testing.assert_allclose(np.nanmedian(res_b), np.nanmedian(res_a), rtol=0.05)
+    rows = [0, 1, 2]
+    np.testing.assert_allclose(reconstruct(shifted, rows), np.roll(reconstruct(path, rows), k, axis=2),
+                               atol=1e-5)
+
+
+def test_phase_shifts_put_the_faintest_point_first():
+    from engine.vae.data import phase_shifts, rotate
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(6, 2, 160)).astype("f4")
+    shifts = phase_shifts(x, "faintest")
+    aligned = rotate(x, shifts)
+    assert (aligned.sum(axis=1).argmax(axis=1) == 0).all()
+    np.testing.assert_array_equal(rotate(aligned, -shifts), x)
+    assert (phase_shifts(x, "none") == 0).all()
+
+
+def test_a_model_trained_in_other_phases_is_refused(trained):
+    path, _ = trained
+    with pytest.raises(ModelError, match="align"):
+        run_quiet(encode(path, dataclasses.replace(CFG, align="none")))
 
 
 def test_residual_matches_appendix_c():
