@@ -21,6 +21,8 @@ COLUMNS = (
     ("rank", "rank", "rank in the Cartesian latent space (1 = most anomalous)"),
     ("score_cartesian", "score (cart.)", "isolation-forest score, Cartesian space, max 1"),
     ("score_spherical", "score (sph.)", "isolation-forest score, spherical space, max 1"),
+    ("score_active", "score (labels)", "label-aware score, max 1: active anomaly detection "
+     "(AAD) on your labels, from Run ▸ Score with labels; sort by it to vet in that order"),
     ("id", "id", "survey id"),
     ("name", "name", "IAU-style name"),
     ("class", "class", "catalogue class (Chen et al. 2020)"),
@@ -53,6 +55,7 @@ class Catalog:
     gr : ndarray, mag (mean g minus mean r)
     score_cartesian, score_spherical : ndarray, max 1, NaN where not scored
     rank : ndarray of int, 1 = most anomalous (Cartesian), 0 where not scored
+    score_active : ndarray, max 1, the label-aware (AAD) score; NaN where absent
     """
 
     ids: np.ndarray
@@ -67,6 +70,7 @@ class Catalog:
     flag_msgs: np.ndarray = None           # bytes, the GP stage's reason per object
     label_code: np.ndarray = None          # int16, index into label_names, -1 none
     label_names: list[str] = field(default_factory=list)
+    score_active: np.ndarray = None
     _id_order: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -74,6 +78,8 @@ class Catalog:
             self.flags = np.zeros(len(self.ids), dtype="u4")
         if self.label_code is None:
             self.label_code = np.full(len(self.ids), NO_LABEL, dtype="i2")
+        if self.score_active is None:
+            self.score_active = _nan(len(self.ids))
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -106,7 +112,8 @@ class Catalog:
     def value(self, key: str) -> np.ndarray:
         """The array behind a column (the sort key)."""
         return {"rank": self.rank, "score_cartesian": self.score_cartesian,
-                "score_spherical": self.score_spherical, "id": self.ids, "name": self.names,
+                "score_spherical": self.score_spherical, "score_active": self.score_active,
+                "id": self.ids, "name": self.names,
                 "class": self.classes, "period": self.period, "gr": self.gr,
                 "label": self.label_code, "flags": self.flags}[key]
 

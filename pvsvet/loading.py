@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 
 #: Store paths whose presence the panes care about.
 KNOWN_GROUPS = ("interp", "interp/mean", "vae", "vae/mu", "vae/model", "vae_model",
-                "scores/cartesian", "scores/spherical", "context", "sim")
+                "scores/cartesian", "scores/spherical", "scores/active", "context", "sim")
 MODEL_GROUPS = {"vae/model", "vae_model"}
 
 
@@ -51,6 +51,7 @@ def load_catalog(path: Path, wait: float = 5.0) -> tuple[Catalog, set[str]]:
             score_cartesian=_column(s, "scores/cartesian/score", n),
             score_spherical=_column(s, "scores/spherical/score", n),
             rank=_column(s, "scores/cartesian/rank", n, "i4"),
+            score_active=_column(s, "scores/active/score", n),
             flags=_column(s, "interp/status", n, "u4") | _column(s, "objects/status", n, "u4"))
         if s.has("interp/status_msg"):
             cat.flag_msgs = s.read("interp/status_msg")[:n]

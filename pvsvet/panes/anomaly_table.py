@@ -21,7 +21,7 @@ from ..state import AppState
 logger = logging.getLogger(__name__)
 
 _ALIGN_RIGHT = int(Qt.AlignRight | Qt.AlignVCenter)
-_NUMERIC = {"rank", "score_cartesian", "score_spherical", "period", "gr"}
+_NUMERIC = {"rank", "score_cartesian", "score_spherical", "score_active", "period", "gr"}
 
 
 class CatalogModel(QAbstractTableModel):
@@ -157,6 +157,9 @@ class AnomalyTablePane(QWidget):
     def on_loaded(self, state: AppState) -> None:
         cat = state.catalog
         self.filters.fill(cat.class_names(), list(cat.label_names))
+        # the label-aware score exists once "Score with labels" has run
+        self.table.setColumnHidden(COLUMN_KEYS.index("score_active"),
+                                   not np.isfinite(cat.score_active).any())
         state.view.set_filter(self.filters.value())
         self.model.reset()
         self._update_count()
@@ -241,7 +244,7 @@ def _make_table(model: CatalogModel) -> QTableView:
     hh = t.horizontalHeader()
     hh.setSectionResizeMode(QHeaderView.Interactive)
     hh.setStretchLastSection(True)
-    for col, width in enumerate((48, 92, 92, 178, 190, 56, 80, 74, 80)):
+    for col, width in enumerate((48, 92, 92, 100, 178, 190, 56, 80, 74, 80)):
         t.setColumnWidth(col, width)
     t.setFocusPolicy(Qt.StrongFocus)
     return t

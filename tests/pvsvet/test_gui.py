@@ -11,7 +11,7 @@ from pvsvet.catalog import COLUMN_KEYS
 
 def _click_row(qtbot, window, position: int) -> int:
     view = window.table.table
-    index = window.table.model.index(position, 3)
+    index = window.table.model.index(position, COLUMN_KEYS.index("id"))
     view.scrollTo(index)
     qtbot.mouseClick(view.viewport(), Qt.LeftButton, pos=view.visualRect(index).center())
     return int(window.state.view.rows[position])
@@ -151,3 +151,19 @@ def test_export_reads_back_and_matches_the_journal(qtbot, window, gui_store, tmp
         current = {k: v.label for k, v in j.current().items()}
     got = {str(i): str(lab) for i, lab in zip(table["id"], table["label"])}
     assert got == current and len(got) == 3
+
+
+def test_label_aware_scores_get_their_own_sortable_column(qtbot, window, gui_store):
+    """After Run > Score with labels the table shows /scores/active and ranks by it."""
+    table, col = window.table, COLUMN_KEYS.index("score_active")
+    assert table.table.isColumnHidden(col)             # no label-aware scores yet
+    n = len(window.state.catalog)
+    active = np.random.default_rng(5).random(n)
+    with Store(gui_store, "a") as s:
+        s.write_group("scores/active", {"score": active / active.max(),
+                                        "rank": np.argsort(np.argsort(-active)) + 1})
+    window.state.reload()
+    assert not table.table.isColumnHidden(col)
+    table.model.sort(col, Qt.DescendingOrder)
+    assert int(window.state.view.rows[0]) == int(np.argmax(active))
+    assert table.model.data(table.model.index(0, col)) == "1.000"
