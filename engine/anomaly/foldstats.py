@@ -1,0 +1,145 @@
+"""How the raw photometry departs from the object's folded GP curve.
+
+The GP curve of ``/interp`` is the object's periodic model; the raw points of
+``/lightcurves``, folded on the catalogue period (eq. 1), scatter around it. Three
+numbers per object say what kind of scatter it is:
+
+``fold_outlier_frac``
+    Fraction of points more than :data:`OUTLIER_SIGMA` sigma from the curve, sigma
+    being the larger of the robust scatter of the residuals (1.4826 x their median
+    absolute deviation) and the median photometric error. Gaussian noise gives ~1e-4;
+    an outburst, a fading episode or a blend with another source puts whole runs of
+    points there.
+``fold_scatter``
+    That robust sigma over the median photometric error: ~1 where the fold explains
+    everything but the noise; > 1 for cycle-to-cycle changes (semi-regulars) or a
+    fold on the wrong period.
+``variability``
+    Standard deviation of the magnitudes over the median error: how far above the
+    noise the star varies at all (a wrong period scrambles the curve but keeps this
+    large; a faint star whose variation hides in the noise has ~1).
+
+Each is the median over the two bands (g, r). Rows without a GP curve are NaN.
+
+:func:`ensure_fold_stats` keeps them in the store's ``/foldstats`` group, tagged with
+the ``write_id`` of the ``/interp`` they were computed from, so a score run
+recomputes them only after the GP stage has rerun.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import FeatureError
+from ..progress import Progress, StageGen, run_quiet
+from ..store import Store
+
+logger = logging.getLogger(__name__)
+
+NAMES = ("fold_outlier_frac", "fold_scatter", "variability")
+OUTLIER_SIGMA = 4.0
+MAD_TO_SIGMA = 1.4826
+GROUP = "foldstats"
+
+
+def ensure_fold_stats(store_path: str | Path, chunk: int = 20000) -> StageGen:
+    """The fold statistics of the store, computed and stored in ``/foldstats`` when
+    missing or older than ``/interp``. A generator: yields :class:`Progress` per chunk
+    (stop iterating to cancel: nothing is written), returns the dict of arrays.
+
+    Raises
+    ------
+    FeatureError
+        When the store has no ``/interp`` or no ``/lightcurves``.
+    """
+    with Store(store_path, "r") as st:
+        interp = st.attrs("interp") if st.has("interp") else {}
+        interp_written = str(interp.get("write_id", interp.get("written", "")))
+        if st.has(GROUP) and str(st.attrs(GROUP).get("interp_written")) == interp_written \
+                and all(st.has(f"{GROUP}/{k}") for k in NAMES):
+            return {k: st.read(f"{GROUP}/{k}") for k in NAMES}
+        for need, stage in (("interp/mean", "interpolate"), ("lightcurves/offsets", "ingest")):
+            if not st.has(need):
+                raise FeatureError(f"{st.path}: fold statistics need /{need} "
+                                   f"(run {stage} first)")
+    t0 = time.perf_counter()
+    out = yield from fold_stats_steps(store_path, chunk)
+    with Store(store_path, "a") as st:
+        st.write_group(GROUP, out, {"interp_written": interp_written,
+                                    "outlier_sigma": OUTLIER_SIGMA,
+                                    "seconds": round(time.perf_counter() - t0, 2)})
+    logger.info("%s: fold statistics of %d objects in %.1f s", store_path, len(out[NAMES[0]]),
+                time.perf_counter() - t0)
+    return out
+
+
+def fold_stats(store_path: str | Path, chunk: int = 20000) -> dict[str, np.ndarray]:
+    """:data:`NAMES` -> (N,) float64 arrays for every object of the store."""
+    return run_quiet(fold_stats_steps(store_path, chunk))
+
+
+def fold_stats_steps(store_path: str | Path, chunk: int = 20000) -> StageGen:
+    """:func:`fold_stats` as a generator of :class:`Progress` (objects done)."""
+    with Store(store_path, "r") as st:
+        n = st.n_objects
+        period = st.read_objects(["period"])["period"].astype(np.float64)
+        mbar, sigma = st.read("interp/raw_mean_mag"), st.read("interp/raw_std_mag")
+        out = {k: np.full(n, np.nan) for k in NAMES}
+        for a in range(0, n, chunk):
+            b = min(a + chunk, n)
+            curves = st.read("interp/mean", rows=slice(a, b)).astype(np.float64)
+            curves = curves * sigma[a:b, :, None] + mbar[a:b, :, None]   # magnitudes
+            pts = st.photometry(a, b)
+            for k, v in _chunk_stats(curves, period[a:b], *pts).items():
+                out[k][a:b] = v
+            yield Progress("score", b, n, "fold statistics", "obj")
+    return out
+
+
+def _chunk_stats(curves, period, obj, time, mag, err, band) -> dict[str, np.ndarray]:
+    m, n_phase = len(curves), curves.shape[-1]
+    ok = (band < 2) & np.isfinite(mag) & np.isfinite(err) & (err > 0)
+    ok &= np.isfinite(period[obj]) & (period[obj] > 0)
+    obj, time, mag, err, band = obj[ok], time[ok], mag[ok], err[ok], band[ok].astype(np.int64)
+    x = time / period[obj]
+    pos = (x - np.floor(x)) * n_phase
+    i0 = np.floor(pos).astype(np.int64) % n_phase
+    w = pos - np.floor(pos)
+    model = (1 - w) * curves[obj, band, i0] + w * curves[obj, band, (i0 + 1) % n_phase]
+    resid = mag - model
+    good = np.isfinite(resid)
+    group = (obj * 2 + band)[good]
+    resid, err, mag = resid[good], err[good], mag[good]
+    n_groups = 2 * m
+    med_err = _group_median(err, group, n_groups)
+    centre = _group_median(resid, group, n_groups)
+    dev = np.abs(resid - centre[group])
+    scale = MAD_TO_SIGMA * _group_median(dev, group, n_groups)
+    count = np.bincount(group, minlength=n_groups).astype(np.float64)
+    outliers = np.bincount(group, weights=dev > OUTLIER_SIGMA * np.maximum(scale, med_err)[group],
+                           minlength=n_groups)
+    mean = np.bincount(group, weights=mag, minlength=n_groups) / np.maximum(count, 1)
+    var = np.bincount(group, weights=(mag - mean[group]) ** 2, minlength=n_groups) / np.maximum(
+        count - 1, 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per_band = {"fold_outlier_frac": outliers / count, "fold_scatter": scale / med_err,
+                    "variability": np.sqrt(var) / med_err}
+    return {k: np.median(np.where(count >= 3, v, np.nan).reshape(m, 2), axis=1)
+            for k, v in per_band.items()}
+
+
+def _group_median(values: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarray:
+    """Median of ``values`` per group id (NaN for empty groups), by one lexsort."""
+    order = np.lexsort((values, group))
+    counts = np.bincount(group, minlength=n_groups)
+    start = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    out = np.full(n_groups, np.nan)
+    has = counts > 0
+    lo = start[has] + (counts[has] - 1) // 2
+    hi = start[has] + counts[has] // 2
+    sv = values[order]
+    out[has] = 0.5 * (sv[lo] + sv[hi])
+    return out
