@@ -19,8 +19,9 @@ def configure_score(parser: argparse.ArgumentParser) -> None:
                         default=None,
                         help="feature space(s) to score (default: both = the paper's cartesian "
                              "and spherical; residual: cartesian + log10 reconstruction "
-                             "residual, beyond the paper; diagnostic: latent radius, residual "
-                             "and GP coherence features, beyond the paper; all: the four)")
+                             "residual, beyond the paper; diagnostic: fold and band "
+                             "coherence, points off the fold, latent radius and residual, "
+                             "beyond the paper; all: the four)")
     parser.add_argument("--config", default=None, help="TOML file with a [score] table")
     parser.add_argument("--no-convergence", action="store_true",
                         help="skip the n vs 2n trees convergence check (halves the time)")

@@ -16,16 +16,30 @@ An autoencoder maps a curve unlike its training set onto the latent region of th
 nearest familiar shape, so the latent means alone can hide it; its reconstruction
 misses the GP curve by many GP sigmas, and the residual says so.
 
-Diagnostic space (beyond the paper, off by default): six catalogue-independent
-features any run has, none from the class or the truth labels: the latent radius ``r``
-of eq. 9; ``log10_recon_residual_g``, ``_r``, the appendix-C residual per band; and from
-the GP fit ``/interp/hyper`` (l_phi, l_lambda, C, delta): ``log10_C_over_delta``, the
-fold's coherence (coherent variance C over white noise delta, both mag^2: a wrong period
-or an episodic event leaves scatter the kernel cannot fold, so a small ratio),
-``log10_l_lambda`` (normalised wavelength: a small value means g and r do not move
-together, e.g. a phase lag between bands) and ``log10_l_phi`` (phase units: the
-narrowest feature of the folded curve). The period and colour are left out on purpose:
-they make the forest rank the long-period red giants first instead.
+Diagnostic space (beyond the paper, off by default): questions a vetting astronomer
+asks of every light curve, none answered from the class or the truth labels:
+
+``log10_C_over_delta``
+    Does the catalogue period fold the data? The GP's coherent variance C over its white
+    noise delta (``/interp/hyper``, both mag^2): a wrong period, or an episode the fold
+    cannot follow, leaves scatter the periodic kernel cannot fold, a small ratio.
+``log10_l_lambda``
+    Do g and r move together? The GP's length scale along normalised wavelength: small
+    when the bands vary independently (a phase lag between bands, a blend).
+``log10_fold_outlier_frac``
+    Did something happen once? The fraction of raw points more than 4 robust sigma off
+    the folded GP curve (:mod:`engine.anomaly.foldstats`, 1e-3 added before the log):
+    fades, outbursts, flares.
+``r``, ``log10_recon_residual``
+    Is the folded shape one the autoencoder knows? The latent radius of eq. 9 and the
+    appendix-C residual (band mean).
+
+Each feature is one-sided: values on the unremarkable side of the median (a coherent
+fold, bands in step, no outlying points, a familiar shape) are set to the median, so
+the forest spends its cuts on the side that means something; a forest otherwise
+isolates both tails, and the very coherent folds of bright EW stars would rank with the
+scrambled ones. The period and colour are left out on purpose: they make the forest rank
+the long-period red giants first (the paper's question, answered by the other spaces).
 """
 from __future__ import annotations
 
@@ -53,8 +67,12 @@ def residual_names(n_latent: int = 10) -> list[str]:
     return cartesian_names(n_latent) + ["log10_recon_residual"]
 
 
-DIAGNOSTIC_NAMES = ["r", "log10_recon_residual_g", "log10_recon_residual_r",
-                    "log10_C_over_delta", "log10_l_lambda", "log10_l_phi"]
+#: diagnostic features and the side of the median that is kept (-1 low, +1 high)
+DIAGNOSTIC_SIDES = {"log10_C_over_delta": -1, "log10_l_lambda": -1,
+                    "log10_fold_outlier_frac": +1, "r": +1, "log10_recon_residual": +1}
+DIAGNOSTIC_NAMES = list(DIAGNOSTIC_SIDES)
+#: added to the outlier fraction before the log (a tenth of a point in a typical fold)
+OUTLIER_FLOOR = 1e-3
 
 
 #: columns of /interp/hyper (attr hyper_names; C and delta may carry a unit suffix)
@@ -135,8 +153,9 @@ class Features:
     residual : ndarray (N, 13) or None; Cartesian + log10 reconstruction residual, None
         where the store has no ``/vae/recon_residual``; rows without a finite residual
         are NaN (and left out of that space only, see :meth:`valid_for`)
-    diagnostic : ndarray (N, 6) or None; see the module docstring; None without
-        ``/vae/recon_residual`` or ``/interp/hyper``; rows with a missing feature are NaN
+    diagnostic : ndarray (N, 5) or None; see the module docstring; None without
+        ``/vae/recon_residual``, ``/interp/hyper`` or the fold statistics
+        (``/foldstats``); rows with a missing feature are NaN
     names : dict space -> feature names
     m_gr_source : str; where m_gr came from
     """
@@ -155,7 +174,9 @@ class Features:
         if name == "diagnostic":
             if self.diagnostic is None:
                 raise FeatureError("feature space 'diagnostic' needs /vae/recon_residual "
-                                   "(run encode with n_decode > 0) and /interp/hyper")
+                                   "(run encode with n_decode > 0), /interp/hyper and "
+                                   "/foldstats (written by the score stage from /interp "
+                                   "and /lightcurves)")
             return self.diagnostic
         if name == "residual":
             if self.residual is None:
@@ -231,19 +252,23 @@ def load_features(store_path, last_angle: str = "paper") -> Features:
         recon = (store.read("vae/recon_residual").astype(np.float64)
                  if store.has("vae/recon_residual") else None)
         hyper = _hyper(store) if store.has("interp/hyper") else None
+        fold = (store.read("foldstats/fold_outlier_frac").astype(np.float64)
+                if store.has("foldstats/fold_outlier_frac") else None)
     return build_features(mu, period, m_gr, last_angle, source, where=str(store_path),
-                          recon_residual=recon, gp_hyper=hyper)
+                          recon_residual=recon, gp_hyper=hyper, outlier_frac=fold)
 
 
 def build_features(mu: np.ndarray, period: np.ndarray, m_gr: np.ndarray,
                    last_angle: str = "paper", m_gr_source: str = "given",
                    where: str = "features",
                    recon_residual: np.ndarray | None = None,
-                   gp_hyper: np.ndarray | None = None) -> Features:
+                   gp_hyper: np.ndarray | None = None,
+                   outlier_frac: np.ndarray | None = None) -> Features:
     """Assemble the feature spaces from arrays (see module docstring).
 
     ``recon_residual`` (N, 2), the appendix-C residual per band, adds the residual space;
-    with ``gp_hyper`` (N, 4), the GP's l_phi, l_lambda, C, delta, also the diagnostic one.
+    with ``gp_hyper`` (N, 4), the GP's l_phi, l_lambda, C, delta, and ``outlier_frac``
+    (N,), the fraction of raw points off the fold, also the diagnostic one.
     """
     with np.errstate(invalid="ignore", divide="ignore"):
         logp = np.where(period > 0, np.log10(np.where(period > 0, period, 1.0)), np.nan)
@@ -264,7 +289,7 @@ def build_features(mu: np.ndarray, period: np.ndarray, m_gr: np.ndarray,
              "residual": residual_names(k), "diagnostic": list(DIAGNOSTIC_NAMES)}
     return Features(cart, sph, valid, names, m_gr_source,
                     _residual_space(cart, recon_residual),
-                    _diagnostic_space(sph[:, 0], recon_residual, gp_hyper))
+                    _diagnostic_space(sph[:, 0], recon_residual, gp_hyper, outlier_frac))
 
 
 def _residual_space(cart: np.ndarray, recon: np.ndarray | None) -> np.ndarray | None:
@@ -277,15 +302,37 @@ def _residual_space(cart: np.ndarray, recon: np.ndarray | None) -> np.ndarray | 
     return np.column_stack([cart, log_res])
 
 
-def _diagnostic_space(r: np.ndarray, recon: np.ndarray | None,
-                      hyper: np.ndarray | None) -> np.ndarray | None:
-    n = len(r)
-    if recon is None or hyper is None or recon.shape != (n, 2) or hyper.shape != (n, 4):
-        return None
+def diagnostic_raw(r: np.ndarray, recon: np.ndarray, hyper: np.ndarray,
+                   outlier_frac: np.ndarray) -> np.ndarray:
+    """The diagnostic features before the one-sided clip, columns :data:`DIAGNOSTIC_NAMES`."""
     l_phi, l_lam, amp, noise = hyper.T
     with np.errstate(invalid="ignore", divide="ignore"):
         # every feature spans decades: logs; a non-positive value gives NaN (row left out)
-        x = np.column_stack([r, np.log10(recon[:, 0]), np.log10(recon[:, 1]),
-                             np.log10(amp / noise), np.log10(l_lam), np.log10(l_phi)])
+        x = np.column_stack([np.log10(amp / noise), np.log10(l_lam),
+                             np.log10(outlier_frac + OUTLIER_FLOOR), r,
+                             np.log10(np.mean(recon, axis=1))])
     x[~np.isfinite(x)] = np.nan
     return x
+
+
+def one_sided(x: np.ndarray, sides) -> np.ndarray:
+    """Set each column's values on the unremarkable side of its median to the median."""
+    out = x.copy()
+    for j, side in enumerate(sides):
+        col = out[:, j]
+        ok = np.isfinite(col)
+        if ok.any():
+            med = np.median(col[ok])
+            col[ok] = np.minimum(col[ok], med) if side < 0 else np.maximum(col[ok], med)
+    return out
+
+
+def _diagnostic_space(r: np.ndarray, recon: np.ndarray | None, hyper: np.ndarray | None,
+                      outlier_frac: np.ndarray | None) -> np.ndarray | None:
+    n = len(r)
+    if (recon is None or hyper is None or outlier_frac is None or recon.shape != (n, 2)
+            or hyper.shape != (n, 4) or outlier_frac.shape != (n,)):
+        return None
+    x = diagnostic_raw(r, recon, hyper, outlier_frac)
+    x[~np.isfinite(x).all(axis=1)] = np.nan
+    return one_sided(x, DIAGNOSTIC_SIDES.values())

@@ -13,6 +13,7 @@ from ..errors import StageError
 from ..progress import Progress, StageGen
 from . import stats
 from .features import SPACE_NAMES, Features, load_features
+from .foldstats import ensure_fold_stats
 from .runner import run_forests
 
 logger = logging.getLogger(__name__)
@@ -79,6 +80,8 @@ def score(store_path, cfg: ScoreConfig | None = None, use_labels: bool = False,
     """
     cfg = cfg or ScoreConfig()
     _check(cfg)
+    if "diagnostic" in cfg.spaces:
+        yield from ensure_fold_stats(store_path)
     yield Progress("score", 0, 0, "reading features", "forest")
     feats = load_features(store_path, cfg.last_angle)
     ihash = input_hash(feats)
@@ -152,8 +155,11 @@ def _space_group(space, cfg, feats, results, classes):
         attrs["note"] = ("beyond the paper: Cartesian features + log10 of the appendix-C "
                          "reconstruction residual (band mean)")
     if space == "diagnostic":
-        attrs["note"] = ("beyond the paper: latent radius, log10 reconstruction residual per "
-                         "band, log10 GP C/delta, l_lambda, l_phi (no period, colour or class)")
+        attrs["note"] = ("beyond the paper: fold coherence log10 C/delta, band coherence "
+                         "log10 l_lambda, log10 fraction of raw points off the fold, latent "
+                         "radius, log10 reconstruction residual; each one-sided (the "
+                         "unremarkable side of the median set to the median); no period, "
+                         "colour or class")
     if space == "spherical":
         attrs["transform"] = f"Blumenson (eq. 9), last angle convention '{cfg.last_angle}'"
     if cfg.convergence_check:

@@ -1,11 +1,13 @@
-"""The opt-in diagnostic space: latent radius, per-band residual and GP fit features."""
+"""The opt-in diagnostic space: fold and band coherence, points off the fold, latent
+radius and residual, each one-sided."""
 import dataclasses
 
 import numpy as np
 import pytest
 
 from engine.anomaly import feedback_experiment, recall_report, score
-from engine.anomaly.features import DIAGNOSTIC_NAMES, build_features, load_features
+from engine.anomaly.features import (DIAGNOSTIC_NAMES, build_features, load_features,
+                                     one_sided)
 from engine.errors import FeatureError
 from engine.progress import run_quiet
 from engine.store import Store
@@ -27,13 +29,18 @@ def _with_fit(path, seed=0, names=HYPER_NAMES):
         mu[2:] = rng.normal(size=(n - 2, 10)).astype("f4") * 0.4
         mu[2:, 0] += 3.0
         res = rng.lognormal(0.0, 0.3, (n, 2)).astype("f4")
-        res[7, 1] = 0.0                      # log10(0): no feature, left out of the space
+        res[7] = 0.0                         # log10(0): no feature, left out of the space
         hyper = np.column_stack([10 ** rng.normal(-0.7, 0.1, n), 10 ** rng.normal(0.5, 0.1, n),
                                  10 ** rng.normal(-1.0, 0.2, n), 10 ** rng.normal(-3.0, 0.2, n)])
         hyper[PLANTED, 3] = 10.0 ** 3.0      # C/delta = 1e-4 against ~1e2, like a wrong period
+        frac = rng.uniform(0, 0.004, n)      # points off the fold: a few per mille
         st.write_group("vae", {"mu": mu, "recon_residual": res})
         st.write_group("interp", {"hyper": hyper}, {"hyper_names": names})
-    return path, res, hyper
+        # as the score stage stores them, tagged with the /interp they belong to
+        st.write_group("foldstats", {"fold_outlier_frac": frac, "fold_scatter": np.ones(n),
+                                     "variability": np.full(n, 10.0)},
+                       {"interp_written": st.attrs("interp")["write_id"]})
+    return path, res, hyper, frac
 
 
 def test_build_features_diagnostic_columns():
@@ -41,40 +48,66 @@ def test_build_features_diagnostic_columns():
     mu = rng.normal(size=(40, 10))
     res = np.column_stack([np.full(40, 10.0), np.full(40, 0.01)])
     hyper = np.tile([0.2, 3.0, 0.5, 0.005], (40, 1))
+    hyper[0, 2] = 5e-5                   # C/delta 1e-2: a fold that explains little
+    hyper[1, 2] = 5.0                    # C/delta 1e3: better than most, unremarkable
+    frac = np.zeros(40)
+    frac[2] = 0.099                      # a tenth of the points off the fold
     feats = build_features(mu, np.full(40, 2.0), np.full(40, 0.5), recon_residual=res,
-                           gp_hyper=hyper)
+                           gp_hyper=hyper, outlier_frac=frac)
     x = feats.space("diagnostic")
-    assert x.shape == (40, 6) and feats.names["diagnostic"] == DIAGNOSTIC_NAMES
-    np.testing.assert_allclose(x[:, 0], np.linalg.norm(mu, axis=1))
-    np.testing.assert_allclose(x[0, 1:], [1.0, -2.0, 2.0, np.log10(3.0), np.log10(0.2)])
+    assert x.shape == (40, 5) and feats.names["diagnostic"] == DIAGNOSTIC_NAMES
+    assert DIAGNOSTIC_NAMES[:3] == ["log10_C_over_delta", "log10_l_lambda",
+                                    "log10_fold_outlier_frac"]
+    # the bad fold keeps its low value, the very good one is clipped to the median
+    assert x[0, 0] == pytest.approx(-2.0) and x[1, 0] == pytest.approx(2.0)
+    np.testing.assert_allclose(x[3:, 0], 2.0)
+    np.testing.assert_allclose(x[:, 1], np.log10(3.0))
+    assert x[2, 2] == pytest.approx(-1.0) and x[5, 2] == pytest.approx(-3.0)
+    r = np.linalg.norm(mu, axis=1)
+    np.testing.assert_allclose(x[:, 3], np.maximum(r, np.median(r)))   # large radii kept
+    np.testing.assert_allclose(x[:, 4], np.log10(5.005))
     assert feats.valid_for("diagnostic").all()
     with pytest.raises(FeatureError, match="interp/hyper"):
         build_features(mu, np.full(40, 2.0), np.full(40, 0.5), recon_residual=res).space(
             "diagnostic")
+    with pytest.raises(FeatureError, match="foldstats"):
+        build_features(mu, np.full(40, 2.0), np.full(40, 0.5), recon_residual=res,
+                       gp_hyper=hyper).space("diagnostic")
 
 
-def test_load_features_reads_the_gp_and_vae_datasets(tmp_path):
-    path, res, hyper = _with_fit(make_store(tmp_path / "s.h5"))
+def test_one_sided_keeps_the_meaningful_tail_and_skips_missing_values():
+    x = np.array([[1.0, 1.0], [2.0, 2.0], [3.0, 3.0], [np.nan, 9.0]])
+    out = one_sided(x, [-1, +1])
+    np.testing.assert_array_equal(out[:3, 0], [1.0, 2.0, 2.0])     # low side kept
+    np.testing.assert_array_equal(out[:, 1], [2.5, 2.5, 3.0, 9.0])  # high side kept
+    assert np.isnan(out[3, 0]) and np.isnan(x[3, 0]) and x[0, 1] == 1.0   # input untouched
+
+
+def test_load_features_reads_the_gp_vae_and_fold_datasets(tmp_path):
+    path, res, hyper, frac = _with_fit(make_store(tmp_path / "s.h5"))
     feats = load_features(path)
     x = feats.space("diagnostic")
     ok = feats.valid_for("diagnostic")
     assert not ok[:2].any() and not ok[7] and ok.sum() == 1500 - 3
-    np.testing.assert_allclose(x[ok, 1:3], np.log10(res[ok].astype(float)), rtol=1e-6)
-    np.testing.assert_allclose(x[ok, 3], np.log10(hyper[ok, 2] / hyper[ok, 3]))
-    np.testing.assert_allclose(x[ok, 4], np.log10(hyper[ok, 1]))
-    np.testing.assert_allclose(x[ok, 5], np.log10(hyper[ok, 0]))
-    np.testing.assert_allclose(x[ok, 0], feats.spherical[ok, 0])
+    with np.errstate(divide="ignore"):        # row 7's residual is 0
+        raw = np.column_stack([np.log10(hyper[:, 2] / hyper[:, 3]), np.log10(hyper[:, 1]),
+                               np.log10(frac + 1e-3), feats.spherical[:, 0],
+                               np.log10(res.astype(float).mean(axis=1))])[ok]
+    med = np.median(raw, axis=0)
+    for j, side in enumerate((-1, -1, +1, +1, +1)):
+        want = np.minimum(raw[:, j], med[j]) if side < 0 else np.maximum(raw[:, j], med[j])
+        np.testing.assert_allclose(x[ok, j], want, rtol=1e-6, err_msg=DIAGNOSTIC_NAMES[j])
 
 
 def test_hyper_columns_in_another_order_are_refused(tmp_path):
-    path, _, _ = _with_fit(make_store(tmp_path / "s.h5"),
-                           names=["C_mag2", "delta_mag2", "l_phi", "l_lambda"])
+    path, *_ = _with_fit(make_store(tmp_path / "s.h5"),
+                         names=["C_mag2", "delta_mag2", "l_phi", "l_lambda"])
     with pytest.raises(FeatureError, match="hyper columns"):
         load_features(path)
 
 
 def test_incoherent_fold_ranks_first(tmp_path):
-    path, _, _ = _with_fit(make_store(tmp_path / "s.h5"))
+    path, *_ = _with_fit(make_store(tmp_path / "s.h5"))
     # every tree sees all objects (max_samples capped at N): with 256 of 1,500 a lone
     # object is in one tree's sample in six, and its edge a few ranks are noise
     cfg = dataclasses.replace(CFG, spaces=("cartesian", "diagnostic"), convergence_check=False,
