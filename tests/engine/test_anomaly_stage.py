@@ -159,3 +159,24 @@ def test_feedback_experiment_counts(store):
     assert res["inspected"] == 10 and len(res["found_per_round"]) == 2
     assert 0 <= res["found_with_feedback"] <= 10 and 0 <= res["found_plain_forest"] <= 10
     assert res["n_injected"] == 15
+
+
+def test_bench_anomaly_reports_recall_mix_and_feedback(store, capsys):
+    import json
+
+    run_quiet(score(store, dataclasses.replace(CFG, convergence_check=False)))
+    assert main(["bench", "anomaly", "--store", str(store), "--rounds", "2", "--per-round", "5",
+                 "--feedback-spaces", "cartesian,diagnostic", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out["spaces"]) == {"cartesian", "spherical"}
+    top2 = out["spaces"]["cartesian"]["recall"]["top2%"]
+    # 1,498 scored objects: the top 2% are 30; the 15 outliers lie far from the clusters
+    assert top2["n_top"] == 30 and top2["all"]["injected"] == 15
+    assert top2["far"]["injected"] + top2["near"]["injected"] == 15
+    assert out["summary"]["cartesian"]["top2%"] == top2["all"]["recall"] >= 0.5
+    assert out["meets_target"] == any(v["top2%"] >= 0.8 for v in out["summary"].values())
+    mix = out["spaces"]["cartesian"]["class_mix"]
+    assert sum(mix["top"].values()) == 100 and out["spaces"]["cartesian"]["paper_top100"]
+    fb = out["feedback"]["cartesian"]
+    assert fb["inspected"] == 10 and fb["found_with_feedback"] <= 10
+    assert "no /scores/diagnostic" in out["feedback"]["diagnostic"]["error"]
