@@ -21,6 +21,9 @@ COLUMNS = (
     ("rank", "rank", "rank in the Cartesian latent space (1 = most anomalous)"),
     ("score_cartesian", "score (cart.)", "isolation-forest score, Cartesian space, max 1"),
     ("score_spherical", "score (sph.)", "isolation-forest score, spherical space, max 1"),
+    ("score_diagnostic", "score (diag.)", "isolation-forest score, diagnostic space, max 1: "
+     "a period that does not fold the data, g and r out of step, points off the fold "
+     "(fades, outbursts), an unfamiliar shape; from score --space diagnostic"),
     ("score_active", "score (labels)", "label-aware score, max 1: active anomaly detection "
      "(AAD) on your labels, from Run ▸ Score with labels; sort by it to vet in that order"),
     ("id", "id", "survey id"),
@@ -56,6 +59,7 @@ class Catalog:
     score_cartesian, score_spherical : ndarray, max 1, NaN where not scored
     rank : ndarray of int, 1 = most anomalous (Cartesian), 0 where not scored
     score_active : ndarray, max 1, the label-aware (AAD) score; NaN where absent
+    score_diagnostic : ndarray, max 1, the diagnostic-space score; NaN where absent
     """
 
     ids: np.ndarray
@@ -71,6 +75,7 @@ class Catalog:
     label_code: np.ndarray = None          # int16, index into label_names, -1 none
     label_names: list[str] = field(default_factory=list)
     score_active: np.ndarray = None
+    score_diagnostic: np.ndarray = None
     _id_order: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -80,6 +85,8 @@ class Catalog:
             self.label_code = np.full(len(self.ids), NO_LABEL, dtype="i2")
         if self.score_active is None:
             self.score_active = _nan(len(self.ids))
+        if self.score_diagnostic is None:
+            self.score_diagnostic = _nan(len(self.ids))
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -113,7 +120,7 @@ class Catalog:
         """The array behind a column (the sort key)."""
         return {"rank": self.rank, "score_cartesian": self.score_cartesian,
                 "score_spherical": self.score_spherical, "score_active": self.score_active,
-                "id": self.ids, "name": self.names,
+                "score_diagnostic": self.score_diagnostic, "id": self.ids, "name": self.names,
                 "class": self.classes, "period": self.period, "gr": self.gr,
                 "label": self.label_code, "flags": self.flags}[key]
 

@@ -23,7 +23,8 @@ logger = logging.getLogger(__name__)
 
 #: Store paths whose presence the panes care about.
 KNOWN_GROUPS = ("interp", "interp/mean", "vae", "vae/mu", "vae/model", "vae_model",
-                "scores/cartesian", "scores/spherical", "scores/active", "context", "sim")
+                "scores/cartesian", "scores/spherical", "scores/active", "scores/diagnostic",
+                "context", "sim")
 MODEL_GROUPS = {"vae/model", "vae_model"}
 
 
@@ -52,6 +53,7 @@ def load_catalog(path: Path, wait: float = 5.0) -> tuple[Catalog, set[str]]:
             score_spherical=_column(s, "scores/spherical/score", n),
             rank=_column(s, "scores/cartesian/rank", n, "i4"),
             score_active=_column(s, "scores/active/score", n),
+            score_diagnostic=_column(s, "scores/diagnostic/score", n),
             flags=_column(s, "interp/status", n, "u4") | _column(s, "objects/status", n, "u4"))
         if s.has("interp/status_msg"):
             cat.flag_msgs = s.read("interp/status_msg")[:n]

@@ -13,7 +13,8 @@ import numpy as np
 
 logger = logging.getLogger(__name__)
 
-SPACES = ("cartesian", "spherical")
+#: the paper's two spaces, and the diagnostic one where it was scored
+SPACES = ("cartesian", "spherical", "diagnostic")
 
 
 def select(ranks: dict[str, np.ndarray], scores: dict[str, np.ndarray], classes: np.ndarray,

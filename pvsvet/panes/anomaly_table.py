@@ -21,7 +21,8 @@ from ..state import AppState
 logger = logging.getLogger(__name__)
 
 _ALIGN_RIGHT = int(Qt.AlignRight | Qt.AlignVCenter)
-_NUMERIC = {"rank", "score_cartesian", "score_spherical", "score_active", "period", "gr"}
+_NUMERIC = {"rank", "score_cartesian", "score_spherical", "score_active", "score_diagnostic",
+            "period", "gr"}
 
 
 class CatalogModel(QAbstractTableModel):
@@ -157,9 +158,11 @@ class AnomalyTablePane(QWidget):
     def on_loaded(self, state: AppState) -> None:
         cat = state.catalog
         self.filters.fill(cat.class_names(), list(cat.label_names))
-        # the label-aware score exists once "Score with labels" has run
-        self.table.setColumnHidden(COLUMN_KEYS.index("score_active"),
-                                   not np.isfinite(cat.score_active).any())
+        # the label-aware score exists once "Score with labels" has run, the diagnostic
+        # one once the diagnostic space has been scored: hidden until then
+        for key in ("score_active", "score_diagnostic"):
+            self.table.setColumnHidden(COLUMN_KEYS.index(key),
+                                       not np.isfinite(cat.value(key)).any())
         state.view.set_filter(self.filters.value())
         self.model.reset()
         self._update_count()

@@ -153,15 +153,18 @@ def test_export_reads_back_and_matches_the_journal(qtbot, window, gui_store, tmp
     assert got == current and len(got) == 3
 
 
-def test_label_aware_scores_get_their_own_sortable_column(qtbot, window, gui_store):
-    """After Run > Score with labels the table shows /scores/active and ranks by it."""
-    table, col = window.table, COLUMN_KEYS.index("score_active")
-    assert table.table.isColumnHidden(col)             # no label-aware scores yet
+@pytest.mark.parametrize("key,group", [("score_active", "scores/active"),
+                                       ("score_diagnostic", "scores/diagnostic")])
+def test_optional_scores_get_their_own_sortable_column(qtbot, window, gui_store, key, group):
+    """After Run > Score with labels (or a diagnostic-space score run) the table shows
+    that score and ranks by it."""
+    table, col = window.table, COLUMN_KEYS.index(key)
+    assert table.table.isColumnHidden(col)             # no such scores yet
     n = len(window.state.catalog)
     active = np.random.default_rng(5).random(n)
     with Store(gui_store, "a") as s:
-        s.write_group("scores/active", {"score": active / active.max(),
-                                        "rank": np.argsort(np.argsort(-active)) + 1})
+        s.write_group(group, {"score": active / active.max(),
+                              "rank": np.argsort(np.argsort(-active)) + 1})
     window.state.reload()
     assert not table.table.isColumnHidden(col)
     table.model.sort(col, Qt.DescendingOrder)
