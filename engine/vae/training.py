@@ -156,7 +156,8 @@ def _epochs(trainer, state: ckpt.TrainState, cfg: VAEConfig, x_tr, x_va, store_p
 
     The budget counts from ``t0`` (the start of the run). Every run finishes at least
     one epoch, so repeated short runs always progress; after that an epoch that would
-    end past the budget is not started, and one that runs past it is abandoned.
+    end past the budget (timed on the previous one, from the second epoch on) is not
+    started, and one that runs past it is abandoned.
     """
     samples, cycle_s, run_epochs = 0, 0.0, 0
     budget, t_train = cfg.minutes * 60.0, time.monotonic()
@@ -185,7 +186,10 @@ def _epochs(trainer, state: ckpt.TrainState, cfg: VAEConfig, x_tr, x_va, store_p
             _plan(state, cfg, budget - (time.monotonic() - t0), time.monotonic() - te)
         state.arrays = {**trainer.get_arrays(), **{f"best/{k}": v for k, v in best.items()}}
         ckpt.save_work(store_path, state)
-        cycle_s = time.monotonic() - te   # with validation and checkpoint: the next epoch's cost
+        # with validation and checkpoint: the next epoch's cost; not from the run's first
+        # epoch, whose tracing can take longer than many epochs (the second one still
+        # stops at the budget, mid-epoch if need be)
+        cycle_s = time.monotonic() - te if run_epochs >= 2 else 0.0
         yield Progress(STAGE, state.epoch, _total(state, cfg), _message(state), "epoch")
     return {"state": state, "seconds": time.monotonic() - t_train, "samples": samples}
 
