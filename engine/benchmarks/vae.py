@@ -150,11 +150,15 @@ def _train_curve(path: Path, cfg, every: float):
     curve, paused_s, t_wall = [], 0.0, time.perf_counter()
     next_eval, finished = every * 60.0, False
     while not finished:
-        gen, finished = train(path, cfg), True
+        gen, finished, first = train(path, cfg), True, None
         try:
             for p in gen:
                 at_epoch_end = p.message.startswith("loss")
-                if at_epoch_end and time.perf_counter() - t_wall - paused_s >= next_eval:
+                first = p.done if first is None else first
+                # a run trains two epochs at least before it pauses: its first one also
+                # traces the TensorFlow functions, and the schedule is planned on its second
+                if at_epoch_end and p.done - first >= 2 \
+                        and time.perf_counter() - t_wall - paused_s >= next_eval:
                     finished = False
                     break
         finally:

@@ -15,12 +15,13 @@ def test_bench_vae_reports_every_figure(tmp_path):
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int)
     vae.configure(parser)
-    args = parser.parse_args(["--n", "300", "--data", "synthetic", "--minutes", "0.05",
-                              "--every", "0.025", "--time-curves", "1000",
+    args = parser.parse_args(["--n", "300", "--data", "synthetic", "--minutes", "0.2",
+                              "--every", "0.05", "--time-curves", "1000",
                               "--workdir", str(tmp_path)])
     out = vae.run(args)
     assert out["n_objects"] == 300 and out["epochs"] >= 2
-    # one point per 1.5 s of training (pauses excluded), the last one the committed model
+    # one point per 3 s of training (pauses excluded; two epochs at least between
+    # points), the last one the committed model
     epochs = [p["epoch"] for p in out["curve"]]
     assert len(epochs) >= 2 and epochs == sorted(set(epochs)) and epochs[-1] == out["epochs"]
     assert out["stopped"] in ("schedule", "budget")
