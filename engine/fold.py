@@ -19,8 +19,8 @@ def fold(time: np.ndarray, period: float, epoch: float = 0.0) -> np.ndarray:
     Parameters
     ----------
     time : array_like, days (MJD)
-    period : float, days
-        The catalogue period tau.
+    period : float or array_like broadcasting with ``time``, days
+        The catalogue period tau (one per point for the points of many objects).
     epoch : float, days (MJD)
         Time of phase zero; the paper uses 0 (phases relative to MJD 0).
 
@@ -28,9 +28,10 @@ def fold(time: np.ndarray, period: float, epoch: float = 0.0) -> np.ndarray:
     -------
     ndarray in [0, 1)
     """
-    if not np.isfinite(period) or period <= 0:
+    tau = np.asarray(period, dtype=np.float64)
+    if not (np.isfinite(tau) & (tau > 0)).all():
         raise ValueError(f"period must be positive and finite, got {period!r}")
-    x = (np.asarray(time, dtype=np.float64) - epoch) / period
+    x = (np.asarray(time, dtype=np.float64) - epoch) / tau
     phase = x - np.floor(x)
     # x - floor(x) can round up to exactly 1.0 for tiny negative remainders
     phase[phase >= 1.0] = 0.0
@@ -85,7 +86,9 @@ def scale(mean_mag: np.ndarray, std_mag: np.ndarray) -> tuple[np.ndarray, ...]:
         return (mean_mag - mbar[..., None]) / safe, std_mag / safe, mbar, sigma
 
 
-def unscale(mean: np.ndarray, std: np.ndarray, mbar: np.ndarray,
-            sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Inverse of :func:`scale`: magnitudes from scaled curves and the stored mbar, sigma."""
-    return mean * sigma[..., None] + mbar[..., None], std * sigma[..., None]
+def unscale(mean: np.ndarray, std: np.ndarray | None, mbar: np.ndarray,
+            sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """Inverse of :func:`scale`: magnitudes from scaled curves and the stored mbar, sigma
+    (``std`` None: the curves only)."""
+    return (mean * sigma[..., None] + mbar[..., None],
+            None if std is None else std * sigma[..., None])

@@ -399,22 +399,23 @@ class Store:
         stop = min(stop, self.n_objects)
         if stop <= start:
             return []
-        lcs = self._h5["lightcurves"]
-        off = lcs["offsets"][start:stop + 1].astype("i8")
-        a, b = int(off[0]), int(off[-1])
-        cols = [lcs[k][a:b] for k in ("time", "mag", "magerr", "band")]
-        rel = off - a
+        rel, cols = self._flat_photometry(start, stop)
         return [LightCurve(*(c[rel[j]:rel[j + 1]] for c in cols)) for j in range(stop - start)]
 
     def photometry(self, start: int, stop: int) -> tuple[np.ndarray, ...]:
         """Raw photometry of objects ``start:stop`` as flat arrays, for vectorised work:
         (object row relative to ``start``, time, mag, magerr, band)."""
-        stop = min(stop, self.n_objects)
+        stop = max(min(stop, self.n_objects), start)
+        rel, cols = self._flat_photometry(start, stop)
+        return (np.repeat(np.arange(stop - start), np.diff(rel)), *cols)
+
+    def _flat_photometry(self, start: int, stop: int) -> tuple[np.ndarray, list[np.ndarray]]:
+        """One bulk read of objects ``start:stop``: offsets relative to the first point,
+        and the time, mag, magerr, band columns."""
         lcs = self._h5["lightcurves"]
         off = lcs["offsets"][start:stop + 1].astype("i8")
         a, b = int(off[0]), int(off[-1])
-        obj = np.repeat(np.arange(stop - start), np.diff(off))
-        return (obj, *(lcs[k][a:b] for k in ("time", "mag", "magerr", "band")))
+        return off - a, [lcs[k][a:b] for k in ("time", "mag", "magerr", "band")]
 
     def iter_lightcurves(self, chunk: int = 5000) -> Iterator[tuple[int, list[LightCurve]]]:
         for s in range(0, self.n_objects, chunk):

@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import FeatureError
+from ..fold import fold, unscale
 from ..progress import Progress, StageGen, run_quiet
 from ..store import Store
 
@@ -57,8 +58,8 @@ def ensure_fold_stats(store_path: str | Path, chunk: int = 20000) -> StageGen:
     """
     with Store(store_path, "r") as st:
         interp = st.attrs("interp") if st.has("interp") else {}
-        interp_written = str(interp.get("write_id", interp.get("written", "")))
-        if st.has(GROUP) and str(st.attrs(GROUP).get("interp_written")) == interp_written \
+        interp_write_id = str(interp.get("write_id", interp.get("written", "")))
+        if st.has(GROUP) and str(st.attrs(GROUP).get("interp_write_id")) == interp_write_id \
                 and all(st.has(f"{GROUP}/{k}") for k in NAMES):
             return {k: st.read(f"{GROUP}/{k}") for k in NAMES}
         for need, stage in (("interp/mean", "interpolate"), ("lightcurves/offsets", "ingest")):
@@ -68,7 +69,7 @@ def ensure_fold_stats(store_path: str | Path, chunk: int = 20000) -> StageGen:
     t0 = time.perf_counter()
     out = yield from fold_stats_steps(store_path, chunk)
     with Store(store_path, "a") as st:
-        st.write_group(GROUP, out, {"interp_written": interp_written,
+        st.write_group(GROUP, out, {"interp_write_id": interp_write_id,
                                     "outlier_sigma": OUTLIER_SIGMA,
                                     "seconds": round(time.perf_counter() - t0, 2)})
     logger.info("%s: fold statistics of %d objects in %.1f s", store_path, len(out[NAMES[0]]),
@@ -90,8 +91,8 @@ def fold_stats_steps(store_path: str | Path, chunk: int = 20000) -> StageGen:
         out = {k: np.full(n, np.nan) for k in NAMES}
         for a in range(0, n, chunk):
             b = min(a + chunk, n)
-            curves = st.read("interp/mean", rows=slice(a, b)).astype(np.float64)
-            curves = curves * sigma[a:b, :, None] + mbar[a:b, :, None]   # magnitudes
+            curves, _ = unscale(st.read("interp/mean", rows=slice(a, b)).astype(np.float64),
+                                None, mbar[a:b], sigma[a:b])           # magnitudes
             pts = st.photometry(a, b)
             for k, v in _chunk_stats(curves, period[a:b], *pts).items():
                 out[k][a:b] = v
@@ -104,8 +105,7 @@ def _chunk_stats(curves, period, obj, time, mag, err, band) -> dict[str, np.ndar
     ok = (band < 2) & np.isfinite(mag) & np.isfinite(err) & (err > 0)
     ok &= np.isfinite(period[obj]) & (period[obj] > 0)
     obj, time, mag, err, band = obj[ok], time[ok], mag[ok], err[ok], band[ok].astype(np.int64)
-    x = time / period[obj]
-    pos = (x - np.floor(x)) * n_phase
+    pos = fold(time, period[obj]) * n_phase
     i0 = np.floor(pos).astype(np.int64) % n_phase
     w = pos - np.floor(pos)
     model = (1 - w) * curves[obj, band, i0] + w * curves[obj, band, (i0 + 1) % n_phase]

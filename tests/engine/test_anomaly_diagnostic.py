@@ -39,7 +39,7 @@ def _with_fit(path, seed=0, names=HYPER_NAMES):
         # as the score stage stores them, tagged with the /interp they belong to
         st.write_group("foldstats", {"fold_outlier_frac": frac, "fold_scatter": np.ones(n),
                                      "variability": np.full(n, 10.0)},
-                       {"interp_written": st.attrs("interp")["write_id"]})
+                       {"interp_write_id": st.attrs("interp")["write_id"]})
     return path, res, hyper, frac
 
 
