@@ -112,6 +112,11 @@ def main(argv: list[str] | None = None) -> int:
     settings = make_settings(args.settings)
     window = MainWindow(AppState(), settings)
     store, is_demo = choose_store(args, settings)
+    if args.screenshot and not store.exists():
+        # a screenshot never builds the demo, and a message box would wait for a click
+        print(f"pvsvet: {store}: no such store"
+              + (" (run pvsvet once to build the demo)" if is_demo else ""), file=sys.stderr)
+        return 1
     if is_demo and not args.screenshot:
         from .demo_dialog import ensure_demo
         window.show()

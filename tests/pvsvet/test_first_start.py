@@ -43,3 +43,14 @@ def test_first_start_builds_the_demo_runs_the_pipeline_and_opens_it(qtbot, tmp_p
         assert np.nanmax(s.read("scores/cartesian/score")) == 1.0
     from tests.pvsvet.conftest import _dispose
     _dispose(w)
+
+
+def test_screenshot_of_a_missing_store_fails_with_a_message(qtbot, tmp_path, capsys):
+    """A screenshot never builds the demo or waits on a dialog: it names the store and exits 1."""
+    from pvsvet.app import main
+
+    missing = tmp_path / "missing.h5"
+    assert main([str(missing), "--screenshot", str(tmp_path / "x.png"),
+                 "--settings", str(tmp_path / "s.ini")]) == 1
+    assert f"{missing}: no such store" in capsys.readouterr().err
+    assert not (tmp_path / "x.png").exists()
