@@ -352,3 +352,16 @@ def test_flagged_fits_are_encoded_but_never_trained_on(trained, tmp_path):
     with Store(path) as st:
         mu = st.read("vae/mu")
     assert np.isfinite(mu[:2]).all() and np.isnan(mu[-N_EXCLUDED:]).all()
+
+
+def test_classifier_training_rows_keep_every_rare_class_member():
+    from engine.vae.report import _per_class_rows
+
+    y = np.array(["EW"] * 900 + ["CEP"] * 12 + ["SR"] * 88, dtype=object)
+    rows = np.arange(0, 1000)
+    kept = _per_class_rows(rows, y, cap=50, seed=3)
+    counts = {c: int((y[kept] == c).sum()) for c in ("EW", "CEP", "SR")}
+    assert counts == {"EW": 50, "CEP": 12, "SR": 50}
+    assert len(np.unique(kept)) == len(kept) and np.all(np.diff(kept) > 0)
+    assert np.array_equal(kept, _per_class_rows(rows, y, cap=50, seed=3))
+    assert not np.array_equal(kept, _per_class_rows(rows, y, cap=50, seed=4))
