@@ -6,6 +6,13 @@ DESK (Goldman et al.; the ``desk`` package) ships DUSTY radiative-transfer grids
 (0.1-30), with spectra lambda*F_lambda normalised to unit bolometric flux. We read them
 with DESK's own loader, so the context stage's dust-shell fitter sees exactly the
 models it fits.
+
+Only models that ZTF can see are drawn: amorphous carbon is far more opaque in the
+optical than at 10 micron, and the carbon grid's shells of tau10 >= 0.4 leave
+lambda F_lambda / F_bol ~ 1e-14 in g and r, DUSTY's numerical floor, where the
+optical colours are noise (g - r ~ 0.3 for a 3,000 K star). Drawn anyway, such a star
+was placed at a few hundredths of a parsec to be bright enough for the catalogue,
+with the floor's blue colour: normal carbon Miras bluer than the hot-Mira anomalies.
 """
 from __future__ import annotations
 
@@ -20,6 +27,11 @@ logger = logging.getLogger(__name__)
 
 GRIDS = {"O": "oxygen", "C": "carbon"}      # DESK names: silicates, amorphous-carbon
 TAU_RANGE = {True: (0.1, 0.8), False: (0.1, 0.5)}   # Mira, SR: ZTF still sees them
+#: ZTF g and r (micron), where a drawn model must carry optical flux
+ZTF_UM = (0.47465, 0.63664)
+#: least log10 (lambda F_lambda / F_bol) in ZTF g and r of a model that is drawn; the
+#: grids' physical models reach -5.6 (carbon, tau10 0.1), their floor is ~ -14
+MIN_LOG_OPTICAL = -8.0
 
 
 @dataclass
@@ -30,12 +42,19 @@ class _Grid:
     tinner: np.ndarray       # K
     tau10: np.ndarray
 
+    def visible(self) -> np.ndarray:
+        """Models with optical flux above DUSTY's floor in both ZTF bands."""
+        at = np.array([[np.interp(np.log10(um), self.log_lam, row) for um in ZTF_UM]
+                       for row in self.log_f])
+        return (at > MIN_LOG_OPTICAL).all(axis=1)
+
 
 class DustGrid:
     """The O-rich and C-rich DESK grids, ready to sample."""
 
     def __init__(self, grids: dict[str, _Grid]):
         self.grids = grids
+        self.visible = {chem: g.visible() for chem, g in grids.items()}
 
     @classmethod
     def load(cls) -> "DustGrid":
@@ -59,6 +78,9 @@ class DustGrid:
     def sample(self, teff: np.ndarray, chem: np.ndarray, is_mira: np.ndarray,
                lam_um: np.ndarray, rng: np.random.Generator):
         """L_nu / L_bol at ``lam_um`` for dusty stars, and their tau10 and grid Teff.
+
+        The model of each star is the visible one (:data:`MIN_LOG_OPTICAL`) nearest
+        the drawn optical depth at the star's grid Teff and a random inner temperature.
 
         Parameters
         ----------
@@ -84,7 +106,8 @@ class DustGrid:
             want = np.exp(rng.uniform(np.log(lo), np.log(hi)))
             t_near = g.teff[np.argmin(np.abs(g.teff - teff[i]))]
             t_in = rng.choice(np.unique(g.tinner))
-            cand = np.flatnonzero((g.teff == t_near) & (g.tinner == t_in))
+            cand = np.flatnonzero((g.teff == t_near) & (g.tinner == t_in)
+                                  & self.visible[chem[i]])
             k = cand[np.argmin(np.abs(g.tau10[cand] - want))]
             log_f = np.interp(np.log10(lam_um), g.log_lam, g.log_f[k])
             shape[i] = 10.0 ** log_f / nu          # lambda F_lambda = nu F_nu

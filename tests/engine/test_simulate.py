@@ -257,3 +257,26 @@ def test_full_size_demo(tmp_path):
         o = s.read_objects(["class", "truth_kind"])
     assert len(o["class"]) == 20000 and set(o["class"]) == set(CLASS_NAMES)
     assert set(o["truth_kind"]) - {""} == set(KINDS)
+
+
+def test_dust_shells_drawn_are_seen_by_ztf():
+    """Carbon shells of tau10 >= 0.4 sit at DUSTY's optical floor (colours of noise):
+    no demo star gets one, and every dusty star stays red in g - r."""
+    pytest.importorskip("desk")
+    from engine.simulate.dust import DustGrid, MIN_LOG_OPTICAL
+
+    grid = DustGrid.load()
+    thin = grid.grids["O"].tau10 < 0.8
+    assert grid.visible["O"][thin].all() and not grid.visible["O"].all()
+    assert grid.visible["C"][grid.grids["C"].tau10 < 0.2].all()
+    n = 400
+    rng = np.random.default_rng(5)
+    chem = np.where(np.arange(n) % 2 == 0, "C", "O")
+    lam = np.array([0.47465, 0.63664])
+    shape, tau, teff, _ = grid.sample(rng.uniform(2600, 3400, n), chem,
+                                      np.ones(n, bool), lam, rng)
+    nu = 2.99792458e14 / lam
+    assert np.all(np.log10(shape * nu) > MIN_LOG_OPTICAL)
+    g_r = -2.5 * np.log10(shape[:, 0] / shape[:, 1])     # AB: m = -2.5 log L_nu + const
+    assert g_r.min() > 1.0
+    assert np.all(tau[chem == "C"] < 0.4) and tau[chem == "O"].max() > 0.4
