@@ -22,13 +22,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import PvsvetError
+from . import sed
 
 logger = logging.getLogger(__name__)
 
 GRIDS = {"O": "oxygen", "C": "carbon"}      # DESK names: silicates, amorphous-carbon
 TAU_RANGE = {True: (0.1, 0.8), False: (0.1, 0.5)}   # Mira, SR: ZTF still sees them
 #: ZTF g and r (micron), where a drawn model must carry optical flux
-ZTF_UM = (0.47465, 0.63664)
+ZTF_UM = tuple(sed.wavelengths(["ztf_g", "ztf_r"]).tolist())
 #: least log10 (lambda F_lambda / F_bol) in ZTF g and r of a model that is drawn; the
 #: grids' physical models reach -5.6 (carbon, tau10 0.1), their floor is ~ -14
 MIN_LOG_OPTICAL = -8.0

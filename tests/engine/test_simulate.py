@@ -263,7 +263,7 @@ def test_dust_shells_drawn_are_seen_by_ztf():
     """Carbon shells of tau10 >= 0.4 sit at DUSTY's optical floor (colours of noise):
     no demo star gets one, and every dusty star stays red in g - r."""
     pytest.importorskip("desk")
-    from engine.simulate.dust import DustGrid, MIN_LOG_OPTICAL
+    from engine.simulate.dust import ZTF_UM, DustGrid, MIN_LOG_OPTICAL
 
     grid = DustGrid.load()
     thin = grid.grids["O"].tau10 < 0.8
@@ -272,7 +272,7 @@ def test_dust_shells_drawn_are_seen_by_ztf():
     n = 400
     rng = np.random.default_rng(5)
     chem = np.where(np.arange(n) % 2 == 0, "C", "O")
-    lam = np.array([0.47465, 0.63664])
+    lam = np.array(ZTF_UM)
     shape, tau, teff, _ = grid.sample(rng.uniform(2600, 3400, n), chem,
                                       np.ones(n, bool), lam, rng)
     nu = 2.99792458e14 / lam
