@@ -24,6 +24,11 @@ COLUMNS = (
     ("score_diagnostic", "score (diag.)", "isolation-forest score, diagnostic space, max 1: "
      "a period that does not fold the data, g and r out of step, points off the fold "
      "(fades, outbursts), an unfamiliar shape; from score --space diagnostic"),
+    ("score_vetting", "score (vet.)", "vetting-space score, max 1: the most significant of "
+     "five vetting questions (does the period fold the data, do g and r vary in step, did "
+     "it fade or brighten once, is its dip flat-bottomed, is its colour usual for its "
+     "period and shape); from score --space vetting"),
+    ("why", "why", "the vetting question that flagged the object most (vetting space)"),
     ("score_active", "score (labels)", "label-aware score, max 1: active anomaly detection "
      "(AAD) on your labels, from Run ▸ Score with labels; sort by it to vet in that order"),
     ("id", "id", "survey id"),
@@ -60,6 +65,9 @@ class Catalog:
     rank : ndarray of int, 1 = most anomalous (Cartesian), 0 where not scored
     score_active : ndarray, max 1, the label-aware (AAD) score; NaN where absent
     score_diagnostic : ndarray, max 1, the diagnostic-space score; NaN where absent
+    score_vetting : ndarray, max 1, the vetting-space score; NaN where absent
+    vet_question : ndarray of int8, index into ``question_names`` of the vetting question
+        behind ``score_vetting``, -1 where absent
     """
 
     ids: np.ndarray
@@ -76,6 +84,9 @@ class Catalog:
     label_names: list[str] = field(default_factory=list)
     score_active: np.ndarray = None
     score_diagnostic: np.ndarray = None
+    score_vetting: np.ndarray = None
+    vet_question: np.ndarray = None
+    question_names: list[str] = field(default_factory=list)
     _id_order: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -87,6 +98,10 @@ class Catalog:
             self.score_active = _nan(len(self.ids))
         if self.score_diagnostic is None:
             self.score_diagnostic = _nan(len(self.ids))
+        if self.score_vetting is None:
+            self.score_vetting = _nan(len(self.ids))
+        if self.vet_question is None:
+            self.vet_question = np.full(len(self.ids), -1, dtype="i1")
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -108,6 +123,9 @@ class Catalog:
         if key == "flags":
             bits = int(self.flags[row])
             return next((text for flag, text in FLAG_TEXT if bits & flag), "")
+        if key == "why":
+            q = int(self.vet_question[row])
+            return self.question_names[q] if 0 <= q < len(self.question_names) else ""
         if key == "rank":
             r = int(self.rank[row])
             return str(r) if r > 0 else "–"
@@ -120,7 +138,8 @@ class Catalog:
         """The array behind a column (the sort key)."""
         return {"rank": self.rank, "score_cartesian": self.score_cartesian,
                 "score_spherical": self.score_spherical, "score_active": self.score_active,
-                "score_diagnostic": self.score_diagnostic, "id": self.ids, "name": self.names,
+                "score_diagnostic": self.score_diagnostic, "score_vetting": self.score_vetting,
+                "why": self.vet_question, "id": self.ids, "name": self.names,
                 "class": self.classes, "period": self.period, "gr": self.gr,
                 "label": self.label_code, "flags": self.flags}[key]
 

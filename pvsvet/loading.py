@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 #: Store paths whose presence the panes care about.
 KNOWN_GROUPS = ("interp", "interp/mean", "vae", "vae/mu", "vae/model", "vae_model",
                 "scores/cartesian", "scores/spherical", "scores/active", "scores/diagnostic",
+                "scores/vetting",
                 "context", "sim")
 MODEL_GROUPS = {"vae/model", "vae_model"}
 
@@ -54,7 +55,12 @@ def load_catalog(path: Path, wait: float = 5.0) -> tuple[Catalog, set[str]]:
             rank=_column(s, "scores/cartesian/rank", n, "i4"),
             score_active=_column(s, "scores/active/score", n),
             score_diagnostic=_column(s, "scores/diagnostic/score", n),
+            score_vetting=_column(s, "scores/vetting/score", n),
             flags=_column(s, "interp/status", n, "u4") | _column(s, "objects/status", n, "u4"))
+        if s.has("scores/vetting/question"):
+            q = s.read("scores/vetting/question")[:n]
+            cat.vet_question[:len(q)] = q
+            cat.question_names = list(s.attrs("scores/vetting").get("features", []))
         if s.has("interp/status_msg"):
             cat.flag_msgs = s.read("interp/status_msg")[:n]
     return cat, groups

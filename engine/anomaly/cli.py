@@ -15,13 +15,16 @@ def configure_score(parser: argparse.ArgumentParser) -> None:
                         help="also re-rank with active anomaly detection on the label journal")
     parser.add_argument("--trees", type=int, default=None, help="trees per forest (5000)")
     parser.add_argument("--space", choices=("cartesian", "spherical", "both", "residual",
-                                               "diagnostic", "all"),
+                                               "diagnostic", "vetting", "all"),
                         default=None,
                         help="feature space(s) to score (default: both = the paper's cartesian "
                              "and spherical; residual: cartesian + log10 reconstruction "
                              "residual, beyond the paper; diagnostic: fold and band "
                              "coherence, points off the fold, latent radius and residual, "
-                             "beyond the paper; all: the four)")
+                             "beyond the paper; vetting: one tail probability per vetting "
+                             "question (fold, bands in step, a fade or brightening, a "
+                             "flat-bottomed dip, colour for the period), no forest, beyond "
+                             "the paper; all: the five)")
     parser.add_argument("--config", default=None, help="TOML file with a [score] table")
     parser.add_argument("--no-convergence", action="store_true",
                         help="skip the n vs 2n trees convergence check (halves the time)")
@@ -38,7 +41,8 @@ def config_from_args(args: argparse.Namespace):
         changes["n_estimators"] = args.trees
     if args.space:
         changes["spaces"] = {"both": ("cartesian", "spherical"),
-                             "all": ("cartesian", "spherical", "residual", "diagnostic")}.get(
+                             "all": ("cartesian", "spherical", "residual", "diagnostic",
+                                     "vetting")}.get(
                                  args.space, (args.space,))
     if args.no_convergence:
         changes["convergence_check"] = False

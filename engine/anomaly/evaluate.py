@@ -54,7 +54,7 @@ def recall_report(store_path, fractions=(0.01, 0.02), k: int = 100) -> dict:
     report: dict = {}
     with Store(store_path, "r") as st:
         truth, kinds, classes = _truth(st)
-        spaces = [s for s in ("cartesian", "spherical", "residual", "diagnostic",
+        spaces = [s for s in ("cartesian", "spherical", "residual", "diagnostic", "vetting",
                                         "active")
                   if st.has(f"scores/{s}")]
         if not spaces:

@@ -79,7 +79,9 @@ OUTLIER_FLOOR = 1e-3
 HYPER_NAMES = ["l_phi", "l_lambda", "C", "delta"]
 
 #: every feature space :meth:`Features.space` knows; the paper's are the first two
-SPACE_NAMES = ("cartesian", "spherical", "residual", "diagnostic")
+SPACE_NAMES = ("cartesian", "spherical", "residual", "diagnostic", "vetting")
+#: spaces scored by isolation forests (vetting: tail probabilities, engine.anomaly.vetting)
+FOREST_SPACES = SPACE_NAMES[:4]
 
 
 def to_spherical(x: np.ndarray, last_angle: str = "paper") -> np.ndarray:
@@ -171,6 +173,10 @@ class Features:
     def space(self, name: str) -> np.ndarray:
         if name not in SPACE_NAMES:
             raise FeatureError(f"unknown feature space {name!r} ({', '.join(SPACE_NAMES)})")
+        if name not in FOREST_SPACES:
+            raise FeatureError(f"space {name!r} has no forest feature matrix (its scores are "
+                               f"tail probabilities, see engine.anomaly.vetting); use one of "
+                               f"{', '.join(FOREST_SPACES)}")
         if name == "diagnostic":
             if self.diagnostic is None:
                 raise FeatureError("feature space 'diagnostic' needs /vae/recon_residual "

@@ -19,7 +19,27 @@ numbers per object say what kind of scatter it is:
     noise the star varies at all (a wrong period scrambles the curve but keeps this
     large; a faint star whose variation hides in the noise has ~1).
 
-Each is the median over the two bands (g, r). Rows without a GP curve are NaN.
+Each is the median over the two bands (g, r). Four more, for the vetting questions of
+:mod:`engine.anomaly.vetting`:
+
+``fade_run``, ``brightening_run``
+    Did something happen once? The residuals, in robust sigma (clipped at 10) and in
+    time order, summed over every run of :data:`FADE_RUN` (:data:`BRIGHTENING_RUN`)
+    consecutive points and divided by the root of the run length: the largest sum
+    fainter (brighter) than the fold. Noise gives ~3; a fade of weeks, or an outburst
+    of days, puts a run of points many sigma off the curve in the same direction.
+    The larger of the two bands.
+``band_corr``
+    Do g and r vary in step? The correlation of the folded GP curves of the two bands
+    at zero phase shift: ~1 for a star whose bands rise and fall together, ~-1 for bands
+    half a cycle apart.
+``dip_flatness``
+    Is the deepest dip flat-bottomed? With the curve scaled from its median (0) to its
+    faintest point (1), the share of the phase spent above 0.8 over the share above
+    0.2: ~0.3 for a rounded (V- or U-shaped) minimum, ~0.8 for a box (a total eclipse
+    of a small body, a transit). Band mean.
+
+Rows without a GP curve are NaN.
 
 :func:`ensure_fold_stats` keeps them in the store's ``/foldstats`` group, tagged with
 the ``write_id`` of the ``/interp`` they were computed from, so a score run
@@ -40,16 +60,27 @@ from ..store import Store
 
 logger = logging.getLogger(__name__)
 
-NAMES = ("fold_outlier_frac", "fold_scatter", "variability")
+NAMES = ("fold_outlier_frac", "fold_scatter", "variability", "fade_run", "brightening_run",
+         "band_corr", "dip_flatness")
 OUTLIER_SIGMA = 4.0
+#: consecutive points summed by fade_run (weeks at ZTF cadence) and brightening_run (days)
+FADE_RUN = 15
+BRIGHTENING_RUN = 5
+#: residuals are clipped at this many sigma before the runs are summed
+RUN_CLIP = 10.0
 MAD_TO_SIGMA = 1.4826
 GROUP = "foldstats"
 
 
-def ensure_fold_stats(store_path: str | Path, chunk: int = 20000) -> StageGen:
+def ensure_fold_stats(store_path: str | Path, chunk: int = 20000,
+                      need: tuple[str, ...] = NAMES) -> StageGen:
     """The fold statistics of the store, computed and stored in ``/foldstats`` when
     missing or older than ``/interp``. A generator: yields :class:`Progress` per chunk
     (stop iterating to cancel: nothing is written), returns the dict of arrays.
+
+    ``need``: the statistics the caller uses; stored ones are reused when all of these
+    are there (a store written before a statistic was added is recomputed only when a
+    caller needs it).
 
     Raises
     ------
@@ -60,8 +91,8 @@ def ensure_fold_stats(store_path: str | Path, chunk: int = 20000) -> StageGen:
         interp = st.attrs("interp") if st.has("interp") else {}
         interp_write_id = str(interp.get("write_id", interp.get("written", "")))
         if st.has(GROUP) and str(st.attrs(GROUP).get("interp_write_id")) == interp_write_id \
-                and all(st.has(f"{GROUP}/{k}") for k in NAMES):
-            return {k: st.read(f"{GROUP}/{k}") for k in NAMES}
+                and all(st.has(f"{GROUP}/{k}") for k in need):
+            return {k: st.read(f"{GROUP}/{k}") for k in NAMES if st.has(f"{GROUP}/{k}")}
         for need, stage in (("interp/mean", "interpolate"), ("lightcurves/offsets", "ingest")):
             if not st.has(need):
                 raise FeatureError(f"{st.path}: fold statistics need /{need} "
@@ -102,6 +133,7 @@ def fold_stats_steps(store_path: str | Path, chunk: int = 20000) -> StageGen:
 
 def _chunk_stats(curves, period, obj, time, mag, err, band) -> dict[str, np.ndarray]:
     m, n_phase = len(curves), curves.shape[-1]
+    shape = curve_stats(curves)
     ok = (band < 2) & np.isfinite(mag) & np.isfinite(err) & (err > 0)
     ok &= np.isfinite(period[obj]) & (period[obj] > 0)
     obj, time, mag, err, band = obj[ok], time[ok], mag[ok], err[ok], band[ok].astype(np.int64)
@@ -112,7 +144,9 @@ def _chunk_stats(curves, period, obj, time, mag, err, band) -> dict[str, np.ndar
     resid = mag - model
     good = np.isfinite(resid)
     group = (obj * 2 + band)[good]
-    resid, err, mag = resid[good], err[good], mag[good]
+    resid, err, mag, time = resid[good], err[good], mag[good], time[good]
+    order = np.lexsort((time, group))                   # time order within each group
+    group, resid, err, mag = group[order], resid[order], err[order], mag[order]
     n_groups = 2 * m
     med_err = _group_median(err, group, n_groups)
     centre = _group_median(resid, group, n_groups)
@@ -127,8 +161,49 @@ def _chunk_stats(curves, period, obj, time, mag, err, band) -> dict[str, np.ndar
     with np.errstate(invalid="ignore", divide="ignore"):
         per_band = {"fold_outlier_frac": outliers / count, "fold_scatter": scale / med_err,
                     "variability": np.sqrt(var) / med_err}
-    return {k: np.median(np.where(count >= 3, v, np.nan).reshape(m, 2), axis=1)
-            for k, v in per_band.items()}
+        z = np.clip((resid - centre[group]) / np.maximum(scale, med_err)[group],
+                    -RUN_CLIP, RUN_CLIP)
+    z = np.where(np.isfinite(z), z, 0.0)
+    out = {k: np.median(np.where(count >= 3, v, np.nan).reshape(m, 2), axis=1)
+           for k, v in per_band.items()}
+    for name, width, sign in (("fade_run", FADE_RUN, 1.0),
+                              ("brightening_run", BRIGHTENING_RUN, -1.0)):
+        run = _max_run(sign * z, group, n_groups, width)
+        run = np.where(count >= width, run, np.nan).reshape(m, 2)
+        out[name] = np.fmax(run[:, 0], run[:, 1])            # NaN only where both are
+    return {**out, **shape}
+
+
+def _max_run(z: np.ndarray, group: np.ndarray, n_groups: int, width: int) -> np.ndarray:
+    """Per group (``group`` sorted), the largest sum of ``width`` consecutive values over
+    sqrt(width); -inf for groups shorter than ``width``."""
+    out = np.full(n_groups, -np.inf)
+    n = len(z)
+    if n < width:
+        return out
+    csum = np.concatenate([[0.0], np.cumsum(z)])
+    start = np.arange(n - width + 1)
+    inside = group[start] == group[start + width - 1]
+    sums = (csum[start + width] - csum[start]) / np.sqrt(width)
+    np.maximum.at(out, group[start[inside]], sums[inside])
+    return out
+
+
+def curve_stats(curves: np.ndarray) -> dict[str, np.ndarray]:
+    """``band_corr`` and ``dip_flatness`` of GP curves (m, 2, n_phase) in magnitudes
+    (any per-band offset and positive scale give the same numbers)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        c = curves - curves.mean(axis=2, keepdims=True)
+        norm = np.sqrt((c ** 2).sum(axis=2))
+        corr = (c[:, 0] * c[:, 1]).sum(axis=1) / (norm[:, 0] * norm[:, 1])
+        med = np.median(curves, axis=2, keepdims=True)
+        x = (curves - med) / (curves.max(axis=2, keepdims=True) - med)     # faintest = 1
+        flat = (x > 0.8).mean(axis=2) / (x > 0.2).mean(axis=2)
+    flat = np.where(np.isfinite(x).all(axis=2), flat, np.nan)
+    both = flat.mean(axis=1)
+    one = np.fmax(flat[:, 0], flat[:, 1])                   # a band without a curve
+    return {"band_corr": np.where(np.isfinite(corr), corr, np.nan),
+            "dip_flatness": np.where(np.isfinite(both), both, one)}
 
 
 def _group_median(values: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarray:

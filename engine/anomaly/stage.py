@@ -12,13 +12,13 @@ from ..config import ScoreConfig, config_hash, to_dict
 from ..errors import StageError
 from ..progress import Progress, StageGen
 from . import stats
-from .features import SPACE_NAMES, Features, load_features
+from .features import FOREST_SPACES, SPACE_NAMES, Features, load_features
 from .foldstats import ensure_fold_stats
 from .runner import run_forests
 
 logger = logging.getLogger(__name__)
 
-SPACES = SPACE_NAMES    # the paper's cartesian and spherical; opt-in residual, diagnostic
+SPACES = SPACE_NAMES    # the paper's cartesian and spherical; opt-in residual, diagnostic, vetting
 NORMALISATION = ("raw = 2**(-E[h]/c(max_samples)) (Liu et al. 2008; = -score_samples of "
                  "scikit-learn); score = raw / max(raw), so the most anomalous object is 1.0")
 IMPLEMENTATION = ("scikit-learn IsolationForest (fit); scores from the same fitted trees by "
@@ -80,8 +80,11 @@ def score(store_path, cfg: ScoreConfig | None = None, use_labels: bool = False,
     """
     cfg = cfg or ScoreConfig()
     _check(cfg)
-    if "diagnostic" in cfg.spaces:
-        yield from ensure_fold_stats(store_path)
+    fold = None
+    if "vetting" in cfg.spaces:
+        fold = yield from ensure_fold_stats(store_path)
+    elif "diagnostic" in cfg.spaces:
+        fold = yield from ensure_fold_stats(store_path, need=("fold_outlier_frac",))
     yield Progress("score", 0, 0, "reading features", "forest")
     feats = load_features(store_path, cfg.last_angle)
     ihash = input_hash(feats)
@@ -90,7 +93,7 @@ def score(store_path, cfg: ScoreConfig | None = None, use_labels: bool = False,
     if not force and _up_to_date(store_path, cfg, chash):
         result["skipped"] = "forest scores up to date (same settings and inputs)"
     else:
-        result.update((yield from _plain(store_path, cfg, feats, ihash, chash)))
+        result.update((yield from _plain(store_path, cfg, feats, ihash, chash, fold)))
     if use_labels:
         from .active import active_stage
         result["active"] = yield from active_stage(store_path, cfg, feats)
@@ -99,7 +102,7 @@ def score(store_path, cfg: ScoreConfig | None = None, use_labels: bool = False,
 
 def _jobs(cfg: ScoreConfig, feats: Features) -> dict:
     jobs = {}
-    for space in cfg.spaces:
+    for space in (s for s in cfg.spaces if s in FOREST_SPACES):
         x = feats.space(space)[feats.valid_for(space)]
         common = {"X": x, "n_trees": cfg.n_estimators, "max_samples": cfg.max_samples,
                   "block": cfg.block}
@@ -110,12 +113,13 @@ def _jobs(cfg: ScoreConfig, feats: Features) -> dict:
     return jobs
 
 
-def _plain(store_path, cfg, feats, ihash, chash) -> StageGen:
+def _plain(store_path, cfg, feats, ihash, chash, fold=None) -> StageGen:
     from ..store import Store
 
     started = time.time()
     t0 = time.perf_counter()
-    results = yield from run_forests(_jobs(cfg, feats), cfg.n_jobs)
+    jobs = _jobs(cfg, feats)
+    results = (yield from run_forests(jobs, cfg.n_jobs)) if jobs else {}
     forest_s = time.perf_counter() - t0
     yield Progress("score", 0, 0, "ranking and statistics", "forest")
     with Store(store_path, "r") as st:
@@ -123,7 +127,10 @@ def _plain(store_path, cfg, feats, ihash, chash) -> StageGen:
             else np.full(len(feats.valid), "", dtype="U1")
     groups, figures = {}, {"forest_seconds": round(forest_s, 2)}
     for space in cfg.spaces:
-        groups[space] = _space_group(space, cfg, feats, results, classes)
+        if space == "vetting":
+            groups[space] = yield from _vetting_group(store_path, cfg, feats, fold, classes)
+        else:
+            groups[space] = _space_group(space, cfg, feats, results, classes)
         figures[space] = {k: groups[space][1][k] for k in ("convergence", "timing", "class_mix")}
     with Store(store_path, "a") as st:
         for space, (arrays, attrs) in groups.items():
@@ -170,4 +177,47 @@ def _space_group(space, cfg, feats, results, classes):
             score, stats.normalise(raw2), cfg.n_estimators, cfg.top_k, cfg.top_overlap)}
     arrays = {"score": score.astype(np.float64), "rank": stats.ranks(score),
               "raw": raw.astype(np.float64)}
+    return arrays, attrs
+
+
+def _vetting_group(store_path, cfg, feats, fold, classes) -> StageGen:
+    from ..store import Store
+    from . import vetting
+
+    with Store(store_path, "r") as st:
+        if not st.has("interp/hyper"):
+            raise StageError(f"{st.path}: the vetting space needs /interp/hyper "
+                             "(run interpolate first)")
+        hyper = st.read("interp/hyper").astype(np.float64)
+        mu = st.read("vae/mu").astype(np.float64)
+    log_period, m_gr = feats.cartesian[:, -2], feats.cartesian[:, -1]
+    surprise, seconds = yield from vetting.vetting_steps(log_period, m_gr, hyper, fold, mu,
+                                                         cfg.seed)
+    valid = feats.valid
+    raw, question = vetting.combine(surprise, valid)
+    score = stats.normalise(raw)
+    counts = {q: int((question == i).sum()) for i, q in enumerate(vetting.QUESTION_NAMES)}
+    top = stats.top_rows(score, cfg.top_overlap)
+    attrs = {
+        "space": "vetting", "features": vetting.QUESTION_NAMES,
+        "questions": vetting.QUESTIONS, "note": vetting.NOTE,
+        "normalisation": "raw = largest -log10 p over the questions (+ 1e-3 x their mean); "
+                         "score = raw / max(raw), so the most anomalous object is 1.0",
+        "implementation": "engine.anomaly.vetting (tail probabilities; no forest)",
+        "m_gr_source": feats.m_gr_source,
+        "settings": {"period_bin_dex": vetting.PERIOD_BIN_DEX, "min_group": vetting.MIN_GROUP,
+                     "n_peers": vetting.N_PEERS, "peer_reference": vetting.PEER_REFERENCE,
+                     "seed": cfg.seed},
+        "n_scored": int(valid.sum()), "n_excluded": int((~valid).sum()),
+        "timing": {"fit_s": 0.0, "score_s": round(seconds, 2)},
+        "class_statistics": stats.class_statistics(score, classes),
+        "class_mix": stats.class_mix(score, classes, cfg.top_overlap),
+        "question_counts": {"flagged (p < 0.1)": counts,
+                            f"top{cfg.top_overlap}": {q: int((question[top] == i).sum())
+                                                      for i, q in enumerate(vetting.QUESTION_NAMES)}},
+        "convergence": {"checked": False, "note": "no forest: the tail probabilities are exact"},
+    }
+    arrays = {"score": score.astype(np.float64), "rank": stats.ranks(score),
+              "raw": raw.astype(np.float64), "question": question,
+              "surprise": surprise.astype(np.float32)}
     return arrays, attrs

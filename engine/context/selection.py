@@ -13,8 +13,8 @@ import numpy as np
 
 logger = logging.getLogger(__name__)
 
-#: the paper's two spaces, and the diagnostic one where it was scored
-SPACES = ("cartesian", "spherical", "diagnostic")
+#: the paper's two spaces, and the diagnostic and vetting ones where they were scored
+SPACES = ("cartesian", "spherical", "diagnostic", "vetting")
 
 
 def select(ranks: dict[str, np.ndarray], scores: dict[str, np.ndarray], classes: np.ndarray,

@@ -22,6 +22,7 @@ logger = logging.getLogger(__name__)
 
 _ALIGN_RIGHT = int(Qt.AlignRight | Qt.AlignVCenter)
 _NUMERIC = {"rank", "score_cartesian", "score_spherical", "score_active", "score_diagnostic",
+            "score_vetting",
             "period", "gr"}
 
 
@@ -159,10 +160,11 @@ class AnomalyTablePane(QWidget):
         cat = state.catalog
         self.filters.fill(cat.class_names(), list(cat.label_names))
         # the label-aware score exists once "Score with labels" has run, the diagnostic
-        # one once the diagnostic space has been scored: hidden until then
-        for key in ("score_active", "score_diagnostic"):
+        # and vetting ones once those spaces have been scored: hidden until then
+        for key in ("score_active", "score_diagnostic", "score_vetting"):
             self.table.setColumnHidden(COLUMN_KEYS.index(key),
                                        not np.isfinite(cat.value(key)).any())
+        self.table.setColumnHidden(COLUMN_KEYS.index("why"), not (cat.vet_question >= 0).any())
         state.view.set_filter(self.filters.value())
         self.model.reset()
         self._update_count()

@@ -154,7 +154,8 @@ def test_export_reads_back_and_matches_the_journal(qtbot, window, gui_store, tmp
 
 
 @pytest.mark.parametrize("key,group", [("score_active", "scores/active"),
-                                       ("score_diagnostic", "scores/diagnostic")])
+                                       ("score_diagnostic", "scores/diagnostic"),
+                                       ("score_vetting", "scores/vetting")])
 def test_optional_scores_get_their_own_sortable_column(qtbot, window, gui_store, key, group):
     """After Run > Score with labels (or a diagnostic-space score run) the table shows
     that score and ranks by it."""
@@ -170,3 +171,22 @@ def test_optional_scores_get_their_own_sortable_column(qtbot, window, gui_store,
     table.model.sort(col, Qt.DescendingOrder)
     assert int(window.state.view.rows[0]) == int(np.argmax(active))
     assert table.model.data(table.model.index(0, col)) == "1.000"
+
+
+def test_vetting_question_column_says_why_an_object_was_flagged(qtbot, window, gui_store):
+    """A vetting-space score run adds a column naming the question behind each score."""
+    table, col = window.table, COLUMN_KEYS.index("why")
+    assert table.table.isColumnHidden(col)
+    n = len(window.state.catalog)
+    rng = np.random.default_rng(6)
+    score, question = rng.random(n), rng.integers(0, 5, n).astype("i1")
+    names = ["fold", "bands", "event", "dip", "colour"]
+    with Store(gui_store, "a") as s:
+        s.write_group("scores/vetting", {"score": score / score.max(),
+                                         "rank": np.argsort(np.argsort(-score)) + 1,
+                                         "question": question}, {"features": names})
+    window.state.reload()
+    assert not table.table.isColumnHidden(col)
+    table.model.sort(COLUMN_KEYS.index("score_vetting"), Qt.DescendingOrder)
+    top = int(window.state.view.rows[0])
+    assert table.model.data(table.model.index(0, col)) == names[question[top]]

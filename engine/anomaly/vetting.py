@@ -1,0 +1,237 @@
+"""The vetting space (beyond the paper): questions a vetting astronomer asks of every
+light curve, each answered with a tail probability, the object ranked by its most
+significant answer.
+
+An isolation forest averages path lengths over random cuts of all its features, so a
+star that fails one test badly but passes the rest keeps an ordinary score, and the
+questions that matter only among stars of a similar period (is this fold coherent
+*for an 800-day giant*?) are asked of the whole catalogue at once. Here each question
+gives every object ``p``, the fraction of comparable objects (the whole catalogue, or
+the stars of a similar period) whose answer is at least as extreme; the object's
+surprise per question is ``-log10 p``, its raw score the largest surprise, and
+``question`` says which question it was (-1 where none reaches p = 0.1; ties, common at p = 1/n, go to the object
+surprising on more questions: :data:`TIE_WEIGHT` times the mean surprise is added). The
+score is raw / max(raw) (1.0 most anomalous), like the forest spaces'.
+
+Questions (:data:`QUESTIONS`), with the statistics of :mod:`engine.anomaly.foldstats`
+and ``/interp/hyper``:
+
+``fold``
+    Does the catalogue period fold the data? Low GP coherence ``C / delta`` against
+    the stars of a similar period (a wrong period scrambles the fold).
+``bands``
+    Do g and r vary in step? Low zero-shift correlation of the folded g and r curves
+    (``band_corr``): a lag between the bands, a blend, a swapped band.
+``event``
+    Did it fade or brighten once? The larger of the tail probabilities of
+    ``fade_run`` and ``brightening_run`` against the stars of a similar period (R CrB
+    fades, dwarf-nova outbursts, flares); the two are merged and ranked again, so the
+    question counts once.
+``dip``
+    Is its deepest dip flat-bottomed? High ``dip_flatness`` (a transit-like box).
+``colour``
+    Is its colour usual for its period and shape? Two views, merged like ``event``: the
+    density of ``g - r`` among the stars of the same period (a 2-D histogram,
+    smoothed), and how far bluer than the interquartile range of its
+    :data:`N_PEERS` nearest neighbours in (latent means, log10 period) the star is
+    (reddening makes stars redder, never bluer, so only that side counts there).
+
+"Stars of a similar period" are bins of :data:`PERIOD_BIN_DEX` in log10 period,
+merged until each holds :data:`MIN_GROUP` objects. No class, label or truth column is
+used.
+"""
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+
+from ..errors import FeatureError
+from ..progress import Progress, StageGen
+
+logger = logging.getLogger(__name__)
+
+QUESTIONS = {
+    "fold": "Does the catalogue period fold the data?",
+    "bands": "Do g and r vary in step?",
+    "event": "Did it fade or brighten once?",
+    "dip": "Is its deepest dip flat-bottomed (transit-like)?",
+    "colour": "Is its colour usual for its period and light-curve shape?",
+}
+QUESTION_NAMES = list(QUESTIONS)
+#: width of the log10-period bins that define "stars of a similar period"
+PERIOD_BIN_DEX = 0.2
+#: a period bin holds at least this many objects (sparse bins are merged)
+MIN_GROUP = 500
+#: colour question: nearest neighbours in (latent means, log10 period)
+N_PEERS = 100
+#: colour question: the neighbours are searched among at most this many objects
+PEER_REFERENCE = 50_000
+#: colour question: log10 period scaled to this many latent units per standard deviation
+PERIOD_WEIGHT = 2.0
+#: colour question: 2-D histogram bins (log10 period, g - r) and smoothing (bins)
+COLOUR_BINS = (0.05, 0.05)
+COLOUR_SMOOTH = 2.0
+#: weight of the mean surprise added to the largest (breaks ties)
+TIE_WEIGHT = 1e-3
+#: an object is said to be flagged by a question only below p = 0.1 (surprise 1)
+FLAG_SURPRISE = 1.0
+NOTE = ("beyond the paper: one tail probability per vetting question (fold coherence for "
+        "the period, g and r in step, a fade or brightening, a flat-bottomed dip, colour "
+        "for the period and shape); raw = the largest -log10 p; no forest, class or truth")
+
+
+def tail_probability(x: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
+    """Per object, the fraction of its group (all objects when ``groups`` is None) with
+    a value at least as large; NaN values give p = 1 and do not count."""
+    x = np.asarray(x, dtype=np.float64)
+    groups = np.zeros(len(x), np.int64) if groups is None else np.asarray(groups)
+    p = np.ones(len(x))
+    ok = np.isfinite(x)
+    for g in np.unique(groups[ok]):
+        rows = np.flatnonzero(ok & (groups == g))
+        vals = np.sort(x[rows])
+        at_least = len(vals) - np.searchsorted(vals, x[rows], side="left")
+        p[rows] = at_least / len(vals)
+    return p
+
+
+def merged(*ps: np.ndarray) -> np.ndarray:
+    """One question from several tail probabilities: the smallest, ranked again over
+    the catalogue, so a question asked two ways is not counted twice."""
+    return tail_probability(-np.min(np.vstack(ps), axis=0))
+
+
+def period_groups(log_period: np.ndarray, width: float = PERIOD_BIN_DEX,
+                  min_group: int = MIN_GROUP) -> np.ndarray:
+    """Group id per object: bins of ``width`` dex, neighbours merged until each group
+    holds ``min_group`` objects (or all of them); -1 where the period is missing."""
+    out = np.full(len(log_period), -1, np.int64)
+    ok = np.isfinite(log_period)
+    if not ok.any():
+        return out
+    bins = np.floor(log_period[ok] / width).astype(np.int64)
+    labels, counts = np.unique(bins, return_counts=True)
+    group_of, current, filled = {}, 0, 0
+    for lab, c in zip(labels, counts):
+        group_of[lab] = current
+        filled += c
+        if filled >= min_group:
+            current, filled = current + 1, 0
+    if 0 < filled < min_group and current > 0:          # a short last group joins the one before
+        for lab in labels[::-1]:
+            if group_of[lab] != current:
+                break
+            group_of[lab] = current - 1
+    out[ok] = np.array([group_of[b] for b in bins]) if len(bins) else []
+    return out
+
+
+def colour_density_surprise(log_period: np.ndarray, m_gr: np.ndarray) -> np.ndarray:
+    """-log10 of the smoothed density of g - r among stars of the same log10 period
+    (per unit of g - r bin); NaN where either is missing."""
+    from scipy.ndimage import gaussian_filter
+
+    ok = np.isfinite(log_period) & np.isfinite(m_gr)
+    out = np.full(len(m_gr), np.nan)
+    if ok.sum() < 2:
+        return out
+    (bp, bc), lp, c = COLOUR_BINS, log_period[ok], m_gr[ok]
+    pe = np.arange(lp.min(), lp.max() + bp, bp)
+    ce = np.arange(c.min(), c.max() + bc, bc)
+    pe, ce = (e if len(e) > 1 else np.array([e[0], e[0] + w]) for e, w in ((pe, bp), (ce, bc)))
+    hist, _, _ = np.histogram2d(lp, c, [pe, ce])
+    smooth = gaussian_filter(hist, COLOUR_SMOOTH, mode="constant")
+    cond = smooth / np.maximum(smooth.sum(axis=1, keepdims=True), 1e-12)
+    i = np.clip(np.digitize(lp, pe) - 1, 0, len(pe) - 2)
+    j = np.clip(np.digitize(c, ce) - 1, 0, len(ce) - 2)
+    out[ok] = -np.log10(cond[i, j] + 1e-7)
+    return out
+
+
+def peer_blue_excess(mu: np.ndarray, log_period: np.ndarray, m_gr: np.ndarray,
+                     seed: int = 0, chunk: int = 20000):
+    """How far bluer than its peers each star is: (q25 - x) / (q75 - q25) of g - r over
+    its :data:`N_PEERS` nearest neighbours in (latent means, scaled log10 period).
+
+    A generator: yields (done, total) per chunk of queries, returns the (N,) array (NaN
+    where a feature is missing).
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    n = len(m_gr)
+    out = np.full(n, np.nan)
+    ok = np.isfinite(mu).all(axis=1) & np.isfinite(log_period) & np.isfinite(m_gr)
+    rows = np.flatnonzero(ok)
+    if len(rows) <= N_PEERS + 1:
+        return out
+    scale = PERIOD_WEIGHT / max(float(np.std(log_period[rows])), 1e-6)
+    X = np.column_stack([mu[rows], log_period[rows] * scale])
+    rng = np.random.default_rng(seed)
+    ref = np.sort(rng.choice(len(rows), min(PEER_REFERENCE, len(rows)), replace=False))
+    nn = NearestNeighbors(n_neighbors=N_PEERS + 1).fit(X[ref])
+    colour = m_gr[rows]
+    for a in range(0, len(rows), chunk):
+        b = min(a + chunk, len(rows))
+        _, idx = nn.kneighbors(X[a:b])
+        peers = colour[ref[idx]]
+        peers[ref[idx] == np.arange(a, b)[:, None]] = np.nan        # not its own peer
+        q25, q75 = np.nanpercentile(peers, [25, 75], axis=1)
+        out[rows[a:b]] = (q25 - colour[a:b]) / np.maximum(q75 - q25, 0.05)
+        yield b, len(rows)
+    return out
+
+
+def vetting_steps(log_period: np.ndarray, m_gr: np.ndarray, hyper: np.ndarray,
+                  fold: dict[str, np.ndarray], mu: np.ndarray | None,
+                  seed: int = 0) -> StageGen:
+    """Surprise per question. A generator of :class:`Progress` (the peer search);
+    returns ``(surprise (N, Q) float64, seconds)``.
+
+    ``hyper``: ``/interp/hyper`` (l_phi, l_lambda, C, delta); ``fold``: the arrays of
+    :func:`engine.anomaly.foldstats.ensure_fold_stats`; ``mu``: ``/vae/mu`` or None
+    (the colour question then uses the period-colour density only).
+    """
+    t0 = time.perf_counter()
+    missing = [k for k in ("fade_run", "brightening_run", "band_corr", "dip_flatness")
+               if k not in fold]
+    if missing:
+        raise FeatureError(f"vetting space: fold statistics {missing} missing "
+                           "(the /foldstats group predates them: rerun score)")
+    n = len(log_period)
+    groups = period_groups(log_period)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        coherence = np.log10(hyper[:, 2] / hyper[:, 3])
+    p = {"fold": tail_probability(-coherence, groups),
+         "bands": tail_probability(1.0 - fold["band_corr"]),
+         "event": merged(tail_probability(fold["fade_run"], groups),
+                         tail_probability(fold["brightening_run"], groups)),
+         "dip": tail_probability(fold["dip_flatness"])}
+    density = tail_probability(colour_density_surprise(log_period, m_gr))
+    if mu is not None:
+        gen = peer_blue_excess(mu, log_period, m_gr, seed)
+        while True:
+            try:
+                done, total = next(gen)
+            except StopIteration as stop:
+                blue = stop.value
+                break
+            yield Progress("score", done, total, "vetting: colour of each star's peers", "obj")
+        p["colour"] = merged(density, tail_probability(blue))
+    else:
+        p["colour"] = density
+    surprise = np.column_stack([-np.log10(p[q]) for q in QUESTION_NAMES])
+    assert surprise.shape == (n, len(QUESTION_NAMES))
+    return surprise, time.perf_counter() - t0
+
+
+def combine(surprise: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Raw score (largest surprise; NaN outside ``valid``) and the question behind it
+    (index into :data:`QUESTION_NAMES`; -1 outside ``valid`` and where no question has
+    p < 0.1, :data:`FLAG_SURPRISE`)."""
+    top = surprise.max(axis=1)
+    raw = np.where(valid, top + TIE_WEIGHT * surprise.mean(axis=1), np.nan)
+    flagged = valid & (top >= FLAG_SURPRISE)
+    question = np.where(flagged, np.argmax(surprise, axis=1), -1).astype(np.int8)
+    return raw, question

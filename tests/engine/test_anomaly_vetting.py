@@ -1,0 +1,201 @@
+"""The vetting space: one tail probability per question, ranked by the most significant."""
+import dataclasses
+
+import numpy as np
+import pytest
+
+from engine.anomaly import recall_report, score
+from engine.anomaly.features import build_features
+from engine.anomaly.foldstats import NAMES, curve_stats, fold_stats
+from engine.anomaly.vetting import (MIN_GROUP, QUESTION_NAMES, colour_density_surprise,
+                                    combine, merged, peer_blue_excess, period_groups,
+                                    tail_probability)
+from engine.errors import FeatureError, StageError
+from engine.progress import run_quiet
+from engine.store import LightCurve, Store
+
+from .test_anomaly_foldstats import ERR, PERIOD, _curve
+from .test_anomaly_stage import CFG, make_store
+
+PHASE = np.arange(160) / 160
+
+
+def test_tail_probability_counts_ties_and_groups_and_ignores_missing_values():
+    x = np.array([1.0, 2.0, 2.0, 3.0, np.nan])
+    np.testing.assert_allclose(tail_probability(x), [1.0, 0.75, 0.75, 0.25, 1.0])
+    groups = np.array([0, 0, 1, 1, 1])
+    # group 0: {1, 2}; group 1: {2, 3} (the NaN does not count)
+    np.testing.assert_allclose(tail_probability(x, groups), [1.0, 0.5, 1.0, 0.5, 1.0])
+    # one question asked two ways with the same answer is not counted twice
+    p = tail_probability(np.arange(10.0))
+    np.testing.assert_allclose(merged(p, p), p)
+    # the smaller of two, ranked again: still a probability over the catalogue
+    q = merged(p, p[::-1])
+    assert q.min() == pytest.approx(0.2) and q.max() == 1.0
+
+
+def test_period_groups_merge_sparse_bins_until_each_is_large_enough():
+    rng = np.random.default_rng(0)
+    logp = np.concatenate([rng.uniform(-0.5, -0.3, 5000), rng.uniform(0.0, 2.0, 700),
+                           [3.1, 3.3, np.nan]])
+    g = period_groups(logp)
+    assert g[-1] == -1
+    counts = np.bincount(g[g >= 0])
+    assert counts.min() >= MIN_GROUP and counts.sum() == len(logp) - 1
+    # stars of a similar period share a group; far apart periods do not
+    assert g[0] != g[5000 + np.argmax(logp[5000:5700])]
+    assert g[-2] == g[-3]                       # the two lonely long periods joined a group
+
+
+def test_curve_statistics_tell_rounded_and_box_dips_and_lagged_bands_apart():
+    sine = np.sin(2 * np.pi * PHASE)
+    u = np.abs((PHASE + 0.5) % 1.0 - 0.5) / 0.1
+    box = np.clip((1.0 - u) / 0.15, 0.0, 1.0)           # flat bottom, short ingress
+    v_dip = np.clip(1.0 - u / 2, 0.0, None)               # V-shaped, as wide
+    curves = np.stack([np.stack([sine, 0.5 * sine + 3.0]),         # bands in step
+                       np.stack([sine, -sine]),                   # half a cycle apart
+                       np.stack([box, box]), np.stack([v_dip, v_dip])])
+    out = curve_stats(curves)
+    np.testing.assert_allclose(out["band_corr"][:2], [1.0, -1.0], atol=1e-9)
+    # a sinusoid spends 20% of the cycle above 0.8 of its peak, 44% above 0.2
+    assert out["dip_flatness"][0] == pytest.approx(0.47, abs=0.02)
+    # a V spends a quarter of its dip near the bottom, a box most of it
+    assert out["dip_flatness"][2] > 0.75 and out["dip_flatness"][3] == pytest.approx(0.25, abs=0.03)
+    flat = curve_stats(np.full((1, 2, 160), 3.0))       # no variation: no dip to measure
+    assert np.isnan(flat["dip_flatness"][0]) and np.isnan(flat["band_corr"][0])
+
+
+def _raw_store(path, n_points=500, seed=1):
+    """Three sinusoidal stars and their exact GP curves: 0 clean, 1 fading by 0.5 mag
+    (25 sigma) for 40 consecutive epochs, 2 with 3% of its epochs 2 mag brighter."""
+    rng = np.random.default_rng(seed)
+    lcs = []
+    for i in range(3):
+        t = np.sort(rng.uniform(0, 900, n_points))
+        band = (rng.random(n_points) < 0.5).astype("u1")
+        mag = _curve(t / PERIOD % 1, band) + rng.normal(0, ERR, n_points)
+        if i == 1:
+            mag[200:240] += 0.5
+        if i == 2:
+            mag[rng.choice(n_points, n_points * 3 // 100, replace=False)] -= 2.0
+        lcs.append(LightCurve(t, mag, np.full(n_points, ERR), band))
+    curves = np.stack([_curve(PHASE, 0), _curve(PHASE, 1)])
+    mbar, sigma = curves.mean(axis=1), curves.std(axis=1)
+    mean = np.repeat(((curves - mbar[:, None]) / sigma[:, None])[None], 3, axis=0)
+    with Store.create(path) as st:
+        st.append_objects({"id": ["clean", "fade", "flare"], "period": [PERIOD] * 3}, lcs)
+        st.write_group("interp", {"mean": mean.astype("f4"), "raw_mean_mag": np.tile(mbar, (3, 1)),
+                                  "raw_std_mag": np.tile(sigma, (3, 1))})
+    return path
+
+
+def test_runs_of_points_off_the_fold_are_found_in_time_order(tmp_path):
+    out = fold_stats(_raw_store(tmp_path / "raw.h5"))
+    assert set(out) == set(NAMES)
+    fade, bright = out["fade_run"], out["brightening_run"]
+    # noise alone: the largest run sum of a few hundred Gaussian draws is a few sigma
+    assert fade[0] < 5 and bright[0] < 5
+    # 20 consecutive points per band, 10 sigma each after clipping, in runs of 15
+    assert fade[1] > 30 and bright[1] < 5
+    assert bright[2] > 8 and fade[2] < 5
+    np.testing.assert_allclose(out["band_corr"], 1.0, atol=1e-6)    # same shape in g and r
+
+
+def _vetting_store(path, seed=0):
+    """The stage test store with GP hyperparameters and fold statistics, and one
+    object planted per question (all else drawn from one population)."""
+    rng = np.random.default_rng(seed)
+    make_store(path, seed=seed)
+    n = 1500
+    with Store(path, "a") as st:
+        period = st.read_objects(["period"])["period"]
+        hyper = np.column_stack([np.full(n, 0.2), np.full(n, 3.0),
+                                 10 ** rng.normal(-1.0, 0.2, n), 10 ** rng.normal(-3.0, 0.2, n)])
+        fold = {"fold_outlier_frac": rng.uniform(0, 0.004, n), "fold_scatter": np.ones(n),
+                "variability": np.full(n, 10.0), "fade_run": rng.normal(3, 0.5, n),
+                "brightening_run": rng.normal(3, 0.5, n),
+                "band_corr": 1 - rng.uniform(0, 0.05, n), "dip_flatness": rng.uniform(0.2, 0.5, n)}
+        hyper[100, 3] = 10.0 ** 3.0          # fold: C/delta 1e-4 against ~1e2
+        fold["band_corr"][200] = -0.8        # bands: g against r
+        fold["fade_run"][300] = 40.0         # event: a long fade
+        fold["dip_flatness"][400] = 0.95     # dip: a box
+        # colour: long-period stars are red, one of them is blue
+        long = period > 30
+        g = 14.5 + np.where(long, rng.normal(2.0, 0.1, n), rng.normal(0.5, 0.1, n))
+        period[500] = 100.0
+        g[500] = 14.9
+        st.update_objects({"period": period, "mean_g": g, "mean_r": np.full(n, 14.5)},
+                          np.arange(n))
+        st.write_group("interp", {"hyper": hyper},
+                       {"hyper_names": ["l_phi", "l_lambda", "C_mag2", "delta_mag2"]})
+        st.write_group("foldstats", fold, {"interp_write_id": st.attrs("interp")["write_id"]})
+    return path
+
+
+PLANTED = {100: "fold", 200: "bands", 300: "event", 400: "dip", 500: "colour"}
+
+
+def test_each_planted_object_ranks_top_and_names_its_question(tmp_path):
+    path = _vetting_store(tmp_path / "v.h5")
+    cfg = dataclasses.replace(CFG, spaces=("cartesian", "vetting"))
+    result = run_quiet(score(path, cfg))
+    with Store(path) as st:
+        s, rank = st.read("scores/vetting/score"), st.read("scores/vetting/rank")
+        question, surprise = st.read("scores/vetting/question"), st.read("scores/vetting/surprise")
+        attrs = st.attrs("scores/vetting")
+    assert np.nanmax(s) == 1.0 and np.isnan(s[:2]).all() and (rank[:2] == 0).all()
+    assert (question[:2] == -1).all() and surprise.shape == (1500, len(QUESTION_NAMES))
+    assert attrs["features"] == QUESTION_NAMES and attrs["n_excluded"] == 2
+    # each is the most extreme of its question (the grouped ones of their period group,
+    # so a few other groups' extremes tie with them): all in the first 10 of 1,498
+    for row, q in PLANTED.items():
+        assert QUESTION_NAMES[question[row]] == q and rank[row] <= 10, (row, q, rank[row])
+    assert np.median(rank[2:]) > 500
+    # the fold question is asked among stars of a similar period (groups of >= 500 of
+    # 1,500): its best p is 1/500, the others' 1/1,498
+    assert surprise[100, 0] == pytest.approx(-np.log10(1 / 500), abs=0.3)
+    assert surprise[200, 1] == pytest.approx(-np.log10(1 / 1498), abs=0.01)
+    # a question is named only where p < 0.1: at most a tenth of the objects per question
+    counts = attrs["question_counts"]["flagged (p < 0.1)"]
+    assert 5 <= sum(counts.values()) <= 0.5 * 1498 and (question[2:] == -1).sum() > 500
+    assert result["vetting"]["convergence"]["checked"] is False
+    report = recall_report(path, fractions=(0.02,), k=20)
+    assert "vetting" in report
+
+
+def test_vetting_without_gp_hyperparameters_says_what_to_run(tmp_path):
+    path = make_store(tmp_path / "s.h5")
+    with pytest.raises((FeatureError, StageError), match=r"s\.h5.*/interp/.*interpolate"):
+        run_quiet(score(path, dataclasses.replace(CFG, spaces=("vetting",))))
+
+
+def test_colour_questions_flag_a_blue_star_among_red_ones_of_its_period():
+    rng = np.random.default_rng(3)
+    n = 4000
+    logp = np.concatenate([rng.uniform(-0.6, -0.2, n // 2), rng.uniform(2.2, 2.8, n // 2)])
+    gr = np.where(logp > 1, rng.normal(2.5, 0.4, n), rng.normal(0.5, 0.1, n))
+    mu = rng.normal(size=(n, 10)) * 0.3 + np.where(logp > 1, 2.0, -2.0)[:, None]
+    gr[-1] = 0.5                           # a long-period star as blue as the short ones
+    gr[0] = 2.5                            # a short-period star as red as the long ones
+    dens = colour_density_surprise(logp, gr)
+    assert dens[-1] > np.max(dens[n // 2:-1]) and dens[0] > np.max(dens[1:n // 2])
+    blue = run_quiet(peer_blue_excess(mu, logp, gr))
+    # far bluer than the interquartile range of its peers; the red one is not blue
+    assert blue[-1] > 3 and blue[-1] == np.max(blue) and blue[0] < 0
+    mu[5] = np.nan
+    assert np.isnan(run_quiet(peer_blue_excess(mu, logp, gr))[5])
+
+
+def test_combine_takes_the_most_significant_question():
+    surprise = np.array([[0.1, 3.0, 0.0, 0.0, 0.0], [2.0, 2.0, 2.0, 0.0, 0.0],
+                         [2.0, 0.0, 0.0, 0.0, 0.0], [9.0, 9.0, 9.0, 9.0, 9.0],
+                         [0.5, 0.2, 0.0, 0.0, 0.0]])
+    raw, q = combine(surprise, np.array([True, True, True, False, True]))
+    assert list(q) == [1, 0, 0, -1, -1] and np.isnan(raw[3]) and raw[4] > 0   # nothing < 0.1
+    assert raw[0] > raw[1] > raw[2]          # ties go to the object surprising more often
+
+
+def test_vetting_is_not_a_forest_feature_space():
+    feats = build_features(np.zeros((3, 10)), np.ones(3), np.ones(3))
+    with pytest.raises(FeatureError, match="tail probabilities"):
+        feats.space("vetting")
