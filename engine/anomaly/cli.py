@@ -6,6 +6,8 @@ import dataclasses
 import json
 import logging
 
+from .features import SPACE_NAMES
+
 logger = logging.getLogger(__name__)
 
 
@@ -14,8 +16,7 @@ def configure_score(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--use-labels", action="store_true",
                         help="also re-rank with active anomaly detection on the label journal")
     parser.add_argument("--trees", type=int, default=None, help="trees per forest (5000)")
-    parser.add_argument("--space", choices=("cartesian", "spherical", "both", "residual",
-                                               "diagnostic", "vetting", "all"),
+    parser.add_argument("--space", choices=("both", "all") + SPACE_NAMES,
                         default=None,
                         help="feature space(s) to score (default: both = the paper's cartesian "
                              "and spherical; residual: cartesian + log10 reconstruction "
@@ -40,10 +41,8 @@ def config_from_args(args: argparse.Namespace):
     if args.trees is not None:
         changes["n_estimators"] = args.trees
     if args.space:
-        changes["spaces"] = {"both": ("cartesian", "spherical"),
-                             "all": ("cartesian", "spherical", "residual", "diagnostic",
-                                     "vetting")}.get(
-                                 args.space, (args.space,))
+        changes["spaces"] = {"both": ("cartesian", "spherical"), "all": SPACE_NAMES}.get(
+            args.space, (args.space,))
     if args.no_convergence:
         changes["convergence_check"] = False
     return dataclasses.replace(cfg, **changes)

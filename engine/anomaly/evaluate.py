@@ -7,6 +7,7 @@ import numpy as np
 
 from ..config import ScoreConfig
 from ..errors import StageError
+from .features import SPACE_NAMES
 
 logger = logging.getLogger(__name__)
 
@@ -54,9 +55,7 @@ def recall_report(store_path, fractions=(0.01, 0.02), k: int = 100) -> dict:
     report: dict = {}
     with Store(store_path, "r") as st:
         truth, kinds, classes = _truth(st)
-        spaces = [s for s in ("cartesian", "spherical", "residual", "diagnostic", "vetting",
-                                        "active")
-                  if st.has(f"scores/{s}")]
+        spaces = [s for s in SPACE_NAMES + ("active",) if st.has(f"scores/{s}")]
         if not spaces:
             raise StageError(f"{st.path}: no /scores yet (run pvsvet-engine score)")
         ranks = {s: st.read(f"scores/{s}/rank") for s in spaces}

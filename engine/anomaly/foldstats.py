@@ -93,9 +93,9 @@ def ensure_fold_stats(store_path: str | Path, chunk: int = 20000,
         if st.has(GROUP) and str(st.attrs(GROUP).get("interp_write_id")) == interp_write_id \
                 and all(st.has(f"{GROUP}/{k}") for k in need):
             return {k: st.read(f"{GROUP}/{k}") for k in NAMES if st.has(f"{GROUP}/{k}")}
-        for need, stage in (("interp/mean", "interpolate"), ("lightcurves/offsets", "ingest")):
-            if not st.has(need):
-                raise FeatureError(f"{st.path}: fold statistics need /{need} "
+        for dataset, stage in (("interp/mean", "interpolate"), ("lightcurves/offsets", "ingest")):
+            if not st.has(dataset):
+                raise FeatureError(f"{st.path}: fold statistics need /{dataset} "
                                    f"(run {stage} first)")
     t0 = time.perf_counter()
     out = yield from fold_stats_steps(store_path, chunk)

@@ -189,8 +189,8 @@ def _vetting_group(store_path, cfg, feats, fold, classes) -> StageGen:
             raise StageError(f"{st.path}: the vetting space needs /interp/hyper "
                              "(run interpolate first)")
         hyper = st.read("interp/hyper").astype(np.float64)
-        mu = st.read("vae/mu").astype(np.float64)
-    log_period, m_gr = feats.cartesian[:, -2], feats.cartesian[:, -1]
+    # the Cartesian features are the latent means, log10 period and g - r (NaN rows: excluded)
+    mu, log_period, m_gr = feats.cartesian[:, :-2], feats.cartesian[:, -2], feats.cartesian[:, -1]
     surprise, seconds = yield from vetting.vetting_steps(log_period, m_gr, hyper, fold, mu,
                                                          cfg.seed)
     valid = feats.valid

@@ -9,8 +9,8 @@ questions that matter only among stars of a similar period (is this fold coheren
 gives every object ``p``, the fraction of comparable objects (the whole catalogue, or
 the stars of a similar period) whose answer is at least as extreme; the object's
 surprise per question is ``-log10 p``, its raw score the largest surprise, and
-``question`` says which question it was (-1 where none reaches p = 0.1; ties, common at p = 1/n, go to the object
-surprising on more questions: :data:`TIE_WEIGHT` times the mean surprise is added). The
+``question`` says which question it was (-1 where none reaches p = 0.1; ties, common
+at p = 1/n, go to the object surprising on more questions: :data:`TIE_WEIGHT` times the mean surprise is added). The
 score is raw / max(raw) (1.0 most anomalous), like the forest spaces'.
 
 Questions (:data:`QUESTIONS`), with the statistics of :mod:`engine.anomaly.foldstats`
@@ -124,7 +124,7 @@ def period_groups(log_period: np.ndarray, width: float = PERIOD_BIN_DEX,
             if group_of[lab] != current:
                 break
             group_of[lab] = current - 1
-    out[ok] = np.array([group_of[b] for b in bins]) if len(bins) else []
+    out[ok] = np.array([group_of[lab] for lab in labels])[np.searchsorted(labels, bins)]
     return out
 
 
@@ -137,10 +137,9 @@ def colour_density_surprise(log_period: np.ndarray, m_gr: np.ndarray) -> np.ndar
     out = np.full(len(m_gr), np.nan)
     if ok.sum() < 2:
         return out
-    (bp, bc), lp, c = COLOUR_BINS, log_period[ok], m_gr[ok]
-    pe = np.arange(lp.min(), lp.max() + bp, bp)
-    ce = np.arange(c.min(), c.max() + bc, bc)
-    pe, ce = (e if len(e) > 1 else np.array([e[0], e[0] + w]) for e, w in ((pe, bp), (ce, bc)))
+    lp, c = log_period[ok], m_gr[ok]
+    pe, ce = (x.min() + w * np.arange(int((x.max() - x.min()) // w) + 2)
+              for x, w in ((lp, COLOUR_BINS[0]), (c, COLOUR_BINS[1])))
     hist, _, _ = np.histogram2d(lp, c, [pe, ce])
     smooth = gaussian_filter(hist, COLOUR_SMOOTH, mode="constant")
     cond = smooth / np.maximum(smooth.sum(axis=1, keepdims=True), 1e-12)
@@ -199,7 +198,6 @@ def vetting_steps(log_period: np.ndarray, m_gr: np.ndarray, hyper: np.ndarray,
     if missing:
         raise FeatureError(f"vetting space: fold statistics {missing} missing "
                            "(the /foldstats group predates them: rerun score)")
-    n = len(log_period)
     groups = period_groups(log_period)
     with np.errstate(invalid="ignore", divide="ignore"):
         coherence = np.log10(hyper[:, 2] / hyper[:, 3])
@@ -222,7 +220,6 @@ def vetting_steps(log_period: np.ndarray, m_gr: np.ndarray, hyper: np.ndarray,
     else:
         p["colour"] = density
     surprise = np.column_stack([-np.log10(p[q]) for q in QUESTION_NAMES])
-    assert surprise.shape == (n, len(QUESTION_NAMES))
     return surprise, time.perf_counter() - t0
 
 
