@@ -154,8 +154,12 @@ class AppState:
             self.view = CatalogView(self.catalog)
 
     # -- loading -------------------------------------------------------------
-    def open(self, path: str | Path, wait: float = 5.0) -> None:
-        """Load a store (raises engine.errors.StoreError with a clear message)."""
+    def open(self, path: str | Path, wait: float = 5.0, keep_view: bool = False) -> None:
+        """Load a store (raises engine.errors.StoreError with a clear message).
+
+        ``keep_view`` keeps the order and filter of the table (a reload of the same store):
+        they are applied before ``loaded`` is emitted, so every pane sees the final order.
+        """
         path = Path(path)
         t0 = time.perf_counter()
         catalog, groups = load_catalog(path, wait)
@@ -163,7 +167,10 @@ class AppState:
         self.latent, self.hr = load_latent(path, groups, wait)
         self._cache.clear()
         self._open_journal()
-        self.view = CatalogView(self.catalog)
+        old, self.view = self.view, CatalogView(self.catalog)
+        if keep_view:
+            self.view.filter = old.filter
+            self.view.sort(old.sort_key, old.descending)
         logger.info("loaded %s (%d objects) in %.2f s", path, len(catalog),
                     time.perf_counter() - t0)
         cur = self.selection.current
@@ -173,12 +180,8 @@ class AppState:
 
     def reload(self) -> None:
         """Re-read the store after a stage committed; keep order, filter and selection."""
-        if self.path is None:
-            return
-        key, desc, flt = self.view.sort_key, self.view.descending, self.view.filter
-        self.open(self.path)
-        self.view.filter = flt
-        self.view.sort(key, desc)
+        if self.path is not None:
+            self.open(self.path, keep_view=True)
 
     def _open_journal(self) -> None:
         if self.journal is not None:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, QTimer
+from PySide6.QtCore import (QAbstractTableModel, QItemSelection, QItemSelectionModel,
+                            QModelIndex, Qt, QTimer)
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDoubleSpinBox,
                                QHBoxLayout, QHeaderView, QLabel, QLineEdit, QTableView,
@@ -20,6 +21,9 @@ from ..state import AppState
 
 logger = logging.getLogger(__name__)
 
+#: Selected rows beyond this many are not mirrored as table highlights (the panes show
+#: them all); keeps a 730k-row box selection from building a huge QItemSelection.
+MAX_MIRRORED = 20000
 _ALIGN_RIGHT = int(Qt.AlignRight | Qt.AlignVCenter)
 _NUMERIC = {"rank", "score_cartesian", "score_spherical", "score_active", "score_diagnostic",
             "score_vetting",
@@ -66,8 +70,28 @@ class CatalogModel(QAbstractTableModel):
         return None
 
     def sort(self, column: int, order=Qt.AscendingOrder) -> None:
+        key = COLUMN_KEYS[column]
+        self.relayout(lambda: self.state.view.sort(key, order == Qt.DescendingOrder))
+
+    def relayout(self, change) -> None:
+        """Run ``change()`` (a new order or filter of ``state.view``) and move every
+        persistent index (the view's current row, its selection) with its catalogue row.
+
+        Table positions are not objects: without this, the highlighted position would
+        keep its number and show another star after a sort, while the Selection (and
+        the label keys) still meant the old one.
+        """
         self.layoutAboutToBeChanged.emit()
-        self.state.view.sort(COLUMN_KEYS[column], order == Qt.DescendingOrder)
+        old = self.persistentIndexList()
+        view = self.state.view
+        rows = [int(view.rows[i.row()]) if i.isValid() and i.row() < len(view) else None
+                for i in old]
+        change()
+        new = []
+        for idx, row in zip(old, rows):
+            pos = None if row is None else view.position(row)
+            new.append(QModelIndex() if pos is None else self.index(pos, idx.column()))
+        self.changePersistentIndexList(old, new)
         self.layoutChanged.emit()
 
     def reset(self) -> None:
@@ -173,7 +197,7 @@ class AnomalyTablePane(QWidget):
         self.table.horizontalHeader().setSortIndicator(
             col, Qt.DescendingOrder if state.view.descending else Qt.AscendingOrder)
         self.table.setSortingEnabled(True)
-        self.on_selection(state.selection, None)
+        self.show_selection()
 
     def on_labels(self, rows) -> None:
         self.filters.fill(self.state.catalog.class_names(), list(self.state.catalog.label_names))
@@ -183,18 +207,50 @@ class AnomalyTablePane(QWidget):
             self.model.row_changed(int(r))
 
     def on_selection(self, sel, source) -> None:
-        if source is self or sel.current is None:
-            return
-        pos = self.state.view.position(sel.current)
-        if pos is None:
-            return
-        index = self.model.index(pos, 0)
+        if source is not self:
+            self.show_selection()
+
+    def show_selection(self) -> None:
+        """Make the table's current row and selection those of ``state.selection``.
+
+        The Selection is the one source of truth for "the current object": the table
+        only mirrors it. An object the filter hides leaves no row current, so no other
+        star is highlighted while the panes and the label keys mean the hidden one.
+        """
+        sel, view, sm = self.state.selection, self.state.view, self.table.selectionModel()
+        pos = None if sel.current is None else view.position(sel.current)
         self._from_state = True
         try:
-            self.table.setCurrentIndex(index)
+            if pos is None:
+                sm.clearSelection()
+                sm.setCurrentIndex(QModelIndex(), QItemSelectionModel.NoUpdate)
+                return
+            index = self.model.index(pos, 0)
+            sm.setCurrentIndex(index, QItemSelectionModel.ClearAndSelect
+                               | QItemSelectionModel.Rows)
+            if len(sel.rows) > 1:
+                sm.select(self._ranges(sel.rows), QItemSelectionModel.Select
+                          | QItemSelectionModel.Rows)
             self.table.scrollTo(index)
         finally:
             self._from_state = False
+
+    def _ranges(self, rows: np.ndarray) -> QItemSelection:
+        """The shown positions of ``rows`` as contiguous row ranges (few Qt objects)."""
+        view = self.state.view
+        pos = np.array([p for p in (view.position(int(r)) for r in rows[:MAX_MIRRORED])
+                        if p is not None], dtype=np.int64)
+        out = QItemSelection()
+        if not len(pos):
+            return out
+        pos.sort()
+        breaks = np.flatnonzero(np.diff(pos) > 1)
+        starts = np.r_[pos[0], pos[breaks + 1]]
+        ends = np.r_[pos[breaks], pos[-1]]
+        last = self.model.columnCount() - 1
+        for a, b in zip(starts, ends):
+            out.select(self.model.index(int(a), 0), self.model.index(int(b), last))
+        return out
 
     # -- view -> state -----------------------------------------------------------
     _from_state = False
@@ -216,11 +272,10 @@ class AnomalyTablePane(QWidget):
             self.state.selection.select(rows, current, source=self)
 
     def apply_filter(self) -> None:
-        self.model.layoutAboutToBeChanged.emit()
-        self.state.view.set_filter(self.filters.value())
-        self.model.layoutChanged.emit()
+        flt = self.filters.value()
+        self.model.relayout(lambda: self.state.view.set_filter(flt))
         self._update_count()
-        self.on_selection(self.state.selection, None)
+        self.show_selection()
 
     def _update_count(self) -> None:
         n, total = len(self.state.view), len(self.state.catalog)

@@ -54,7 +54,7 @@ class LabelPane(QWidget):
     def __init__(self, state: AppState, parent=None):
         super().__init__(parent)
         self.state = state
-        self.row: int | None = None
+        self._shown: int | None = None
         self.labels: list[str] = []
         self.header = QLabel()
         self.header.setTextFormat(Qt.RichText)
@@ -108,6 +108,12 @@ class LabelPane(QWidget):
             self.set_labels(dlg.labels())
             self.labels_edited.emit(self.labels)
 
+    @property
+    def row(self) -> int | None:
+        """The object a label goes to: always the Selection's current one (never a copy
+        that could lag behind it)."""
+        return self.state.selection.current
+
     # -- actions -------------------------------------------------------------------
     def assign_key(self, key: str) -> bool:
         """Label the current object with the label of number key ``key``."""
@@ -138,11 +144,10 @@ class LabelPane(QWidget):
 
     # -- view ----------------------------------------------------------------------
     def on_selection(self, sel, source) -> None:
-        if sel.current != self.row:
-            self.row = sel.current
-            self.refresh()
+        self.refresh()      # the current object or the count of selected ones changed
 
     def refresh(self) -> None:
+        self._shown = self.row
         self.history.clear()
         enabled = self.row is not None and self.state.journal is not None
         self.undo_button.setEnabled(enabled)

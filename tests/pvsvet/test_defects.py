@@ -1,0 +1,92 @@
+"""Issue 17's defects, each reproduced through the window as a user meets it."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+from engine.store import Store
+from pvsvet.catalog import COLUMN_KEYS
+
+
+def _click_row(qtbot, window, position: int) -> int:
+    view = window.table.table
+    index = window.table.model.index(position, COLUMN_KEYS.index("id"))
+    view.scrollTo(index)
+    qtbot.mouseClick(view.viewport(), Qt.LeftButton, pos=view.visualRect(index).center())
+    return int(window.state.view.rows[position])
+
+
+def _click_header(qtbot, window, key: str) -> None:
+    header = window.table.table.horizontalHeader()
+    col = COLUMN_KEYS.index(key)
+    x = header.sectionViewportPosition(col) + header.sectionSize(col) // 2
+    qtbot.mouseClick(header.viewport(), Qt.LeftButton, pos=header.rect().center().__class__(
+        x, header.height() // 2))
+
+
+def _one_object(window) -> int:
+    """The table's highlighted row, the Selection and the panes agree; return that row."""
+    sel = window.state.selection.current
+    idx = window.table.table.currentIndex()
+    if idx.isValid():
+        assert int(window.state.view.rows[idx.row()]) == sel
+    assert window.panes["labels"].row == sel
+    assert window.panes["light_curve"].row == sel
+    return sel
+
+
+def _label_with_key(qtbot, window, key: str = "1") -> str:
+    window.table.table.setFocus()
+    qtbot.keyClick(window.table.table, key)
+    return window.panes["labels"].labels["1234567890".index(key)]
+
+
+def _journal(store):
+    from engine.labels import LabelJournal
+    with LabelJournal(store) as j:
+        return {k: v.label for k, v in j.current().items()}
+
+
+def test_label_goes_to_the_highlighted_star_after_sorting(qtbot, window, gui_store):
+    """Defect 1: sort by a score column, click the new first row, press a label key."""
+    _click_row(qtbot, window, 0)
+    first = window.state.selection.current
+    _click_header(qtbot, window, "score_spherical")
+    _one_object(window)
+    assert int(window.state.view.rows[0]) != first       # the sort changed the first row
+    row = _click_row(qtbot, window, 0)
+    assert _one_object(window) == row
+    label = _label_with_key(qtbot, window, "3")
+    assert _journal(gui_store) == {window.state.catalog.object_id(row): label}
+
+
+def test_label_goes_to_the_highlighted_star_after_the_score_filter(qtbot, window, gui_store):
+    """Defect 1: a filter that hides the current object must not leave another highlighted."""
+    row = _click_row(qtbot, window, 40)
+    score = window.state.catalog.score_cartesian
+    window.table.filters.smin.setValue(float(score[row]) + 0.05)   # hides the current one
+    _one_object(window)
+    assert window.state.view.position(row) is None
+    other = _click_row(qtbot, window, 0)
+    assert _one_object(window) == other
+    label = _label_with_key(qtbot, window, "2")
+    assert _journal(gui_store) == {window.state.catalog.object_id(other): label}
+
+
+def test_label_goes_to_the_highlighted_star_after_a_reload(qtbot, window, gui_store):
+    """Defect 1: Score with labels reloads the store; the sorted order and the highlighted
+    object must survive it together."""
+    window.table.model.sort(COLUMN_KEYS.index("score_spherical"), Qt.DescendingOrder)
+    row = _click_row(qtbot, window, 3)
+    with Store(gui_store, "a") as s:                     # what a rescore commits
+        n = s.n_objects
+        act = np.random.default_rng(2).random(n)
+        s.write_group("scores/active", {"score": act, "rank": np.argsort(np.argsort(-act)) + 1})
+    window.state.reload()
+    assert _one_object(window) == row
+    assert window.table.table.currentIndex().isValid()
+    assert window.table.model.index(3, COLUMN_KEYS.index("id")).data() == \
+        window.state.catalog.object_id(row)
+    label = _label_with_key(qtbot, window, "1")
+    assert _journal(gui_store) == {window.state.catalog.object_id(row): label}
