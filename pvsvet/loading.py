@@ -14,7 +14,7 @@ import numpy as np
 from engine.errors import StoreError
 from engine.store import Store
 
-from .catalog import Catalog
+from .catalog import OPTIONAL, SCORE_SPACES, Catalog
 
 if TYPE_CHECKING:
     from .state import ObjectDetail
@@ -22,11 +22,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 #: Store paths whose presence the panes care about.
-KNOWN_GROUPS = ("interp", "interp/mean", "vae", "vae/mu", "vae/model", "vae_model",
-                "scores/cartesian", "scores/spherical", "scores/active", "scores/diagnostic",
-                "scores/vetting",
-                "context", "sim")
-MODEL_GROUPS = {"vae/model", "vae_model"}
+KNOWN_GROUPS = ("interp", "interp/mean", "vae", "vae/mu", "vae/model",
+                "context", "sim") + tuple(f"scores/{sp}" for sp in SCORE_SPACES)
+MODEL_GROUPS = {"vae/model"}
 
 
 def _column(store: Store, name: str, n: int, dtype: str = "f4") -> np.ndarray:
@@ -43,27 +41,39 @@ def load_catalog(path: Path, wait: float = 5.0) -> tuple[Catalog, set[str]]:
     """The table's arrays and the set of stage groups present."""
     with Store(path, "r", wait=wait) as s:
         n = s.n_objects
+        have = set(s.object_columns)
         cols = s.read_objects(["id", "name", "class", "period", "mean_g", "mean_r"],
                               decode=False)
+        extra = s.read_objects([k for k in OPTIONAL if k in have], decode=False)
         groups = {g for g in KNOWN_GROUPS if s.has(g)}
+        spaces = [sp for sp in SCORE_SPACES if s.has(f"scores/{sp}/score")]
         cat = Catalog(
             ids=cols["id"], names=cols["name"], classes=cols["class"],
             period=cols["period"].astype("f8"),
             gr=(cols["mean_g"] - cols["mean_r"]).astype("f4"),
-            score_cartesian=_column(s, "scores/cartesian/score", n),
-            score_spherical=_column(s, "scores/spherical/score", n),
-            rank=_column(s, "scores/cartesian/rank", n, "i4"),
-            score_active=_column(s, "scores/active/score", n),
-            score_diagnostic=_column(s, "scores/diagnostic/score", n),
-            score_vetting=_column(s, "scores/vetting/score", n),
-            flags=_column(s, "interp/status", n, "u4") | _column(s, "objects/status", n, "u4"))
-        if s.has("scores/vetting/question"):
-            q = s.read("scores/vetting/question")[:n]
-            cat.vet_question[:len(q)] = q
-            cat.question_names = list(s.attrs("scores/vetting").get("features", []))
+            scores={sp: _column(s, f"scores/{sp}/score", n) for sp in spaces},
+            ranks={sp: _column(s, f"scores/{sp}/rank", n, "i4") for sp in spaces
+                   if s.has(f"scores/{sp}/rank")},
+            flags=_column(s, "interp/status", n, "u4") | _column(s, "objects/status", n, "u4"),
+            extra=extra,
+            runs={sp: str(s.attrs(f"scores/{sp}").get("written", "")) for sp in spaces})
+        if s.has("scores/vetting/surprise"):
+            _read_vetting(s, cat, n)
+            cat.vet_surprise[~np.isfinite(cat.score("vetting"))] = np.nan   # unscored rows
         if s.has("interp/status_msg"):
             cat.flag_msgs = s.read("interp/status_msg")[:n]
     return cat, groups
+
+
+def _read_vetting(s: Store, cat: Catalog, n: int) -> None:
+    """The per-question −log10 p of the vetting space and the questions' texts."""
+    data = np.asarray(s.read("scores/vetting/surprise"), dtype="f4")[:n]
+    surprise = np.full((n, data.shape[1]), np.nan, "f4")
+    surprise[:len(data)] = data
+    attrs = s.attrs("scores/vetting")
+    cat.vet_surprise = surprise
+    cat.question_names = [str(q) for q in attrs.get("features", [])]
+    cat.question_text = {str(k): str(v) for k, v in (attrs.get("questions") or {}).items()}
 
 
 def load_latent(path: Path, groups: set[str], wait: float = 5.0) -> tuple[np.ndarray | None,

@@ -162,7 +162,7 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geo)
         if isinstance(st, QByteArray):
             self.restoreState(st)
-        for key in ("light_curve", "latent"):
+        for key in ("table", "light_curve", "latent"):
             s.beginGroup(key)
             self.panes[key].restore({k: s.value(k) for k in s.childKeys()})
             s.endGroup()
@@ -171,7 +171,7 @@ class MainWindow(QMainWindow):
         s = self.settings
         s.setValue("window/geometry", self.saveGeometry())
         s.setValue("window/state", self.saveState())
-        for key in ("light_curve", "latent"):
+        for key in ("table", "light_curve", "latent"):
             for k, v in self.panes[key].settings().items():
                 s.setValue(f"{key}/{k}", v)
         s.sync()

@@ -8,7 +8,6 @@ engine may open the file for writing between reads) and caches the result.
 from __future__ import annotations
 
 import contextlib
-import getpass
 import logging
 import time
 from collections import OrderedDict
@@ -143,7 +142,8 @@ class AppState:
     journal: Any = None
     journal_message: str = ""
     label_set: list[str] = field(default_factory=list)
-    author: str = field(default_factory=lambda: _user())
+    author: str = field(default_factory=lambda: _default_author())
+    rank_space: str = ""                      # the user's ranking space ('' = the best one)
     selection: Selection = field(default_factory=Selection)
     loaded: Callbacks = field(default_factory=Callbacks)
     labels_changed: Callbacks = field(default_factory=Callbacks)
@@ -163,6 +163,8 @@ class AppState:
         path = Path(path)
         t0 = time.perf_counter()
         catalog, groups = load_catalog(path, wait)
+        if self.rank_space in catalog.scores:
+            catalog.rank_space = self.rank_space
         self.path, self.catalog, self.groups = path, catalog, groups
         self.latent, self.hr = load_latent(path, groups, wait)
         self._cache.clear()
@@ -225,11 +227,16 @@ class AppState:
         """Write a label to the journal at once and update the table column."""
         if self.journal is None:
             raise RuntimeError(self.journal_message or "no label journal")
+        from engine.labels import at_row
+
         cat = self.catalog
-        score = float(cat.score_cartesian[row])
-        self.journal.add(cat.object_id(row), label, note=note, author=self.author,
-                         score=score if np.isfinite(score) else None,
-                         rank=int(cat.rank[row]) or None, space="cartesian")
+        oid = cat.object_id(row)
+        label = self.journal.check_label(label, oid)
+        context = {"space": cat.rank_space, "score": cat.score(), "rank": cat.rank,
+                   "run": cat.runs.get(cat.rank_space, "")} if cat.rank_space else {}
+        score, rank, space, run = at_row(context, row)   # the space shown, the CLI's record
+        self.journal.add(oid, label, note=note, author=self.author, score=score, rank=rank,
+                         space=space, run=run)
         cat.set_label(row, label)
         self.labels_changed.emit([row])
 
@@ -248,8 +255,9 @@ class AppState:
         return list(self.journal.history(self.catalog.object_id(row)))
 
 
-def _user() -> str:
+def _default_author() -> str:
     try:
-        return getpass.getuser()
-    except Exception:  # no login name in some containers
+        from engine.labels import default_author
+    except ImportError:
         return ""
+    return default_author()

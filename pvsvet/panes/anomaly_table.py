@@ -13,10 +13,10 @@ from PySide6.QtCore import (QAbstractTableModel, QItemSelection, QItemSelectionM
                             QModelIndex, Qt, QTimer)
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDoubleSpinBox,
-                               QHBoxLayout, QHeaderView, QLabel, QLineEdit, QTableView,
-                               QVBoxLayout, QWidget)
+                               QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMenu, QTableView,
+                               QToolButton, QVBoxLayout, QWidget)
 
-from ..catalog import COLUMN_KEYS, COLUMNS, Filter
+from ..catalog import COLUMN_KEYS, COLUMNS, OPTIONAL, SCORE_KEYS, SCORE_SPACES, Filter
 from ..state import AppState
 
 logger = logging.getLogger(__name__)
@@ -25,9 +25,12 @@ logger = logging.getLogger(__name__)
 #: them all); keeps a 730k-row box selection from building a huge QItemSelection.
 MAX_MIRRORED = 20000
 _ALIGN_RIGHT = int(Qt.AlignRight | Qt.AlignVCenter)
-_NUMERIC = {"rank", "score_cartesian", "score_spherical", "score_active", "score_diagnostic",
-            "score_vetting",
-            "period", "gr"}
+_NUMERIC = {"rank", "why", "period", "gr", *SCORE_KEYS, *OPTIONAL}
+#: Columns sorted highest first on their first click (a score: most anomalous first).
+_DESCENDING_FIRST = {"why", *SCORE_KEYS}
+#: Optional columns shown when the store has them, unless the user hid them.
+_SHOWN_BY_DEFAULT = {"rank", "id", "name", "class", "label", "why", "period", "gr", "flags",
+                     *SCORE_KEYS}
 
 
 class CatalogModel(QAbstractTableModel):
@@ -54,6 +57,9 @@ class CatalogModel(QAbstractTableModel):
             return _ALIGN_RIGHT
         if role == Qt.ForegroundRole and key == "label":
             return QBrush(QColor("#e0a030"))
+        if key == "why" and role == Qt.ToolTipRole:
+            row = int(self.state.view.rows[index.row()])
+            return self.state.catalog.why_tooltip(row) or None
         if key == "flags" and role in (Qt.ForegroundRole, Qt.ToolTipRole):
             row = int(self.state.view.rows[index.row()])
             if role == Qt.ToolTipRole:
@@ -63,10 +69,16 @@ class CatalogModel(QAbstractTableModel):
 
     def headerData(self, section: int, orientation, role: int = Qt.DisplayRole):  # noqa: N802
         if orientation == Qt.Horizontal:
+            key = COLUMNS[section][0]
             if role == Qt.DisplayRole:
+                if key == "rank" and self.state.catalog.rank_space:
+                    short = SCORE_SPACES[self.state.catalog.rank_space][0]
+                    return f"rank ({short})"
                 return COLUMNS[section][1]
             if role == Qt.ToolTipRole:
                 return COLUMNS[section][2]
+            if role == Qt.InitialSortOrderRole:   # Qt reads this on a header's first click
+                return Qt.DescendingOrder if key in _DESCENDING_FIRST else Qt.AscendingOrder
         return None
 
     def sort(self, column: int, order=Qt.AscendingOrder) -> None:
@@ -113,14 +125,29 @@ class FilterBar(QWidget):
         self.search = QLineEdit(placeholderText="search id or name…", clearButtonEnabled=True)
         self.cls = QComboBox(toolTip="show one class")
         self.label = QComboBox(toolTip="show one label")
-        self.smin = _spin("score ≥")
+        self.space = QComboBox(toolTip="the score space that ranks the table (rank column, "
+                               "default order and the score ≥ filter)")
+        self.smin = _spin("only objects at least this anomalous in the ranking space")
         self.unlabelled = QCheckBox("unlabelled", toolTip="only objects without a label")
+        self.selected = QCheckBox("selection only", toolTip="only the objects of the current "
+                                  "selection (box, lasso or table)")
+        self.columns = QToolButton(text="columns", toolTip="choose the table's columns",
+                                   popupMode=QToolButton.InstantPopup)
+        self.columns.setMenu(QMenu(self.columns))
         lay = QHBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
-        for w in (self.search, self.cls, self.label, QLabel("score ≥"), self.smin,
-                  self.unlabelled):
+        for w in (self.search, QLabel("rank by"), self.space, self.cls, self.label,
+                  QLabel("score ≥"), self.smin, self.unlabelled, self.selected, self.columns):
             lay.addWidget(w)
         lay.setStretch(0, 3)
+
+    def fill_spaces(self, spaces: list[str], current: str) -> None:
+        self.space.blockSignals(True)
+        self.space.clear()
+        for sp in spaces:
+            self.space.addItem(sp, sp)
+        self.space.setCurrentIndex(max(0, self.space.findData(current)))
+        self.space.blockSignals(False)
 
     def fill(self, classes: list[str], labels: list[str]) -> None:
         for combo, items, first in ((self.cls, classes, "all classes"),
@@ -132,13 +159,14 @@ class FilterBar(QWidget):
             combo.setCurrentIndex(max(0, combo.findText(current)))
             combo.blockSignals(False)
 
-    def value(self) -> Filter:
+    def value(self, selected_rows: np.ndarray | None = None) -> Filter:
         cls = self.cls.currentText() if self.cls.currentIndex() > 0 else ""
         lab = self.label.currentText() if self.label.currentIndex() > 0 else ""
         return Filter(classes=(cls,) if cls else (), labels=(lab,) if lab else (),
                       unlabelled_only=self.unlabelled.isChecked(),
                       score_min=self.smin.value() if self.smin.value() > 0 else None,
-                      search=self.search.text())
+                      search=self.search.text(),
+                      rows=selected_rows if self.selected.isChecked() else None)
 
 
 def _spin(tip: str) -> QDoubleSpinBox:
@@ -173,6 +201,8 @@ class AnomalyTablePane(QWidget):
         for sig in (f.cls.currentIndexChanged, f.label.currentIndexChanged,
                     f.smin.valueChanged, f.unlabelled.toggled):
             sig.connect(self.apply_filter)
+        f.selected.toggled.connect(self._on_selection_only)
+        f.space.currentIndexChanged.connect(self._on_space)
         self.table.selectionModel().currentRowChanged.connect(self._on_current_changed)
         self.table.selectionModel().selectionChanged.connect(self._on_selection_changed)
         self.state.selection.changed.connect(self.on_selection)
@@ -183,21 +213,91 @@ class AnomalyTablePane(QWidget):
     def on_loaded(self, state: AppState) -> None:
         cat = state.catalog
         self.filters.fill(cat.class_names(), list(cat.label_names))
-        # the label-aware score exists once "Score with labels" has run, the diagnostic
-        # and vetting ones once those spaces have been scored: hidden until then
-        for key in ("score_active", "score_diagnostic", "score_vetting"):
-            self.table.setColumnHidden(COLUMN_KEYS.index(key),
-                                       not np.isfinite(cat.value(key)).any())
-        self.table.setColumnHidden(COLUMN_KEYS.index("why"), not (cat.vet_question >= 0).any())
-        state.view.set_filter(self.filters.value())
+        self.filters.fill_spaces(cat.spaces(), cat.rank_space)
+        self._show_columns()
+        state.view.set_filter(self.filters.value(self._filter_rows))
         self.model.reset()
         self._update_count()
-        self.table.setSortingEnabled(False)   # the view already holds the order
-        col = COLUMN_KEYS.index(state.view.sort_key)
-        self.table.horizontalHeader().setSortIndicator(
-            col, Qt.DescendingOrder if state.view.descending else Qt.AscendingOrder)
-        self.table.setSortingEnabled(True)
+        self._show_sort_indicator()
         self.show_selection()
+
+    # -- columns ---------------------------------------------------------------------
+    #: columns the user hid or showed in the chooser (key -> shown)
+    chosen: dict[str, bool] = {}
+
+    def available(self, key: str) -> bool:
+        """Whether the store has data for a column (scores of unscored spaces do not)."""
+        cat = self.state.catalog
+        if key.startswith("score_"):
+            return key[len("score_"):] in cat.scores
+        if key == "why":
+            return cat.vet_surprise is not None
+        if key in OPTIONAL:
+            return key in cat.extra
+        return True
+
+    def _show_columns(self) -> None:
+        menu = self.filters.columns.menu()
+        menu.clear()
+        for col, (key, header, tip) in enumerate(COLUMNS):
+            ok = self.available(key)
+            shown = ok and self.chosen.get(key, key in _SHOWN_BY_DEFAULT)
+            self.table.setColumnHidden(col, not shown)
+            if ok and key != "rank":
+                act = menu.addAction(header)
+                act.setCheckable(True)
+                act.setChecked(shown)
+                act.setToolTip(tip)
+                act.toggled.connect(lambda on, k=key: self.choose_column(k, on))
+
+    def choose_column(self, key: str, shown: bool) -> None:
+        """Show or hide a column (kept in the window's settings)."""
+        self.chosen = {**self.chosen, key: bool(shown)}
+        self.table.setColumnHidden(COLUMN_KEYS.index(key), not shown)
+
+    def _show_sort_indicator(self) -> None:
+        view = self.state.view
+        self.table.setSortingEnabled(False)   # the view already holds the order
+        self.table.horizontalHeader().setSortIndicator(
+            COLUMN_KEYS.index(view.sort_key),
+            Qt.DescendingOrder if view.descending else Qt.AscendingOrder)
+        self.table.setSortingEnabled(True)
+
+    # -- ranking space -----------------------------------------------------------------
+    def _on_space(self) -> None:
+        space = self.filters.space.currentData()
+        if space:
+            self.set_rank_space(space)
+
+    def set_rank_space(self, space: str) -> None:
+        """Rank by ``space``: the rank column, the default order and the score filter."""
+        self.state.rank_space = space
+        self.model.relayout(lambda: self.state.view.set_rank_space(space))
+        self.model.headerDataChanged.emit(Qt.Horizontal, 0, 0)
+        idx = self.filters.space.findData(space)
+        if idx >= 0 and idx != self.filters.space.currentIndex():
+            self.filters.space.setCurrentIndex(idx)
+        self._update_count()
+        self.show_selection()
+
+    def settings(self) -> dict:
+        return {"space": self.state.rank_space or "",
+                "columns": ",".join(f"{k}={int(v)}" for k, v in self.chosen.items())}
+
+    def restore(self, s: dict) -> None:
+        if s.get("space"):
+            self.state.rank_space = str(s["space"])
+        pairs = [p.split("=") for p in str(s.get("columns") or "").split(",") if "=" in p]
+        self.chosen = {k: v == "1" for k, v in pairs if k in COLUMN_KEYS}
+        if len(self.state.catalog):
+            self._show_columns()
+
+    # -- selection-only filter -----------------------------------------------------------
+    _filter_rows: np.ndarray | None = None
+
+    def _on_selection_only(self, on: bool) -> None:
+        self._filter_rows = self.state.selection.rows.copy() if on else None
+        self.apply_filter()
 
     def on_labels(self, rows) -> None:
         self.filters.fill(self.state.catalog.class_names(), list(self.state.catalog.label_names))
@@ -207,8 +307,14 @@ class AnomalyTablePane(QWidget):
             self.model.row_changed(int(r))
 
     def on_selection(self, sel, source) -> None:
-        if source is not self:
-            self.show_selection()
+        if source is self:
+            return
+        if self.filters.selected.isChecked() and len(sel.rows) > 1:
+            # a new box/lasso selection while "selection only" is on: show that one
+            self._filter_rows = sel.rows.copy()
+            self.apply_filter()
+            return
+        self.show_selection()
 
     def show_selection(self) -> None:
         """Make the table's current row and selection those of ``state.selection``.
@@ -272,7 +378,7 @@ class AnomalyTablePane(QWidget):
             self.state.selection.select(rows, current, source=self)
 
     def apply_filter(self) -> None:
-        flt = self.filters.value()
+        flt = self.filters.value(self._filter_rows)
         self.model.relayout(lambda: self.state.view.set_filter(flt))
         self._update_count()
         self.show_selection()

@@ -194,11 +194,12 @@ class LatentPane(QWidget):
     def _brushes(self, rows: np.ndarray) -> list:
         cat, how = self.state.catalog, self.colour.currentText()
         if how == "score":
-            s = np.nan_to_num(cat.score_cartesian[rows], nan=0.0)
+            s = np.nan_to_num(cat.score()[rows], nan=0.0)
             lut = pg.colormap.get("plasma").getLookupTable(0, 1, 256, alpha=True)
             idx = np.clip((s * 255).astype(int), 0, 255)
             cols = [pg.mkBrush(*lut[i]) for i in range(256)]
-            self.legend.setText("colour: Cartesian anomaly score (dark 0 → bright 1)")
+            self.legend.setText(f"colour: {cat.rank_space or 'no'} anomaly score "
+                                "(dark 0 → bright 1)")
             return [cols[i] for i in idx]
         if how == "label":
             names, codes = cat.label_names, cat.label_code[rows]
@@ -238,7 +239,7 @@ class LatentPane(QWidget):
         rows = np.flatnonzero(points_in_polygon(x, y, simplify(polygon)))
         current = None
         if len(rows):
-            score = np.nan_to_num(self.state.catalog.score_cartesian[rows], nan=-1)
+            score = np.nan_to_num(self.state.catalog.score()[rows], nan=-1)
             current = int(rows[np.argmax(score)])   # show the most anomalous one
         self.state.selection.select(rows, current, source=self)
         return rows

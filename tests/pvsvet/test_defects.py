@@ -64,7 +64,7 @@ def test_label_goes_to_the_highlighted_star_after_sorting(qtbot, window, gui_sto
 def test_label_goes_to_the_highlighted_star_after_the_score_filter(qtbot, window, gui_store):
     """Defect 1: a filter that hides the current object must not leave another highlighted."""
     row = _click_row(qtbot, window, 40)
-    score = window.state.catalog.score_cartesian
+    score = window.state.catalog.score()
     window.table.filters.smin.setValue(float(score[row]) + 0.05)   # hides the current one
     _one_object(window)
     assert window.state.view.position(row) is None
@@ -90,3 +90,51 @@ def test_label_goes_to_the_highlighted_star_after_a_reload(qtbot, window, gui_st
         window.state.catalog.object_id(row)
     label = _label_with_key(qtbot, window, "1")
     assert _journal(gui_store) == {window.state.catalog.object_id(row): label}
+
+
+def _write_space(store, space: str, seed: int) -> np.ndarray:
+    with Store(store, "a") as s:
+        n = s.n_objects
+        score = np.random.default_rng(seed).random(n)
+        s.write_group(f"scores/{space}", {"score": score / score.max(),
+                                          "rank": np.argsort(np.argsort(-score)) + 1})
+    return score
+
+
+def test_the_first_ranking_is_the_best_space_and_the_filter_follows_it(qtbot, window, gui_store):
+    """Defect 2: rank by the best scored space; a score header sorts highest first on its
+    first click; "score ≥" filters the shown space, not always the Cartesian one."""
+    diag = _write_space(gui_store, "diagnostic", 11)
+    window.state.reload()
+    cat, view, table = window.state.catalog, window.state.view, window.table
+    assert cat.rank_space == "diagnostic" and view.sort_key == "rank"
+    assert int(view.rows[0]) == int(np.argmax(diag))
+    assert table.model.headerData(COLUMN_KEYS.index("rank"), Qt.Horizontal) == "rank (diag.)"
+    _click_header(qtbot, window, "score_spherical")
+    sph = cat.score("spherical")
+    assert int(view.rows[0]) == int(np.nanargmax(sph))        # highest first, first click
+    table.filters.smin.setValue(0.9)
+    assert np.all(cat.score("diagnostic")[view.rows] >= 0.9)
+    assert len(view) == int(np.sum(diag / diag.max() >= 0.9))
+    table.set_rank_space("cartesian")                          # the user's choice
+    assert np.all(cat.score("cartesian")[view.rows] >= 0.9)
+    assert table.filters.space.currentData() == "cartesian"
+    _one_object(window)
+
+
+def test_a_label_records_the_space_shown_and_its_run(qtbot, window, gui_store):
+    """Issue 18: GUI labels recorded space='cartesian' and no run; now the shown space's
+    score, rank and scoring run, as the CLI records them."""
+    from engine.labels import LabelJournal
+
+    _write_space(gui_store, "diagnostic", 12)
+    window.state.reload()
+    row = _click_row(qtbot, window, 2)
+    _label_with_key(qtbot, window, "1")
+    with LabelJournal(gui_store) as j:
+        e = j.current()[window.state.catalog.object_id(row)]
+    with Store(gui_store) as s:
+        written = s.attrs("scores/diagnostic")["written"]
+        rank = int(s.read("scores/diagnostic/rank")[row])
+    assert (e.space, e.rank, e.run) == ("diagnostic", rank, str(written)) and rank == 3
+    assert e.author                                             # the one default author

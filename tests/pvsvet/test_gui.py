@@ -65,7 +65,7 @@ def test_lasso_selects_exactly_the_enclosed_objects(qtbot, window):
     expected = np.flatnonzero(mpath.Path(poly).contains_points(np.c_[x, y]))
     sel = window.state.selection
     assert len(expected) > 5 and np.array_equal(sel.rows, expected)
-    scores = window.state.catalog.score_cartesian[expected]
+    scores = window.state.catalog.score()[expected]
     assert sel.current == expected[np.argmax(scores)]                 # shows the most anomalous
     assert window.panes["light_curve"].row == sel.current
 
@@ -174,19 +174,35 @@ def test_optional_scores_get_their_own_sortable_column(qtbot, window, gui_store,
 
 
 def test_vetting_question_column_says_why_an_object_was_flagged(qtbot, window, gui_store):
-    """A vetting-space score run adds a column naming the question behind each score."""
+    """A vetting-space score run adds a column naming, for every scored row, the question
+    behind its score and its −log10 p, with the question and its p value as a tooltip
+    (issue 17, defect 5: it was one word, no value, blank unless p < 0.1)."""
     table, col = window.table, COLUMN_KEYS.index("why")
     assert table.table.isColumnHidden(col)
     n = len(window.state.catalog)
     rng = np.random.default_rng(6)
-    score, question = rng.random(n), rng.integers(0, 5, n).astype("i1")
+    surprise = rng.exponential(0.3, (n, 5)).astype("f4")       # most rows: nothing below 0.1
+    surprise[7] = np.nan                                         # one unscored object
+    score = np.nanmax(surprise, axis=1)
     names = ["fold", "bands", "event", "dip", "colour"]
+    texts = {q: f"question {q}?" for q in names}
     with Store(gui_store, "a") as s:
-        s.write_group("scores/vetting", {"score": score / score.max(),
-                                         "rank": np.argsort(np.argsort(-score)) + 1,
-                                         "question": question}, {"features": names})
+        s.write_group("scores/vetting", {"score": score / np.nanmax(score),
+                                         "rank": np.argsort(np.argsort(-np.nan_to_num(score, nan=-1))) + 1,
+                                         "question": np.full(n, -1, "i1"), "surprise": surprise},
+                      {"features": names, "questions": texts})
     window.state.reload()
     assert not table.table.isColumnHidden(col)
-    table.model.sort(COLUMN_KEYS.index("score_vetting"), Qt.DescendingOrder)
-    top = int(window.state.view.rows[0])
-    assert table.model.data(table.model.index(0, col)) == names[question[top]]
+    cat = window.state.catalog
+    assert cat.rank_space == "vetting"                 # the best space ranks the table
+    for pos in range(n):
+        row = int(window.state.view.rows[pos])
+        text = table.model.data(table.model.index(pos, col))
+        if row == 7:
+            assert text == ""
+            continue
+        q = int(np.argmax(surprise[row]))
+        assert text == f"{names[q]} {surprise[row, q]:.1f}"
+        if pos < 3:
+            tip = table.model.data(table.model.index(pos, col), Qt.ToolTipRole)
+            assert texts[names[q]] in tip and f"{10 ** -surprise[row, q]:.2g}" in tip

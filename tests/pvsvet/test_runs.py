@@ -43,11 +43,11 @@ def test_finished_run_reloads_the_panes(qtbot, window, gui_store):
                                                               n_jobs=1, convergence_check=False))
     loads = []
     window.state.loaded.connect(loads.append)
-    before = window.state.catalog.score_cartesian.copy()
+    before = window.state.catalog.score("cartesian").copy()
     assert window.menus.start_run("score", run_factory("score", gui_store, cfg))
     qtbot.waitUntil(lambda: not window.menus.runner.busy, timeout=120000)
     assert loads, "the panes were not reloaded"
-    after = window.state.catalog.score_cartesian
+    after = window.state.catalog.score("cartesian")
     assert np.nanmax(after) == pytest.approx(1.0) and not np.allclose(before, after,
                                                                        equal_nan=True)
     assert window.state.selection.current is not None

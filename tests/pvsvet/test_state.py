@@ -55,7 +55,7 @@ def _catalog(n=1000, seed=1):
     ids = np.array([f"ZTFJ{i:06d}".encode() for i in rng.permutation(n)])
     return Catalog(ids=ids, names=np.char.add(b"ZTF J", ids), classes=rng.choice(
         [b"EW", b"SR", b"Mira"], n), period=rng.random(n) * 10, gr=rng.random(n).astype("f4"),
-        score_cartesian=score, score_spherical=score, rank=rank)
+        scores={"cartesian": score, "spherical": score}, ranks={"cartesian": rank})
 
 
 def test_view_sorts_by_rank_with_unscored_last_and_filters():
@@ -63,11 +63,11 @@ def test_view_sorts_by_rank_with_unscored_last_and_filters():
     view = CatalogView(cat)
     first = view.rows[:5]
     assert cat.rank[first].tolist() == [1, 2, 3, 4, 5]
-    assert not np.isfinite(cat.score_cartesian[view.rows[-10:]]).any()
+    assert not np.isfinite(cat.score("cartesian")[view.rows[-10:]]).any()
     view.sort("period", descending=True)
     assert np.all(np.diff(cat.period[view.rows]) <= 0)
     view.set_filter(Filter(classes=("Mira",), score_min=0.5))
-    assert len(view) == np.sum((cat.classes == b"Mira") & (np.nan_to_num(cat.score_cartesian) >= 0.5))
+    assert len(view) == np.sum((cat.classes == b"Mira") & (np.nan_to_num(cat.score("cartesian")) >= 0.5))
     assert np.all(cat.classes[view.rows] == b"Mira")
     row = int(view.rows[3])
     assert view.position(row) == 3
