@@ -14,10 +14,11 @@ logger = logging.getLogger(__name__)
 FORMATS = {"ecsv": "ascii.ecsv", "votable": "votable", "csv": "ascii.csv"}
 _EXTENSIONS = {".ecsv": "ecsv", ".xml": "votable", ".vot": "votable", ".votable": "votable",
                ".csv": "csv"}
-DESCRIPTION = ("pvsvet follow-up target list: labelled periodic variables with their "
-               "isolation-forest anomaly scores (1.0 = most anomalous) and ranks "
-               "(1 = most anomalous; 0 = not scored) in the Cartesian and spherical latent "
-               "spaces, and their current label from the label journal.")
+DESCRIPTION = ("pvsvet follow-up target list: periodic variables with their anomaly scores "
+               "(1.0 = most anomalous) and ranks (1 = most anomalous; 0 = not scored) in "
+               "every scored space, the vetting question behind the vetting score (why, "
+               "with -log10 p), and their current label from the label journal; ordered "
+               "by the rank in the space named in the 'space' meta key.")
 UNITS = {"ra": "deg", "dec": "deg", "mean_g": "mag", "mean_r": "mag", "g_r": "mag",
          "period": "d"}
 DESCRIPTIONS = {
@@ -29,7 +30,10 @@ DESCRIPTIONS = {
     "score_cartesian": "normalised anomaly score, Cartesian latent space",
     "rank_cartesian": "anomaly rank, Cartesian latent space",
     "score_spherical": "normalised anomaly score, spherical latent space",
-    "rank_spherical": "anomaly rank, spherical latent space", "label": "current label",
+    "rank_spherical": "anomaly rank, spherical latent space",
+    "why": "the most significant vetting question (vetting space)",
+    "why_log10p": "-log10 p of that question (p: fraction of comparable stars at least as "
+                  "extreme)", "label": "current label",
     "note": "note of the current label", "author": "who set the current label",
     "time": "when the current label was set (UTC)",
 }
@@ -52,36 +56,67 @@ def format_for(out: str | os.PathLike, fmt: str | None) -> str:
     return _EXTENSIONS[ext]
 
 
+#: Spaces whose score and rank columns every export carries (NaN / 0 when not scored), so
+#: a target list always has the paper's two; every other scored space is added.
+ALWAYS = ("cartesian", "spherical")
+
+
+def _spaces(st) -> list[str]:
+    from .anomaly.features import SPACE_NAMES
+
+    return [sp for sp in SPACE_NAMES + ("active",)
+            if sp in ALWAYS or st.has(f"scores/{sp}/rank")]
+
+
 def _scores(st, n: int) -> dict:
     out = {}
-    for space in ("cartesian", "spherical"):
+    for space in _spaces(st):
         if st.has(f"scores/{space}"):
             out[f"score_{space}"] = st.read(f"scores/{space}/score").astype(float)
             out[f"rank_{space}"] = st.read(f"scores/{space}/rank").astype(np.int64)
         else:
             out[f"score_{space}"] = np.full(n, np.nan)
             out[f"rank_{space}"] = np.zeros(n, np.int64)
+    if st.has("scores/vetting/surprise"):
+        out.update(_why(st, n))
     return out
 
 
-def _select(current: dict, index: dict, scores: dict, labels, top) -> list[tuple[int, object]]:
-    """Rows to export, with their journal entry (None when unlabelled)."""
-    rank = scores["rank_cartesian"] if scores["rank_cartesian"].any() else scores["rank_spherical"]
-    if current:
+def _why(st, n: int) -> dict:
+    """The top vetting question of each object and its -log10 p ('' / NaN unscored)."""
+    surprise = np.asarray(st.read("scores/vetting/surprise"), dtype=float)[:n]
+    names = np.array([str(q) for q in st.attrs("scores/vetting").get("features", [])] + [""])
+    ok = np.isfinite(surprise).any(axis=1) & np.isfinite(st.read("scores/vetting/score")[:n])
+    top = np.full(n, len(names) - 1)
+    value = np.full(n, np.nan)
+    top[ok] = np.nanargmax(surprise[ok], axis=1)
+    value[ok] = surprise[ok, top[ok]]
+    return {"why": names[np.minimum(top, len(names) - 1)], "why_log10p": value}
+
+
+def _select(current: dict, index: dict, rank: np.ndarray, labels,
+            top) -> list[tuple[int, object]]:
+    """Rows to export, with their journal entry (None when unlabelled).
+
+    ``labels`` given: the objects whose current label is one of them; else with ``top``:
+    the ``top`` best ranked objects, labelled or not; else every labelled object. Best
+    ranked first (unscored, rank 0, last); ``top`` cuts the result.
+    """
+    if labels or (current and not top):
         wanted = set(labels) if labels else None
         picked = [(index[i], e) for i, e in current.items()
                   if i in index and (wanted is None or e.label in wanted)]
         unknown = [i for i in current if i not in index]
         if unknown:
             logger.warning("%d labelled ids are not in the store: %s", len(unknown), unknown[:5])
-        # best ranked first; unscored (rank 0) last
         picked.sort(key=lambda p: (rank[p[0]] == 0, rank[p[0]], p[0]))
         return picked[:top] if top else picked
     if not top:
         return []
     order = np.flatnonzero(rank)
-    order = order[np.argsort(rank[order])][:top]
-    return [(int(r), None) for r in order]
+    order = order[np.argsort(rank[order], kind="stable")][:top]
+    by_row = {index[i]: e for i, e in current.items() if i in index}
+    return [(int(r), by_row.get(int(r))) for r in order]
 
 
 def _sexagesimal(ra: np.ndarray, dec: np.ndarray) -> tuple[list[str], list[str]]:
@@ -112,7 +147,8 @@ def iau_name(ra: float, dec: float, prefix: str = "ZTF") -> str:
             f"{ds % 10}")
 
 
-def export_targets(store_path, out, fmt: str | None = None, labels=None, top: int | None = None):
+def export_targets(store_path, out, fmt: str | None = None, labels=None, top: int | None = None,
+                   space: str | None = None):
     """Write the follow-up target list and return it as an astropy Table.
 
     Parameters
@@ -120,11 +156,14 @@ def export_targets(store_path, out, fmt: str | None = None, labels=None, top: in
     store_path : the store; labels come from its journal
     out : output file (overwritten); None or '' returns the table without writing
     fmt : "ecsv" | "votable" | "csv"; None: from the extension of ``out``
-    labels : list of labels to export (default: every labelled object)
-    top : keep the ``top`` best-ranked (Cartesian rank, else spherical) of them; with an
-        empty journal, the ``top`` best-ranked objects of the store, unlabelled
+    labels : list of labels to export; without it and without ``top``, every labelled
+        object
+    top : the ``top`` best ranked objects (of those labels when ``labels`` is given, else
+        of the whole ranking, with their labels where they have one)
+    space : the score space that ranks (default: the first scored of
+        ``engine.labels.RANK_PREFERENCE``)
     """
-    from .labels import LabelJournal
+    from .labels import LabelJournal, ranking_space
     from .store import Store
 
     fmt = format_for(out, fmt) if out else fmt
@@ -135,14 +174,17 @@ def export_targets(store_path, out, fmt: str | None = None, labels=None, top: in
         obj = st.read_objects(cols)
         index = st.object_index()
         scores = _scores(st, n)
+        space = ranking_space(st, space)
+    rank = scores.get(f"rank_{space}", np.zeros(n, np.int64))
     with LabelJournal(store_path) as journal:
         current = journal.current()
-    picked = _select(current, index, scores, labels, top)
+    picked = _select(current, index, rank, labels, top)
     rows = np.array([p[0] for p in picked], dtype=np.int64)
     entries = [p[1] for p in picked]
     table = _build_table(obj, scores, rows, entries)
     table.meta.update({"description": DESCRIPTION, "store": Path(store_path).name,
                        "labels": list(labels) if labels else "all", "top": top or 0,
+                       "space": space,
                        "column_descriptions": {k: v for k, v in DESCRIPTIONS.items()
                                                if k in table.colnames}})
     if out:
@@ -172,7 +214,7 @@ def _build_table(obj: dict, scores: dict, rows: np.ndarray, entries: list):
             "g_r": g - r, "period": _col(obj, "period", rows, np.nan).astype(float),
             "class": [str(x) for x in _col(obj, "class", rows, "")]}
     for key, arr in scores.items():
-        data[key] = arr[rows]
+        data[key] = [str(x) for x in arr[rows]] if arr.dtype.kind in "US" else arr[rows]
     for attr in ("label", "note", "author", "time"):
         data[attr] = get(attr)
     table = Table({k: np.asarray(v, dtype=str) if isinstance(v, list) else v
@@ -180,7 +222,13 @@ def _build_table(obj: dict, scores: dict, rows: np.ndarray, entries: list):
     for name, unit in UNITS.items():
         table[name].unit = unit
     for name, text in DESCRIPTIONS.items():
-        table[name].description = text
+        if name in table.colnames:
+            table[name].description = text
+    for name in table.colnames:
+        if name.startswith(("score_", "rank_")) and not table[name].description:
+            kind, space = name.split("_", 1)
+            table[name].description = ("normalised anomaly score" if kind == "score"
+                                       else "anomaly rank") + f", {space} space"
     return table
 
 
@@ -203,12 +251,16 @@ def configure_export(parser) -> None:
     parser.add_argument("--format", choices=sorted(FORMATS), default=None,
                         help="default: from the extension (.ecsv, .xml/.vot, .csv)")
     parser.add_argument("--labels", nargs="+", default=None, metavar="L",
-                        help="only these labels (default: all labelled objects)")
+                        help="only objects with these labels (default: with --top, the top "
+                             "of the ranking labelled or not; else all labelled objects)")
     parser.add_argument("--top", type=int, default=None,
-                        help="the N best ranked (with no labels: the top N of the ranking)")
+                        help="the N best ranked (of --labels if given, else of the ranking)")
+    parser.add_argument("--space", default=None,
+                        help="the score space that ranks (default: the best scored one)")
 
 
 def cli_export(args) -> int:
-    table = export_targets(args.store, args.output, args.format, args.labels, args.top)
+    table = export_targets(args.store, args.output, args.format, args.labels, args.top,
+                           args.space)
     print(f"{args.output}: {len(table)} targets")
     return 0

@@ -84,3 +84,50 @@ def test_format_and_names():
     assert iau_name(np.nan, 0.0) == ""
     assert iau_name(10.5, -5.25) == "ZTF J004200.00-051500.0"
     assert iau_name(0.0041666, -0.0000278) == "ZTF J000000.99-000000.1"
+
+
+def test_top_is_the_top_of_the_ranking_once_anything_is_labelled(store, tmp_path, capsys):
+    """Issue 17, defect 9: --top 3 returned only the labelled rows once one existed."""
+    with LabelJournal(store) as j:
+        j.add("z0", "anomaly")
+    t = export_targets(store, None, top=3)
+    assert list(t["id"]) == ["z1", "z2", "z4"] and set(t["label"]) == {""}
+    t = export_targets(store, None, top=5)
+    assert list(t["id"])[-1] == "z0" and t["label"][-1] == "anomaly"
+    assert list(export_targets(store, None, labels=["anomaly"], top=3)["id"]) == ["z0"]
+    assert list(export_targets(store, None, top=2, space="spherical")["id"]) == ["z0", "z2"]
+
+
+def test_exports_carry_every_scored_space_and_why(store):
+    with Store(store, "a") as st:
+        surprise = np.array([[0.1, 2.5], [3.0, 0.2], [np.nan, np.nan], [1, 1], [0, 0], [0, 4]])
+        st.write_group("scores/vetting", {"score": [0.6, 0.75, np.nan, 0.25, 0.0, 1.0],
+                                          "rank": [3, 2, 0, 4, 5, 1], "surprise": surprise},
+                       {"features": ["fold", "bands"]})
+    t = export_targets(store, None, top=3)
+    assert list(t["id"]) == ["z5", "z1", "z0"]                # vetting ranks by default
+    assert list(t["why"]) == ["bands", "fold", "bands"]
+    assert list(t["why_log10p"]) == [4.0, 3.0, 2.5]
+    assert {"score_vetting", "rank_vetting", "score_cartesian", "rank_spherical"} <= set(t.colnames)
+    assert t.meta["space"] == "vetting" and t["rank_vetting"].description
+
+
+def test_label_cli_refuses_unknown_labels_and_records_one_default_author(store, capsys,
+                                                                         monkeypatch):
+    """Issue 17, defect 10 ("anomally" was stored as a new label) and defect 9 (the author
+    was blank from the CLI)."""
+    monkeypatch.setenv("PVSVET_AUTHOR", "ann")
+    assert main(["label", str(store), "z1", "anomally"]) == 1
+    err = capsys.readouterr().err
+    assert "unknown label 'anomally'" in err and "anomaly, interesting" in err
+    assert len(err.strip().splitlines()) == 1
+    assert main(["label", str(store), "z1", "anomaly"]) == 0
+    with LabelJournal(store) as j:
+        e = j.current()["z1"]
+    assert (e.label, e.author, e.space, e.rank) == ("anomaly", "ann", "cartesian", 1)
+    assert main(["label", str(store), "--label-set", "odd,dull"]) == 0
+    assert main(["label", str(store), "z2", "odd"]) == 0
+    assert main(["label", str(store), "z2", "anomaly"]) == 1
+    assert "known labels: odd, dull" in capsys.readouterr().err
+    from engine.labels import default_author
+    assert default_author() == "ann"
