@@ -27,11 +27,31 @@ _MAX_STR = 160
 _MAX_ITEMS = 12
 
 
-def flag_counts(status: np.ndarray) -> dict[str, int]:
-    """Objects carrying each :class:`Status` flag (name -> count), only flags present."""
+def _flag_kinds(group: str) -> tuple[type, int]:
+    """The flag enum a group's ``status`` is written with, and which of its bits mean the
+    stage failed for the object (the others are notes: a demo's synthetic photometry, a
+    fallback extinction map, points in other bands kept out).
+
+    ``/context/status`` holds :class:`engine.context.objects.ContextStatus` bits, not the
+    ingest :class:`Status` ones: decoding it with ``Status`` reported every synthetic
+    context (bit 1) as ``REJECTED_CUT``.
+    """
+    if group == "context":
+        from .context.objects import ContextStatus as C
+
+        return C, int(C.QUERY_FAILED | C.NOT_CACHED | C.FIT_FAILED)
+    if group == "objects":
+        from .store import NOT_INTERPOLATED
+
+        return Status, int(NOT_INTERPOLATED)
+    return Status, int(Status.GP_FAILED | Status.GP_UNPHYSICAL)
+
+
+def flag_counts(status: np.ndarray, flags: type = Status) -> dict[str, int]:
+    """Objects carrying each flag of ``flags`` (name -> count), only flags present."""
     status = np.asarray(status, dtype=np.uint64)
     out = {}
-    for flag in Status:
+    for flag in flags:
         if flag.value and (n := int(np.count_nonzero(status & np.uint64(flag.value)))):
             out[flag.name] = n
     return out
@@ -65,9 +85,12 @@ def _summarise(value: Any, depth: int = 0) -> Any:
     return value
 
 
-def _failures(status: np.ndarray, msgs: np.ndarray | None) -> dict[str, Any]:
-    bad = np.asarray(status) != 0
-    out: dict[str, Any] = {"n_failed": int(bad.sum()), "flags": flag_counts(status)}
+def _failures(status: np.ndarray, msgs: np.ndarray | None, group: str) -> dict[str, Any]:
+    flags, failing = _flag_kinds(group)
+    status = np.asarray(status, dtype=np.uint64)
+    bad = (status & np.uint64(failing)) != 0
+    out: dict[str, Any] = {"n_failed": int(bad.sum()), "n_flagged": int((status != 0).sum()),
+                           "flags": flag_counts(status, flags)}
     if msgs is not None and bad.any():
         common = Counter(str(m) for m in np.asarray(msgs)[bad] if str(m)).most_common(TOP_MESSAGES)
         out["messages"] = [[m, int(c)] for m, c in common]
@@ -108,7 +131,7 @@ def _group_info(store: Store, name: str) -> dict[str, Any]:
         msgs = store.read(f"{name}/status_msg") if "status_msg" in keys else None
         if msgs is not None and msgs.dtype.kind == "S":
             msgs = np.char.decode(msgs, "utf-8", "replace")
-        info["failures"] = _failures(store.read(f"{name}/status"), msgs)
+        info["failures"] = _failures(store.read(f"{name}/status"), msgs, name)
     return info
 
 
@@ -123,7 +146,7 @@ def _objects_info(store: Store) -> dict[str, Any]:
         out["classes"] = {str(k): int(v) for k, v in
                           sorted(Counter(o["class"].tolist()).items(), key=lambda kv: -kv[1])}
     if "status" in o:
-        out["ingest"] = _failures(o["status"], o.get("status_msg"))
+        out["ingest"] = _failures(o["status"], o.get("status_msg"), "objects")
     if "truth_anomaly" in o and n:
         anomalous = np.asarray(o["truth_anomaly"]) != 0
         kinds = o.get("truth_kind", np.full(n, ""))[anomalous]
@@ -185,7 +208,9 @@ def _fmt_group(name: str, g: dict[str, Any]) -> list[str]:
 
 
 def _fmt_failures(f: dict[str, Any], indent: str) -> list[str]:
-    lines = [f"{indent}failed: {f['n_failed']:,d}"]
+    flagged = f.get("n_flagged", f["n_failed"])
+    lines = [f"{indent}failed: {f['n_failed']:,d}"
+             + (f" (flagged, failed or not: {flagged:,d})" if flagged != f["n_failed"] else "")]
     lines += [f"{indent}  {k}: {v:,d}" for k, v in f.get("flags", {}).items()]
     lines += [f"{indent}  {c:>7,d} x {m}" for m, c in f.get("messages", [])]
     return lines

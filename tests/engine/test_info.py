@@ -119,3 +119,25 @@ def test_cli_one_line_error(tmp_path, capsys):
 def test_flag_counts():
     st = np.array([0, 1, 3, 64 | 1], "u4")
     assert flag_counts(st) == {"REJECTED_CUT": 3, "FEW_POINTS": 1, "GP_FAILED": 1}
+
+
+def test_context_flags_are_decoded_as_context_flags_and_notes_are_not_failures(tmp_path):
+    """Issue 17, defect 6: '/context failed: 349 REJECTED_CUT' for synthetic contexts and
+    '/interp failed: 485' for 483 good fits."""
+    from engine.context.objects import ContextStatus
+
+    path = tmp_path / "s.h5"
+    with Store.create(path) as s:
+        lcs = [LightCurve(np.arange(3.0), np.ones(3), np.full(3, 0.1), np.array([0, 1, 1], "u1"))
+               for _ in range(4)]
+        s.append_objects({"id": list("abcd"), "status": [int(Status.OTHER_BANDS), 0, 0, 0]}, lcs)
+        s.write_group("interp", {"status": np.array([int(Status.OTHER_BANDS), 0, 0, 64], "u4")})
+        s.write_group("context", {"status": np.array(
+            [1, 1, int(ContextStatus.SYNTHETIC | ContextStatus.FIT_FAILED), 0], "u4")})
+    info = collect(path)
+    ctx = info["groups"]["context"]["failures"]
+    assert ctx["flags"] == {"SYNTHETIC": 3, "FIT_FAILED": 1} and ctx["n_failed"] == 1
+    interp = info["groups"]["interp"]["failures"]
+    assert interp["n_failed"] == 1 and interp["flags"] == {"GP_FAILED": 1, "OTHER_BANDS": 1}
+    assert info["ingest"]["n_failed"] == 0
+    assert "REJECTED_CUT" not in format_text(info)
