@@ -57,9 +57,13 @@ def run_context(store_path, cfg: ContextConfig = ContextConfig()) -> StageGen:
     objs = inp["objects"]
     rows, reasons = selection.select(inp["ranks"], inp["scores"], objs["class"], inp["n"],
                                      cfg.top_n, cfg.n_normal, cfg.normal_classes)
-    total = len(rows)
-    yield Progress(STAGE, 0, total, f"{total} objects selected", "obj")
     synthetic = inp["sim"] is not None
+    rows, reasons, no_position = (rows, reasons, 0) if synthetic else _with_position(
+        rows, reasons, objs)
+    total = len(rows)
+    yield Progress(STAGE, 0, total, f"{total} objects selected"
+                   + (f", {no_position} without a position skipped" if no_position else ""),
+                   "obj")
     client = None if synthetic else VizierClient(
         VizierCache(cache_root(store_path, cfg)), cfg.vizier_server, cfg.timeout_s, cfg.retries,
         cfg.rate_per_s, cfg.backoff_s, cfg.offline)
@@ -84,8 +88,23 @@ def run_context(store_path, cfg: ContextConfig = ContextConfig()) -> StageGen:
     with Store(store_path, "a") as st:
         st.write_group(STAGE, arrays, attrs)
         st.record_run(STAGE, "ok", config_hash=config_hash(cfg), started=started,
-                      n_objects=total, n_fitted=int(np.isfinite(arrays["fit_teff"]).sum()))
-    return _summary(arrays, client)
+                      n_objects=total, n_fitted=int(np.isfinite(arrays["fit_teff"]).sum()),
+                      n_no_position=no_position)
+    return _summary(arrays, client) | {"no_position": no_position}
+
+
+def _with_position(rows: np.ndarray, reasons: np.ndarray, objs: dict):
+    """The selected rows that have a finite RA and Dec, their reasons, and how many were
+    skipped: an object without a position cannot be cross-matched, and a query at
+    (nan, nan) only waits for VizieR's timeout (three catalogues, ~40 s each)."""
+    ra = np.asarray(objs["ra"], float)[rows]
+    dec = np.asarray(objs["dec"], float)[rows]
+    ok = np.isfinite(ra) & np.isfinite(dec)
+    skipped = int((~ok).sum())
+    if skipped:
+        logger.warning("context: %d of %d selected objects have no finite RA/Dec: skipped "
+                       "(no cross-match without a position)", skipped, len(rows))
+    return rows[ok], reasons[ok], skipped
 
 
 def _ebv(xm: XMatch, ext_map: ExtinctionMap | None, ra: float, dec: float):
