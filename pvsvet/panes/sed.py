@@ -10,19 +10,30 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from ..state import AppState
-from .common import MessagePlot, plot_widget
+from .common import LogAxis, MessagePlot
 
 logger = logging.getLogger(__name__)
 
-#: (key in the fit dict, label, unit, format) of the fit parameters shown as text.
-FIT_PARAMS = (("teff", "T_eff", "K", "{:.0f}"), ("lum", "L", "L☉", "{:.3g}"),
-              ("tau10", "τ10µm", "", "{:.3g}"), ("t_inner", "T_in", "K", "{:.0f}"),
-              ("r_in", "R_in", "cm", "{:.3g}"), ("mdot", "Ṁ_D", "M☉/yr", "{:.2e}"),
+#: (key in the fit dict, label (rich text), unit, format) of the fit parameters shown.
+FIT_PARAMS = (("teff", "T<sub>eff</sub>", "K", "{:.0f}"), ("lum", "L", "L<sub>☉</sub>", "{:.3g}"),
+              ("tau10", "τ<sub>10 µm</sub>", "", "{:.3g}"),
+              ("t_inner", "T<sub>in</sub>", "K", "{:.0f}"), ("r_in", "R<sub>in</sub>", "cm", "{:.3g}"),
+              ("mdot", "Ṁ<sub>dust</sub>", "M<sub>☉</sub>/yr", "{:.2e}"),
+              ("mdot_total", "Ṁ<sub>gas+dust</sub>", "M<sub>☉</sub>/yr", "{:.2e}"),
               ("chi2", "χ²", "", "{:.3g}"), ("grid", "grid", "", "{}"))
 _ALIASES = {"teff": ("teff", "Teff", "T_eff"), "lum": ("lum_lsun", "lum", "L", "luminosity"),
             "tau10": ("tau10", "tau", "tau_10"), "r_in": ("r_in_cm", "r_in", "R_in"),
             "mdot": ("mdot_dust", "mdot", "Mdot"), "chi2": ("chi2", "chisq"),
             "grid": ("grid", "grid_name")}
+#: Catalogue classes of long-period variables, the stars a dust shell is expected around
+#: (compared case-insensitively; the Chen et al. classes and GCVS/Gaia LPV names).
+DUST_CLASSES = {"mira", "sr", "sra", "srb", "src", "srd", "lpv", "m", "agb", "osarg", "l",
+                "lb", "lc"}
+#: α_IR above this is an infrared excess (the Class II/III boundary of Greene et al. 1994;
+#: a bare photosphere has α_IR ≈ −3 between Ks and W1).
+IR_EXCESS_ALPHA = -1.6
+#: A luminosity outside this range (L☉) is not a star's.
+PHYSICAL_L = (1.0, 1e7)
 
 
 def _get(d: dict, key: str) -> Any:
@@ -51,6 +62,46 @@ def fit_curve(fit: dict) -> tuple[np.ndarray, np.ndarray] | None:
     return np.asarray(lam, "f8"), np.asarray(lf, "f8")
 
 
+def fit_refusal(ctx: dict, cls: str) -> str:
+    """Why the dust-shell fit of ``ctx`` must not be drawn ('' when it may).
+
+    Drawn only for a dust-shell candidate (a long-period variable, or an infrared excess)
+    and an acceptable fit: the context stage flags a fit POOR_FIT when its reduced χ²
+    exceeds the run's ``max_reduced_chi2`` or its L is unphysical, and FIT_FAILED when
+    there is none; L must be finite and stellar here as well.
+    """
+    from engine.context import ContextStatus
+
+    fit = ctx.get("fit")
+    if not isinstance(fit, dict):
+        return "no dust-shell fit"
+    alpha = ctx.get("alpha_ir")
+    excess = alpha is not None and np.isfinite(alpha) and alpha > IR_EXCESS_ALPHA
+    if cls.strip().lower() not in DUST_CLASSES and not excess:
+        return (f"no dust-shell fit shown: a {cls or 'unclassified'} star without an infrared "
+                f"excess (α_IR ≤ {IR_EXCESS_ALPHA}) is not a dust-shell candidate")
+    status = int(ctx.get("status", 0) or 0)
+    if status & int(ContextStatus.POOR_FIT | ContextStatus.FIT_FAILED):
+        return "dust-shell fit not shown: " + _fit_message(ctx)
+    lum = _get(fit, "lum")
+    if lum is None or not np.isfinite(lum) or not PHYSICAL_L[0] <= lum <= PHYSICAL_L[1]:
+        return f"dust-shell fit not shown: unphysical luminosity (L = {lum:.3g} L☉)"
+    return ""
+
+
+def _fit_message(ctx: dict) -> str:
+    parts = [p.strip() for p in str(ctx.get("message") or "").split(";")]
+    fit = [p for p in parts if "fit" in p]
+    return fit[0] if fit else "the fit was rejected by the context stage"
+
+
+def short_message(text: str, keep: int = 2) -> str:
+    """At most ``keep`` distinct parts of a '; '-joined status message, and a count."""
+    parts = list(dict.fromkeys(p.strip() for p in str(text).split(";") if p.strip()))
+    more = f" (+{len(parts) - keep} more)" if len(parts) > keep else ""
+    return "; ".join(parts[:keep]) + more
+
+
 def fit_text(fit: dict, alpha_ir: float | None) -> str:
     parts = []
     for key, label, unit, fmt in FIT_PARAMS:
@@ -59,7 +110,7 @@ def fit_text(fit: dict, alpha_ir: float | None) -> str:
             continue
         parts.append(f"{label} = {fmt.format(val)} {unit}".strip())
     if alpha_ir is not None and np.isfinite(alpha_ir):
-        parts.append(f"α_IR = {alpha_ir:.2f}")
+        parts.append(f"α<sub>IR</sub> = {alpha_ir:.2f}")
     return " · ".join(parts)
 
 
@@ -71,10 +122,20 @@ class SEDPane(QWidget):
         self.state = state
         self.row: int | None = None
         self.shown: tuple[np.ndarray, np.ndarray] | None = None
-        self.pw = plot_widget("λ", "λFλ", "µm", "W m⁻²")
-        self.pw.getPlotItem().setLogMode(x=True, y=True)
+        self.fit_shown = False
+        self.pw = pg.PlotWidget(axisItems={"bottom": LogAxis("bottom"),
+                                           "left": LogAxis("left")})
+        pi = self.pw.getPlotItem()
+        pi.setLabel("bottom", "λ [µm]")
+        pi.setLabel("left", "λF<sub>λ</sub> [W m⁻²]")
+        pi.showGrid(x=True, y=True, alpha=0.15)
+        pi.setMenuEnabled(False)
+        for name in ("bottom", "left"):
+            pi.getAxis(name).enableAutoSIPrefix(False)
+        pi.setLogMode(x=True, y=True)
         self.box = MessagePlot(self.pw)
         self.params = QLabel(wordWrap=True)
+        self.params.setTextFormat(Qt.RichText)
         self.params.setTextInteractionFlags(Qt.TextSelectableByMouse)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
@@ -92,10 +153,13 @@ class SEDPane(QWidget):
     def redraw(self) -> None:
         pi = self.pw.getPlotItem()
         pi.clear()
-        self.shown = None
+        self.shown, self.fit_shown = None, False
         self.params.setText("")
         if self.row is None or self.state.path is None:
             self.box.say("select an object in the table")
+            return
+        if not self._has_position(self.row):
+            self.box.say("no position: no cross-match")
             return
         if "context" not in self.state.groups:
             self.box.say("no cross-match yet — Run ▸ Context")
@@ -106,7 +170,7 @@ class SEDPane(QWidget):
             return
         ctx = det.context
         if not ctx or ctx.get("sed") is None:
-            self.box.say(det.context_message or "no SED for this object")
+            self.box.say(short_message(det.context_message) or "no SED for this object")
             return
         try:
             self._draw(ctx)
@@ -114,11 +178,19 @@ class SEDPane(QWidget):
             logger.warning("SED of row %d unreadable: %s", self.row, exc)
             self.box.say(f"SED unreadable: {exc}")
 
+    def _has_position(self, row: int) -> bool:
+        extra = self.state.catalog.extra
+        if "ra" not in extra or "dec" not in extra:
+            return True          # the store does not say: let the context speak
+        return bool(np.isfinite(extra["ra"][row]) and np.isfinite(extra["dec"][row]))
+
     def _draw(self, ctx: dict) -> None:
         lam, lf, err = sed_points(ctx["sed"])
         ok = np.isfinite(lf) & (lf > 0) & np.isfinite(lam)
         pi = self.pw.getPlotItem()
-        notes = [str(ctx.get("message") or "")]
+        refusal = fit_refusal(ctx, self.state.catalog.text("class", self.row))
+        other = [p for p in str(ctx.get("message") or "").split(";") if "fit" not in p]
+        notes = [short_message(";".join(other)), refusal]
         if ctx.get("synthetic"):
             notes.append("synthetic context (demo data)")
         if not ok.any():
@@ -132,17 +204,17 @@ class SEDPane(QWidget):
                 symbolPen=pg.mkPen("k"))
         self.shown = (lam[ok], lf[ok])
         fit = ctx.get("fit")
-        if isinstance(fit, dict):
+        if not refusal:
             curve = fit_curve(fit)
             if curve is not None:
                 m = np.isfinite(curve[1]) & (curve[1] > 0)
                 pi.plot(curve[0][m], curve[1][m], pen=pg.mkPen("#4e79a7", width=2))
+                self.fit_shown = True
             self.params.setText(fit_text(fit, ctx.get("alpha_ir")))
         else:
-            notes.append("no dust-shell fit")
             a = ctx.get("alpha_ir")
             if a is not None and np.isfinite(a):
-                self.params.setText(f"α_IR = {a:.2f}")
+                self.params.setText(f"α<sub>IR</sub> = {a:.2f}")
         # frame the photometry (the model grid runs from 0.01 to 10^4 micron and would
         # squash the points into a corner of a 20-decade axis)
         pi.setXRange(min(lx.min(), np.log10(0.3)) - 0.1, max(lx.max(), np.log10(30)) + 0.1,

@@ -138,3 +138,60 @@ def test_a_label_records_the_space_shown_and_its_run(qtbot, window, gui_store):
         rank = int(s.read("scores/diagnostic/rank")[row])
     assert (e.space, e.rank, e.run) == ("diagnostic", rank, str(written)) and rank == 3
     assert e.author                                             # the one default author
+
+
+def _context_rows(store):
+    with Store(store) as s:
+        rows = s.read("context/row")
+        grid = s.read("context/fit_grid")
+        cls = s.read_objects(["class"])["class"]
+    return rows, grid, cls
+
+
+def test_sed_shows_a_fit_only_for_a_candidate_with_an_acceptable_fit(qtbot, window, gui_store):
+    """Defect 3: a dust-shell fit was drawn for every star (EW and BY Dra too), and for
+    fits the context stage had flagged as unphysical; the λ labels ran together."""
+    from engine.context import ContextStatus
+
+    rows, grid, cls = _context_rows(gui_store)
+    fitted = rows[grid != b""]
+    ew = next(int(r) for r in fitted if cls[r] in ("EW", "BYDra", "RSCVn"))
+    lpv = next(int(r) for r in fitted if cls[r] in ("Mira", "SR"))
+    sed, sel = window.panes["sed"], window.state.selection
+    sel.set_current(ew)
+    assert not sed.fit_shown and "not a dust-shell candidate" in sed.box.text
+    sel.set_current(lpv)
+    assert sed.fit_shown and "Ṁ<sub>dust</sub>" in sed.params.text()
+    axis = sed.pw.getPlotItem().getAxis("bottom")
+    lo, hi = axis.range
+    levels = axis.tickValues(lo, hi, axis.width())
+    labelled = levels[0][1]
+    texts = axis.tickStrings(labelled, 1.0, levels[0][0])
+    assert all(t and "." not in t[t.index(".") + 2:] for t in texts if "." in t)
+    px = np.diff(labelled) / (hi - lo) * axis.width()
+    assert len(labelled) >= 2 and px.min() >= 40                  # room for each label
+    assert all(t == "" for t in axis.tickStrings(levels[1][1], 1.0, levels[1][0]))
+    i = int(np.flatnonzero(rows == lpv)[0])
+    with Store(gui_store, "a") as s:                              # as the stage flags it
+        status = s.read("context/status")
+        status[i] = int(ContextStatus.POOR_FIT)
+        msg = s.read("context/status_msg").astype("S80")
+        msg[i] = b"poor dust-shell fit (reduced chi2 3813.0)"
+        s.write_group("context", {**{k: s.read(f"context/{k}") for k in s.group_keys("context")},
+                                  "status": status, "status_msg": msg},
+                      s.attrs("context"))
+    window.state.reload()
+    assert sel.current == lpv
+    assert not sed.fit_shown and "poor dust-shell fit (reduced chi2 3813.0)" in sed.box.text
+
+
+def test_sed_says_once_that_an_object_without_a_position_has_no_cross_match(qtbot, window,
+                                                                            gui_store):
+    """Defect 7: a wall of "I/355/gaiadr3 at (nan, +nan): not in the cache"."""
+    rows, _, _ = _context_rows(gui_store)
+    row = int(rows[0])
+    with Store(gui_store, "a") as s:
+        s.update_objects({"ra": [np.nan], "dec": [np.nan]}, [row])
+    window.state.reload()
+    window.state.selection.set_current(row)
+    assert window.panes["sed"].box.text == "no position: no cross-match"
