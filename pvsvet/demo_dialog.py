@@ -20,6 +20,17 @@ INTRO = (f"Preparing the demo catalogue: {DEMO_OBJECTS:,} synthetic ZTF-like sta
          "next start continues where it stopped.")
 
 
+def show_first_ranked(window, what: str) -> None:
+    """Select rank 1 of the current ranking, scroll the table to it, and say in the status
+    bar what the store now holds (the table had been left wherever the object selected
+    while the pipeline ran ended up, rank ~8,900, with no word of what was computed)."""
+    state = window.state
+    if len(state.view):
+        state.selection.set_current(int(state.view.rows[0]))
+        window.table.table.scrollToTop()
+    window.statusBar().showMessage(f"{what}: {state.summary()}", 0)
+
+
 def ensure_demo(window, store: Path) -> QProgressDialog | None:
     """Open the demo store, building and processing it first if needed."""
     if demo_is_complete(store):
@@ -41,15 +52,24 @@ def ensure_demo(window, store: Path) -> QProgressDialog | None:
         dlg.setLabelText(f"{INTRO}\n\n{p.stage}: {p.done:,}/{p.total:,} {p.unit}  {p.message}"
                          [:600])
 
+    outcome = {"ok": False}
+
+    def succeeded(_name, _result) -> None:
+        outcome["ok"] = True
+
     def finished() -> None:
         runner.progressed.disconnect(progressed)
         runner.idle.disconnect(finished)
+        runner.finished.disconnect(succeeded)
         dlg.reset()
         dlg.close()
         if store.exists() and window.state.path != store:
             window.open_store(store)
+        if outcome["ok"] and window.state.path == store:
+            show_first_ranked(window, "first start done")
 
     runner.progressed.connect(progressed)
+    runner.finished.connect(succeeded)
     runner.idle.connect(finished)
     dlg.canceled.connect(runner.cancel)
     if not window.menus.start_run("demo", lambda: demo_bootstrap(store)):

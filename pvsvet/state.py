@@ -185,6 +185,22 @@ class AppState:
         if self.path is not None:
             self.open(self.path, keep_view=True)
 
+    def summary(self) -> str:
+        """One line on what the open store holds, e.g. '20,000 objects · GP curves · VAE
+        latent means · scored: vetting, diagnostic, cartesian, spherical · context ·
+        ranked by vetting'."""
+        cat, g = self.catalog, self.groups
+        parts = [f"{len(cat):,} objects"]
+        parts += [text for key, text in (("interp", "GP curves"), ("vae/mu", "VAE latent means"))
+                  if key in g]
+        spaces = cat.spaces()
+        parts.append("scored: " + ", ".join(spaces) if spaces else "not scored yet")
+        if "context" in g:
+            parts.append("context")
+        if cat.rank_space:
+            parts.append(f"ranked by {cat.rank_space}")
+        return " · ".join(parts)
+
     def _open_journal(self) -> None:
         if self.journal is not None:
             self.journal.close()

@@ -195,3 +195,30 @@ def test_sed_says_once_that_an_object_without_a_position_has_no_cross_match(qtbo
     window.state.reload()
     window.state.selection.set_current(row)
     assert window.panes["sed"].box.text == "no position: no cross-match"
+
+
+def test_first_start_ends_on_rank_one_with_a_summary(qtbot, window, gui_store, monkeypatch):
+    """Defect 4: after the first start the table was left at rank ~8,900 (the object
+    selected while the pipeline ran) and the dialog vanished without a word."""
+    from engine.progress import Progress
+    from pvsvet import demo_dialog
+
+    def bootstrap(store):                       # a pipeline that adds the vetting space
+        yield Progress("score", 0, 1, "", "space")
+        _write_space(store, "vetting", 21)
+        yield Progress("score", 1, 1, "", "space")
+        return {}
+
+    monkeypatch.setattr(demo_dialog, "demo_bootstrap", bootstrap)
+    _click_row(qtbot, window, 0)
+    before = window.state.selection.current
+    dlg = demo_dialog.ensure_demo(window, gui_store)
+    assert dlg is not None
+    qtbot.waitUntil(lambda: not window.menus.runner.busy and not dlg.isVisible(), timeout=30000)
+    view = window.state.view
+    assert window.state.catalog.rank_space == "vetting"
+    assert view.position(before) != 0                      # the old object moved down
+    assert _one_object(window) == int(view.rows[0])
+    assert window.table.table.currentIndex().row() == 0
+    msg = window.statusBar().currentMessage()
+    assert msg.startswith("first start done: 300 objects") and "scored: vetting" in msg

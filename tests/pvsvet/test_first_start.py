@@ -41,6 +41,8 @@ def test_first_start_builds_the_demo_runs_the_pipeline_and_opens_it(qtbot, tmp_p
         assert s.has("interp/mean") and s.has("vae/mu") and s.has("scores/cartesian/score")
         assert s.has("context")
         assert np.nanmax(s.read("scores/cartesian/score")) == 1.0
+    assert w.state.selection.current == int(w.state.view.rows[0])        # rank 1 shown
+    assert w.statusBar().currentMessage().startswith("first start done: 300 objects")
     from tests.pvsvet.conftest import _dispose
     _dispose(w)
 
