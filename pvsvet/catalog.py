@@ -85,6 +85,30 @@ FLAG_TEXT = ((Status.GP_FAILED, "GP failed"), (Status.GP_UNPHYSICAL, "⚠ unphys
              (Status.MISSING_BAND, "one band"), (Status.BAD_PERIOD, "bad period"))
 
 
+#: What each status flag means, in words for a note under the light curve.
+FLAG_WORDS = {
+    Status.GP_FAILED: "the GP fit failed", Status.GP_UNPHYSICAL: "unphysical GP fit",
+    Status.REJECTED_CUT: "below the detection cut", Status.FEW_POINTS: "few points",
+    Status.MISSING_BAND: "one band only", Status.BAD_PERIOD: "bad period",
+    Status.BAD_VALUES: "NaN/inf points dropped", Status.DUPLICATE_TIMES: "duplicate epochs merged",
+    Status.NO_LIGHTCURVE: "no light curve",
+    Status.OTHER_BANDS: "points in bands other than g and r left out",
+}
+#: Flags that make the GP curves suspect (the rest are notes about the input).
+GP_WARNINGS = Status.GP_FAILED | Status.GP_UNPHYSICAL
+
+
+def gp_note(status: int, message: str = "") -> str:
+    """A note on an object's interpolation status in words ('' when there is none):
+    "GP flagged: 512" said nothing (512 is OTHER_BANDS, a note, not a GP problem)."""
+    words = [w for flag, w in FLAG_WORDS.items() if status & flag]
+    if not words:
+        return ""
+    if status & GP_WARNINGS:
+        return "⚠ " + "; ".join(words) + (f": {message}" if message else "")
+    return "note: " + "; ".join(words)
+
+
 def _nan(n: int) -> np.ndarray:
     return np.full(n, np.nan, dtype="f4")
 

@@ -1,25 +1,8 @@
-"""Pure-numpy geometry for the latent pane: spherical coordinates and lasso tests."""
+"""Pure-numpy geometry for the latent pane: lasso tests (the spherical transform is the
+engine's, :func:`engine.anomaly.features.to_spherical`)."""
 from __future__ import annotations
 
 import numpy as np
-
-
-def blumenson(x: np.ndarray) -> np.ndarray:
-    """Hyperspherical coordinates (r, θ1…θ_{n−1}) of points ``x`` (N, n) (eq. 9).
-
-    θ1…θ_{n−2} lie in [0, π], the last angle in [0, 2π) (radians).
-    """
-    x = np.asarray(x, dtype="f8")
-    n = x.shape[1]
-    tail = np.sqrt(np.cumsum(x[:, ::-1] ** 2, axis=1)[:, ::-1])   # |x_i..x_n|
-    out = np.empty_like(x)
-    out[:, 0] = tail[:, 0]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        for i in range(n - 2):
-            out[:, i + 1] = np.arccos(np.clip(np.nan_to_num(x[:, i] / tail[:, i], nan=1.0),
-                                              -1, 1))
-    out[:, n - 1] = np.mod(np.arctan2(x[:, n - 1], x[:, n - 2]), 2 * np.pi)
-    return out
 
 
 def points_in_polygon(px: np.ndarray, py: np.ndarray, poly: np.ndarray) -> np.ndarray:

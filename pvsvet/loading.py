@@ -76,6 +76,57 @@ def _read_vetting(s: Store, cat: Catalog, n: int) -> None:
     cat.question_text = {str(k): str(v) for k, v in (attrs.get("questions") or {}).items()}
 
 
+#: Score spaces whose forest feature matrix a viewer can plot, in chooser order.
+FEATURE_SPACES = ("cartesian", "spherical", "residual", "diagnostic")
+
+
+def feature_columns(path: Path, wait: float = 5.0) -> dict[str, tuple[str, int]]:
+    """Plot axis name -> (space, column) of the feature matrices the score stage stored
+    (``/scores/<space>/features``, column names in its ``features`` attribute). Names
+    are the store's (mu_0…, r, theta_1…, log10_period, m_gr); a name already given by an
+    earlier space (the same numbers) is not repeated; later spaces' own features are
+    prefixed with the space."""
+    out: dict[str, tuple[str, int]] = {}
+    with Store(path, "r", wait=wait) as s:
+        for space in FEATURE_SPACES:
+            if not s.has(f"scores/{space}/features"):
+                continue
+            names = [str(n) for n in s.attrs(f"scores/{space}").get("features", [])]
+            for j, name in enumerate(names):
+                if name in out:
+                    continue
+                key = name if space in ("cartesian", "spherical") else f"{space}: {name}"
+                out.setdefault(key, (space, j))
+    return out
+
+
+def read_feature(path: Path, space: str, column: int, wait: float = 5.0) -> np.ndarray:
+    """One column of ``/scores/<space>/features`` for every object (float64)."""
+    with Store(path, "r", wait=wait) as s:
+        return np.asarray(s.read(f"scores/{space}/features")[:, column], dtype="f8")
+
+
+def last_angle(path: Path, wait: float = 5.0) -> str:
+    """The last-angle convention the spherical space was scored with ('paper' default)."""
+    with Store(path, "r", wait=wait) as s:
+        if s.has("scores/spherical"):
+            settings = s.attrs("scores/spherical").get("settings") or {}
+            return str(settings.get("last_angle", "paper"))
+    return "paper"
+
+
+def band_labels(path: Path, groups: set[str], wait: float = 5.0) -> tuple[str, str]:
+    """Names of the two pipeline bands for the legend: with the survey when the store
+    records one (``survey`` in /meta or in the ingest run), "simulated ZTF" for the demo,
+    else plain g and r (ingest maps ZTF, SDSS and PS1 g/r alike onto them)."""
+    if "sim" in groups:
+        return "g (simulated ZTF)", "r (simulated ZTF)"
+    with Store(path, "r", wait=wait) as s:
+        run = s.last_run("ingest") or {}
+        survey = str(s.meta.get("survey") or run.get("survey") or "").strip()
+    return (f"{survey} g", f"{survey} r") if survey else ("g", "r")
+
+
 def load_latent(path: Path, groups: set[str], wait: float = 5.0) -> tuple[np.ndarray | None,
                                                                            dict | None]:
     """VAE latent means (N, 10) and the HR-diagram data, each None when absent."""

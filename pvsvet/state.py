@@ -20,7 +20,7 @@ import numpy as np
 from engine.errors import PvsvetError
 
 from .catalog import Catalog, CatalogView
-from .loading import load_catalog, load_latent, read_detail
+from .loading import band_labels, feature_columns, load_catalog, load_latent, read_detail
 
 logger = logging.getLogger(__name__)
 
@@ -144,8 +144,11 @@ class AppState:
     label_set: list[str] = field(default_factory=list)
     author: str = field(default_factory=lambda: _default_author())
     rank_space: str = ""                      # the user's ranking space ('' = the best one)
+    band_labels: tuple[str, str] = ("g", "r")  # legend names of the two pipeline bands
     selection: Selection = field(default_factory=Selection)
+    features: dict = field(default_factory=dict)   # plot name -> (space, column) stored
     loaded: Callbacks = field(default_factory=Callbacks)
+    view_changed: Callbacks = field(default_factory=Callbacks)   # order or filter changed
     labels_changed: Callbacks = field(default_factory=Callbacks)
     _cache: OrderedDict = field(default_factory=OrderedDict)
 
@@ -167,6 +170,8 @@ class AppState:
             catalog.rank_space = self.rank_space
         self.path, self.catalog, self.groups = path, catalog, groups
         self.latent, self.hr = load_latent(path, groups, wait)
+        self.band_labels = band_labels(path, groups, wait)
+        self.features = feature_columns(path, wait)
         self._cache.clear()
         self._open_journal()
         old, self.view = self.view, CatalogView(self.catalog)

@@ -176,7 +176,10 @@ def _space_group(space, cfg, feats, results, classes):
         attrs["convergence"] = {"checked": True, **stats.convergence(
             score, stats.normalise(raw2), cfg.n_estimators, cfg.top_k, cfg.top_overlap)}
     arrays = {"score": score.astype(np.float64), "rank": stats.ranks(score),
-              "raw": raw.astype(np.float64)}
+              "raw": raw.astype(np.float64),
+              # the matrix the forest scored (columns: attrs "features"), so a viewer plots
+              # these numbers instead of recomputing them (float32: plotting precision)
+              "features": np.asarray(feats.space(space), dtype=np.float32)}
     return arrays, attrs
 
 

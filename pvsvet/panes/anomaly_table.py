@@ -381,6 +381,7 @@ class AnomalyTablePane(QWidget):
         flt = self.filters.value(self._filter_rows)
         self.model.relayout(lambda: self.state.view.set_filter(flt))
         self._update_count()
+        self.state.view_changed.emit()
         self.show_selection()
 
     def _update_count(self) -> None:

@@ -13,7 +13,10 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from ..geometry import blumenson, points_in_polygon, simplify
+from engine.anomaly.features import cartesian_names, spherical_names, to_spherical
+
+from ..geometry import points_in_polygon, simplify
+from ..loading import last_angle, read_feature
 from ..state import AppState
 from .common import HIGHLIGHT, MessagePlot, plot_widget, rgba
 
@@ -62,9 +65,10 @@ class SelectViewBox(pg.ViewBox):
 
 
 def axis_choices(latent_dim: int) -> list[str]:
-    dims = [f"z{i + 1}" for i in range(latent_dim)]
-    sph = ["r"] + [f"θ{i}" for i in range(1, latent_dim)]
-    return dims + sph + ["log10 P", "g−r"]
+    """Axis names when the store keeps no scored feature matrices: the latent means as
+    the store names them (mu_0…), their spherical coordinates, log10 P and g−r."""
+    dims = cartesian_names(latent_dim)[:latent_dim]
+    return dims + spherical_names(latent_dim)[:latent_dim] + ["log10_period", "m_gr"]
 
 
 class LatentPane(QWidget):
@@ -92,6 +96,7 @@ class LatentPane(QWidget):
         state.selection.changed.connect(self.on_selection)
         state.loaded.connect(self.on_loaded)
         state.labels_changed.connect(lambda rows: self.redraw())
+        state.view_changed.connect(self.redraw)
         self.on_loaded(state)
 
     def _make_items(self) -> dict:
@@ -123,10 +128,15 @@ class LatentPane(QWidget):
     def on_loaded(self, state: AppState) -> None:
         cat = state.catalog
         self._sph = None
-        self._coords = {"log10 P": np.log10(np.where(cat.period > 0, cat.period, np.nan)),
-                        "g−r": cat.gr.astype("f8")}
+        # without stored features, period and colour come from the catalogue
+        self._coords = {} if state.features else {
+            "log10_period": np.log10(np.where(cat.period > 0, cat.period, np.nan)),
+            "m_gr": cat.gr.astype("f8")}
         dim = state.latent.shape[1] if state.latent is not None else 0
-        choices = axis_choices(dim) if dim >= 2 else ["log10 P", "g−r"]
+        if state.features:
+            choices = list(state.features)             # the numbers the forests scored
+        else:
+            choices = axis_choices(dim) if dim >= 2 else ["log10_period", "m_gr"]
         for combo, default, key in ((self.xaxis, 0, "x"), (self.yaxis, 1, "y")):
             want = self._wanted.get(key) or (combo.currentText() if combo.count() > 2 else "")
             combo.blockSignals(True)
@@ -140,15 +150,22 @@ class LatentPane(QWidget):
         self.redraw()
 
     def coordinate(self, name: str) -> np.ndarray:
-        """Values of one axis choice for every object."""
+        """Values of one axis choice for every object: the stored feature matrix of the
+        score stage where it exists (what the forest scored, θ9 included), else the
+        latent means and the engine's spherical transform with the stored convention."""
+        state = self.state
         if name in self._coords:
             return self._coords[name]
-        lat = self.state.latent
-        if name.startswith("z"):
-            return lat[:, int(name[1:]) - 1].astype("f8")
+        if name in state.features:
+            space, col = state.features[name]
+            self._coords[name] = read_feature(state.path, space, col)[:len(state.catalog)]
+            return self._coords[name]
+        lat = state.latent
+        if name.startswith("mu_"):
+            return lat[:, int(name[3:])].astype("f8")
         if self._sph is None:
-            self._sph = blumenson(lat)
-        return self._sph[:, 0 if name == "r" else int(name[1:])]
+            self._sph = to_spherical(lat, last_angle(state.path))
+        return self._sph[:, 0 if name == "r" else int(name.split("_")[1])]
 
     def xy(self) -> tuple[np.ndarray, np.ndarray]:
         return self.coordinate(self.xaxis.currentText()), self.coordinate(self.yaxis.currentText())
@@ -162,12 +179,15 @@ class LatentPane(QWidget):
         dense = n > DENSITY_ABOVE
         self.box.say("" if self.state.latent is not None else
                      "no latent space yet — Run ▸ Retrain VAE (then Encode); showing log P, g−r")
+        if not self.state.view.mask().any():
+            self.box.say("no object passes the table's filter")
+        shown = self.state.view.mask()        # the table's filter (class, label, score…)
         if dense:
-            self._draw_density(x, y)
-            rows = self._overlay_rows()
+            self._draw_density(x[shown], y[shown])
+            rows = np.intersect1d(self._overlay_rows(), np.flatnonzero(shown))
         else:
             self._items["image"].clear()
-            rows = np.arange(n)
+            rows = np.flatnonzero(shown)
         self._items["points"].setData(x[rows], y[rows], brush=self._brushes(rows), data=rows)
         self.pw.setLabel("bottom", self.xaxis.currentText())
         self.pw.setLabel("left", self.yaxis.currentText())
@@ -236,7 +256,8 @@ class LatentPane(QWidget):
     def apply_polygon(self, polygon) -> np.ndarray:
         """Select the objects inside ``polygon`` ((M, 2) data coordinates); return rows."""
         x, y = self.xy()
-        rows = np.flatnonzero(points_in_polygon(x, y, simplify(polygon)))
+        inside = points_in_polygon(x, y, simplify(polygon)) & self.state.view.mask()
+        rows = np.flatnonzero(inside)              # only what is drawn can be selected
         current = None
         if len(rows):
             score = np.nan_to_num(self.state.catalog.score()[rows], nan=-1)

@@ -12,6 +12,9 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QGraphicsPathItem, QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from engine.fold import fold, unscale
+
+from ..catalog import gp_note
 from ..loading import MODEL_GROUPS
 from ..state import AppState, ObjectDetail
 from ..workers import call_async
@@ -20,15 +23,9 @@ from .common import BAND_COLOURS, BAND_NAMES, MessagePlot, plot_widget, rgba
 logger = logging.getLogger(__name__)
 
 
-def fold(time: np.ndarray, period: float) -> np.ndarray:
-    """Phase of eq. 1, φ = t/τ − ⌊t/τ⌋ (time and period in days)."""
-    x = time / period
-    return x - np.floor(x)
-
-
 def to_mag(scaled: np.ndarray, raw_mean: np.ndarray, raw_std: np.ndarray) -> np.ndarray:
-    """Scaled curves (2, n) back to magnitudes with the per-band m̄ and σ of eq. 6."""
-    return scaled * raw_std[:, None] + raw_mean[:, None]
+    """Scaled curves (2, n) back to magnitudes: the engine's inverse of eq. 6."""
+    return unscale(scaled, None, raw_mean, raw_std)[0]
 
 
 def band_path(x: np.ndarray, lo: np.ndarray, hi: np.ndarray):
@@ -85,11 +82,19 @@ class LightCurvePane(QWidget):
                 pen=pg.mkPen(colour, width=1.5, style=Qt.DashLine))
         for item in items.values():
             pi.addItem(item)
-        legend.addItem(items["pts_g"], "ZTF g")
-        legend.addItem(items["pts_r"], "ZTF r")
+        self._legend = legend
+        legend.addItem(items["pts_g"], "g")
+        legend.addItem(items["pts_r"], "r")
         legend.addItem(items["gp_g"], "GP mean ±2σ")
         legend.addItem(items["rec_g"], "VAE reconstruction")
         return items
+
+    def _name_bands(self) -> None:
+        """Legend names from the survey the store records (plain g, r when it does not:
+        SDSS g and r were shown as "ZTF g / ZTF r")."""
+        names = self.state.band_labels
+        for (sample, label), text in zip(self._legend.items[:2], names):
+            label.setText(text)
 
     def _hide_all(self) -> None:
         for item in self._items.values():
@@ -108,6 +113,7 @@ class LightCurvePane(QWidget):
     # -- state ---------------------------------------------------------------
     def on_loaded(self, state: AppState) -> None:
         self._recon.clear()
+        self._name_bands()
         self.redraw()
 
     def on_selection(self, sel, source) -> None:
@@ -184,8 +190,7 @@ class LightCurvePane(QWidget):
         if det.interp is None:
             return ["no interpolation yet — Run ▸ Interpolate"]
         it = det.interp
-        if it.get("status"):
-            notes.append(f"GP flagged: {it.get('status_msg') or it['status']}")
+        notes.append(gp_note(int(it.get("status") or 0), it.get("status_msg") or ""))
         mean = to_mag(it["mean"], it["raw_mean_mag"], it["raw_std_mag"])
         sig = it["std"] * it["raw_std_mag"][:, None]
         if self.gp.isChecked():

@@ -222,3 +222,52 @@ def test_first_start_ends_on_rank_one_with_a_summary(qtbot, window, gui_store, m
     assert window.table.table.currentIndex().row() == 0
     msg = window.statusBar().currentMessage()
     assert msg.startswith("first start done: 300 objects") and "scored: vetting" in msg
+
+
+def test_latent_pane_plots_the_feature_matrix_the_forests_scored(qtbot, window, gui_store):
+    """Issue 18: the pane's own Blumenson transform put θ9 at 2π − θ9 of what the forest
+    scored; now it plots /scores/<space>/features, every column of every space."""
+    import dataclasses
+
+    from engine.anomaly.features import to_spherical
+    from engine.anomaly.stage import score
+    from engine.config import ScoreConfig
+    from engine.progress import run_quiet
+
+    cfg = dataclasses.replace(ScoreConfig(), n_estimators=20, convergence_check=False,
+                              n_jobs=1, spaces=("cartesian", "spherical"))
+    run_quiet(score(gui_store, cfg, force=True))
+    window.state.reload()
+    lat = window.panes["latent"]
+    names = [lat.xaxis.itemText(i) for i in range(lat.xaxis.count())]
+    assert names[:2] == ["mu_0", "mu_1"] and "theta_9" in names and "z1" not in names
+    with Store(gui_store) as s:
+        for space in ("cartesian", "spherical"):
+            stored = s.read(f"scores/{space}/features")
+            for j, name in enumerate(s.attrs(f"scores/{space}")["features"]):
+                assert np.array_equal(lat.coordinate(name), stored[:, j].astype("f8"),
+                                      equal_nan=True), (space, name)
+        mu = s.read("vae/mu")
+    theta9 = to_spherical(mu.astype("f8"), "paper")[:, 9]
+    assert np.allclose(lat.coordinate("theta_9"), theta9, atol=1e-5, equal_nan=True)
+
+
+def test_class_filter_filters_the_latent_plot_and_box_select_can_filter_the_table(
+        qtbot, window):
+    """Defect 9: the class filter left the latent plot unfiltered; "50 selected" after a
+    box select, but the table neither showed nor filtered to them."""
+    lat, table, cat = window.panes["latent"], window.table, window.state.catalog
+    cls = cat.class_names()[0]
+    table.filters.cls.setCurrentText(cls)
+    drawn = lat._items["points"].data["data"]
+    assert len(drawn) and np.all(cat.classes[drawn.astype(int)] == cls.encode())
+    table.filters.cls.setCurrentIndex(0)
+    x, y = lat.xy()
+    cx, cy = np.median(x), np.median(y)
+    poly = np.array([(cx - 1, cy - 1), (cx + 1, cy - 1), (cx + 1, cy + 1), (cx - 1, cy + 1)])
+    rows = lat.apply_polygon(poly)
+    assert len(rows) > 3
+    table.filters.selected.setChecked(True)
+    assert sorted(window.state.view.rows.tolist()) == sorted(rows.tolist())
+    assert table.count.text().startswith(f"{len(rows):,} of")
+    _one_object(window)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from pvsvet.catalog import Catalog, CatalogView, Filter
-from pvsvet.geometry import blumenson, points_in_polygon
+from pvsvet.geometry import points_in_polygon
 from pvsvet.state import AppState, Selection
 
 
@@ -98,22 +98,6 @@ def test_points_in_polygon_matches_matplotlib():
     ours = points_in_polygon(pts[:, 0], pts[:, 1], poly)
     ref = path.Path(poly).contains_points(pts)
     assert ours.sum() > 100 and np.array_equal(ours, ref)
-
-
-def test_blumenson_inverts():
-    rng = np.random.default_rng(3)
-    x = rng.normal(size=(200, 10))
-    s = blumenson(x)
-    assert np.allclose(s[:, 0], np.linalg.norm(x, axis=1))
-    # rebuild x from (r, angles) with the Blumenson formulas
-    r, th = s[:, 0], s[:, 1:]
-    rebuilt = np.empty_like(x)
-    sin_prod = np.ones(len(x))
-    for i in range(9):
-        rebuilt[:, i] = r * sin_prod * np.cos(th[:, i])
-        sin_prod = sin_prod * np.sin(th[:, i])
-    rebuilt[:, 9] = r * sin_prod
-    assert np.allclose(rebuilt, x, atol=1e-8)
 
 
 def test_appstate_reads_detail_and_engine_stays_qt_free(tmp_path):
