@@ -53,6 +53,8 @@ class CatalogModel(QAbstractTableModel):
         if role == Qt.DisplayRole:
             row = int(self.state.view.rows[index.row()])
             return self.state.catalog.text(key, row)
+        if role == Qt.ToolTipRole and key in ("id", "name"):
+            return self.state.catalog.text(key, int(self.state.view.rows[index.row()]))
         if role == Qt.TextAlignmentRole and key in _NUMERIC:
             return _ALIGN_RIGHT
         if role == Qt.ForegroundRole and key == "label":
@@ -217,6 +219,7 @@ class AnomalyTablePane(QWidget):
         self._show_columns()
         state.view.set_filter(self.filters.value(self._filter_rows))
         self.model.reset()
+        fit_columns(self.table)
         self._update_count()
         self._show_sort_indicator()
         self.show_selection()
@@ -274,6 +277,7 @@ class AnomalyTablePane(QWidget):
         self.state.rank_space = space
         self.model.relayout(lambda: self.state.view.set_rank_space(space))
         self.model.headerDataChanged.emit(Qt.Horizontal, 0, 0)
+        fit_columns(self.table)
         idx = self.filters.space.findData(space)
         if idx >= 0 and idx != self.filters.space.currentIndex():
             self.filters.space.setCurrentIndex(idx)
@@ -411,7 +415,38 @@ def _make_table(model: CatalogModel) -> QTableView:
     hh = t.horizontalHeader()
     hh.setSectionResizeMode(QHeaderView.Interactive)
     hh.setStretchLastSection(True)
-    for col, width in enumerate((48, 92, 92, 100, 178, 190, 56, 80, 74, 80)):
-        t.setColumnWidth(col, width)
+    hh.setTextElideMode(Qt.ElideNone)
+    fit_headers(t)
     t.setFocusPolicy(Qt.StrongFocus)
     return t
+
+
+#: Room beside a header's text for the sort arrow and the cell margins (px).
+HEADER_PAD = 28
+CELL_PAD = 16
+#: Widest a data-sized column gets (px); longer texts elide, with the full one as tooltip.
+MAX_WIDTH = 280
+
+
+def fit_headers(t: QTableView) -> None:
+    """Every column at least as wide as its header text (no "score (cart." or "e (lab")."""
+    fm = t.horizontalHeader().fontMetrics()
+    model = t.model()
+    for col in range(model.columnCount()):
+        text = str(model.headerData(col, Qt.Horizontal, Qt.DisplayRole))
+        t.setColumnWidth(col, max(fm.horizontalAdvance(text) + HEADER_PAD, 48))
+
+
+def fit_columns(t: QTableView, sample: int = 500) -> None:
+    """Headers' widths, then id, name, class, rank and label widened to the longest text
+    among the first ``sample`` rows (names were cut to "ZTFJ190…", ranks to "193…")."""
+    fit_headers(t)
+    model, fm = t.model(), t.fontMetrics()
+    n = min(sample, model.rowCount())
+    for key in ("rank", "id", "name", "class", "label", "why"):
+        col = COLUMN_KEYS.index(key)
+        texts = [str(model.index(i, col).data() or "") for i in range(n)]
+        if key == "rank":
+            texts.append(str(model.rowCount()))        # the widest rank there can be
+        need = max((fm.horizontalAdvance(x) for x in texts), default=0) + CELL_PAD
+        t.setColumnWidth(col, min(MAX_WIDTH, max(t.columnWidth(col), need)))

@@ -271,3 +271,36 @@ def test_class_filter_filters_the_latent_plot_and_box_select_can_filter_the_tabl
     assert sorted(window.state.view.rows.tolist()) == sorted(rows.tolist())
     assert table.count.text().startswith(f"{len(rows):,} of")
     _one_object(window)
+
+
+def test_table_columns_fit_their_headers_and_who_comes_first(qtbot, window, gui_store):
+    """Defect 8: clipped headers ("score (cart."), names cut to "ZTFJ190…", ranks cut; with
+    four score columns id, name and class scrolled off; no column chooser."""
+    _write_space(gui_store, "diagnostic", 31)
+    _write_space(gui_store, "vetting", 32)
+    window.state.reload()
+    t = window.table.table
+    hh, fm = t.horizontalHeader(), t.horizontalHeader().fontMetrics()
+    shown = [c for c in range(len(COLUMN_KEYS)) if not t.isColumnHidden(c)]
+    assert {COLUMN_KEYS.index(f"score_{sp}") for sp in
+            ("vetting", "diagnostic", "cartesian", "spherical")} <= set(shown)
+    for col in shown:
+        text = window.table.model.headerData(col, Qt.Horizontal)
+        assert hh.sectionSize(col) >= fm.horizontalAdvance(text) + 20, text
+    cat = window.state.catalog
+    longest = max(t.fontMetrics().horizontalAdvance(cat.text("name", r)) for r in
+                  window.state.view.rows[:100])
+    assert t.columnWidth(COLUMN_KEYS.index("name")) >= longest
+    t.horizontalScrollBar().setValue(0)
+    for key in ("rank", "id", "name", "class"):                  # in view at the left
+        col = COLUMN_KEYS.index(key)
+        assert hh.sectionViewportPosition(col) + hh.sectionSize(col) <= t.viewport().width()
+    assert hh.visualIndex(COLUMN_KEYS.index("id")) < hh.visualIndex(
+        COLUMN_KEYS.index("score_vetting"))
+    ra = COLUMN_KEYS.index("ra")
+    assert t.isColumnHidden(ra)                                  # optional, off by default
+    act = next(a for a in window.table.filters.columns.menu().actions() if a.text() == "RA [°]")
+    act.trigger()
+    assert not t.isColumnHidden(ra)
+    assert window.table.model.index(0, ra).data() == f"{cat.extra['ra'][int(window.state.view.rows[0])]:.5f}"
+    assert "ra=1" in window.table.settings()["columns"]          # kept in the settings
