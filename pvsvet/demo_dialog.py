@@ -47,9 +47,12 @@ def ensure_demo(window, store: Path) -> QProgressDialog | None:
     runner = window.menus.runner
 
     def progressed(p: Progress) -> None:
+        if p.stage == "pipeline":
+            return                       # the stage count is in the line below
         dlg.setMaximum(p.total or 0)
         dlg.setValue(min(p.done, p.total) if p.total else 0)
-        dlg.setLabelText(f"{INTRO}\n\n{p.stage}: {p.done:,}/{p.total:,} {p.unit}  {p.message}"
+        stage = window.menus.stage_text(p.stage)
+        dlg.setLabelText(f"{INTRO}\n\n{stage}: {p.done:,}/{p.total:,} {p.unit}  {p.message}"
                          [:600])
 
     outcome = {"ok": False}

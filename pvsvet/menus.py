@@ -20,22 +20,24 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-EXPORT_FORMATS = {".ecsv": "ecsv", ".xml": "votable", ".vot": "votable", ".votable": "votable",
-                  ".csv": "csv"}
+#: The stages a run goes through, in order, where it is known in advance (the overall
+#: "stage k of n"); the progress stage names of engine.pipeline and the demo build.
+PIPELINE_STAGES = ["interpolate", "train", "encode", "score", "context"]
+RUN_STAGES = {"pipeline": PIPELINE_STAGES, "demo": ["demo"] + PIPELINE_STAGES}
+
+#: A rate is shown only after this long in a stage (s): from a few milliseconds it came out
+#: as "13,420,026.2 lc/s" (a stage that resumed from its work cache reports many items at
+#: once).
+MIN_RATE_SECONDS = 2.0
 
 
-def export_format(path: str | Path) -> str:
-    """Export format from a file name's extension (ECSV when unknown)."""
-    return EXPORT_FORMATS.get(Path(path).suffix.lower(), "ecsv")
-
-
-def eta_text(p: Progress, started: float) -> str:
-    """'123/456 lc · 40 lc/s · ETA 0:08' from a progress report and its start time."""
-    elapsed = max(time.monotonic() - started, 1e-6)
+def eta_text(p: Progress, started: float, now: float | None = None) -> str:
+    """'123/456 lc · 40 lc/s · ETA 0:08' from a progress report and its stage's start."""
+    elapsed = (time.monotonic() if now is None else now) - started
     parts = [f"{p.done:,}/{p.total:,} {p.unit}" if p.total else f"{p.done:,} {p.unit}"]
-    rate = p.done / elapsed
+    rate = p.done / elapsed if elapsed >= MIN_RATE_SECONDS else 0.0
     if p.done and rate > 0:
-        parts.append(f"{rate:,.1f} {p.unit}/s")
+        parts.append(f"{rate:,.0f} {p.unit}/s" if rate >= 10 else f"{rate:.2g} {p.unit}/s")
         if p.total and p.done < p.total:
             left = (p.total - p.done) / rate
             parts.append(f"ETA {int(left // 60)}:{int(left % 60):02d}")
@@ -51,6 +53,9 @@ class Menus:
         self.run_actions: dict[str, QAction] = {}
         self._started = time.monotonic()
         self._stage = ""
+        self._stages: list[str] = []      # stages seen in the current run, in order
+        self._plan: list[str] = []        # the stages the current run will go through
+        self._overall: tuple[int, int, str] | None = None
         self._build_status()
         self._build_menus()
         self.runner.progressed.connect(self._on_progress)
@@ -106,7 +111,8 @@ class Menus:
             sb.addPermanentWidget(wdg)
 
     # -- runs -------------------------------------------------------------------------
-    def start_run(self, key: str, factory: Callable[[], Any] | None = None) -> bool:
+    def start_run(self, key: str, factory: Callable[[], Any] | None = None,
+                  plan: list[str] | None = None) -> bool:
         if self.w.state.path is None and factory is None:   # the demo bootstrap makes its store
             QMessageBox.information(self.w, "No store", "Open a store first (File ▸ Open).")
             return False
@@ -114,7 +120,9 @@ class Menus:
         if not self.runner.start(RUNS.get(key, (key,))[0], factory):
             self.w.statusBar().showMessage("a run is already going on", 4000)
             return False
-        self._started, self._stage = time.monotonic(), ""
+        self._started, self._stage, self._stages = time.monotonic(), "", []
+        self._plan = list(plan or RUN_STAGES.get(key, ()))
+        self._overall = None
         self.run_label.setText(f"{self.runner.name}: starting…")
         self.bar.setRange(0, 0)
         for wdg in (self.run_label, self.bar, self.cancel_button):
@@ -125,15 +133,33 @@ class Menus:
         return True
 
     def _on_progress(self, p: Progress) -> None:
+        if p.stage == "pipeline":            # the pipeline's own "stage i of n" report
+            self._overall = (p.done, p.total, p.message.split(":")[0])
+            return
         if p.stage != self._stage:
             self._stage, self._started = p.stage, time.monotonic()
+            if p.stage not in self._stages:
+                self._stages.append(p.stage)
         if p.total:
             self.bar.setRange(0, p.total)
             self.bar.setValue(min(p.done, p.total))
         else:
             self.bar.setRange(0, 0)
         msg = f" · {p.message}" if p.message else ""
-        self.run_label.setText(f"{p.stage}: {eta_text(p, self._started)}{msg}"[:140])
+        self.run_label.setText(f"{self.stage_text(p.stage)}: {eta_text(p, self._started)}"
+                               f"{msg}"[:140])
+
+    def stage_text(self, stage: str) -> str:
+        """'stage 3 of 5 · train': from the pipeline's own count when it reports one (it
+        skips up-to-date stages), else from the run's known stages, else the stage."""
+        if self._overall is not None:
+            done, total, _ = self._overall
+            first = 1 if self._plan[:1] == ["demo"] else 0      # the catalogue build
+            return f"stage {first + min(done + 1, total)} of {first + total} · {stage}"
+        plan = self._plan
+        if stage in plan:
+            return f"stage {plan.index(stage) + 1} of {len(plan)} · {stage}"
+        return f"stage {len(self._stages)} · {stage}" if len(self._stages) > 1 else stage
 
     def _on_finished(self, name: str, result: Any) -> None:
         self.w.statusBar().showMessage(f"{name} finished", 8000)
@@ -174,21 +200,33 @@ class Menus:
             self.w.open_store(path)
 
     def export_dialog(self) -> None:
-        if self.w.state.path is None:
+        """Ask which labels, how many of the ranking and which space, then where."""
+        state = self.w.state
+        if state.path is None:
             return
-        default = str(self.w.state.path.with_suffix(".targets.ecsv"))
+        from .export_dialog import ExportDialog
+
+        dlg = ExportDialog(list(state.catalog.label_names), state.catalog.spaces(),
+                           state.catalog.rank_space, self.w)
+        if dlg.exec() != dlg.Accepted:
+            return
+        folder = self.w.settings.value("export/folder") or str(state.path.parent)
+        default = str(Path(str(folder)) / (state.path.stem + ".targets.ecsv"))
         path, _ = QFileDialog.getSaveFileName(
             self.w, "Export target list", default,
             "ECSV (*.ecsv);;VOTable (*.xml *.vot);;CSV (*.csv)")
         if path:
-            self.export_to(path)
+            self.w.settings.setValue("export/folder", str(Path(path).parent))
+            self.export_to(path, **dlg.choice())
 
     def export_to(self, path: str | Path, labels: list[str] | None = None,
-                  top: int | None = None) -> Path | None:
-        """Write the target list (format from the extension); errors in a message box."""
+                  top: int | None = None, space: str | None = None) -> Path | None:
+        """Write the target list (format from the extension, as the CLI decides it);
+        errors in a message box."""
         try:
-            from engine.labels import export_targets
-            export_targets(self.w.state.path, path, export_format(path), labels=labels, top=top)
+            from engine.export import export_targets
+            export_targets(self.w.state.path, path, None, labels=labels, top=top,
+                           space=space or self.w.state.catalog.rank_space or None)
         except (ImportError, PvsvetError, OSError) as exc:
             QMessageBox.warning(self.w, "Export failed", f"{path}: {exc}")
             return None
@@ -201,10 +239,12 @@ class Menus:
         except ImportError:
             QMessageBox.information(self.w, "Import", "engine.ingest is not available.")
             return
-        if self.w.state.path is None and factory is None:   # the demo bootstrap makes its store
+        if self.w.state.path is None:
             QMessageBox.information(self.w, "Import", "Open (or create) a store first.")
             return
-        cat, _ = QFileDialog.getOpenFileName(self.w, "Catalogue (Cancel: none)", "",
+        # Cancel here means "no catalogue table" (light curves only): the tooltip of a
+        # title is not possible, so the dialog's title says what it asks for
+        cat, _ = QFileDialog.getOpenFileName(self.w, "Catalogue table (optional)", "",
                                              "Tables (*.txt *.csv *.ecsv *.fits *.dat);;All (*)")
         folder = QFileDialog.getExistingDirectory(self.w, "Folder of light-curve files")
         if folder:

@@ -32,15 +32,10 @@ LATENT = 10
 
 
 def _names(ra: np.ndarray, dec: np.ndarray) -> tuple[list[str], list[str]]:
-    ids = [f"ZTFJ{r:09.5f}{d:+09.5f}" for r, d in zip(ra, dec)]
-    names = []
-    for r, d in zip(ra, dec):
-        h = r / 15.0
-        sign = "+" if d >= 0 else "-"
-        ad = abs(d)
-        names.append(f"ZTF J{int(h):02d}{int(h * 60 % 60):02d}{h * 3600 % 60:05.2f}"
-                     f"{sign}{int(ad):02d}{int(ad * 60 % 60):02d}{ad * 3600 % 60:04.1f}")
-    return ids, names
+    from engine.export import iau_name
+
+    ids = [f"ZTFJ{r:09.5f}{d:+09.5f}" for r, d in zip(ra, dec)]     # survey-style ids
+    return ids, [iau_name(r, d) for r, d in zip(ra, dec)]
 
 
 def _objects(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:

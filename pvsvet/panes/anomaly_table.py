@@ -136,12 +136,20 @@ class FilterBar(QWidget):
         self.columns = QToolButton(text="columns", toolTip="choose the table's columns",
                                    popupMode=QToolButton.InstantPopup)
         self.columns.setMenu(QMenu(self.columns))
-        lay = QHBoxLayout(self)
+        # two rows, so the search box keeps its width beside the ranking choice
+        lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
-        for w in (self.search, QLabel("rank by"), self.space, self.cls, self.label,
-                  QLabel("score ≥"), self.smin, self.unlabelled, self.selected, self.columns):
-            lay.addWidget(w)
-        lay.setStretch(0, 3)
+        lay.setSpacing(2)
+        top, bottom = QHBoxLayout(), QHBoxLayout()
+        for w in (self.search, QLabel("rank by"), self.space, self.columns):
+            top.addWidget(w)
+        top.setStretch(0, 3)
+        for w in (self.cls, self.label, QLabel("score ≥"), self.smin, self.unlabelled,
+                  self.selected):
+            bottom.addWidget(w)
+        bottom.addStretch(1)
+        lay.addLayout(top)
+        lay.addLayout(bottom)
 
     def fill_spaces(self, spaces: list[str], current: str) -> None:
         self.space.blockSignals(True)
@@ -422,7 +430,7 @@ def _make_table(model: CatalogModel) -> QTableView:
 
 
 #: Room beside a header's text for the sort arrow and the cell margins (px).
-HEADER_PAD = 28
+HEADER_PAD = 40
 CELL_PAD = 16
 #: Widest a data-sized column gets (px); longer texts elide, with the full one as tooltip.
 MAX_WIDTH = 280

@@ -304,3 +304,56 @@ def test_table_columns_fit_their_headers_and_who_comes_first(qtbot, window, gui_
     assert not t.isColumnHidden(ra)
     assert window.table.model.index(0, ra).data() == f"{cat.extra['ra'][int(window.state.view.rows[0])]:.5f}"
     assert "ra=1" in window.table.settings()["columns"]          # kept in the settings
+
+
+def test_progress_rates_wait_for_a_meaningful_interval_and_stages_are_counted(qtbot, window):
+    """Defect 11: "13,420,026.2 lc/s" from a stage that resumed from its cache a few ms
+    after it started; no overall progress across stages."""
+    from engine.progress import Progress
+    from pvsvet.menus import eta_text
+
+    p = Progress("interpolate", 13_420, 20_000, "", "lc")
+    assert "/s" not in eta_text(p, started=100.0, now=100.001)
+    assert "1,342 lc/s" in eta_text(p, started=100.0, now=110.0)
+    m = window.menus
+    m._plan, m._overall, m._stages = [], None, []
+    m._on_progress(Progress("pipeline", 1, 5, "train: settings changed", "stage"))
+    m._on_progress(Progress("train", 3, 40, "", "epoch"))
+    assert m.run_label.text().startswith("stage 2 of 5 · train: 3/40 epoch")
+    m._plan = ["demo"] + m._plan
+    assert m.stage_text("train") == "stage 3 of 6 · train"
+
+
+def test_quiet_tensorflow_only_without_a_gpu(monkeypatch):
+    import pvsvet
+
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
+    monkeypatch.delitem(__import__("sys").modules, "tensorflow", raising=False)
+    monkeypatch.setattr(pvsvet.Path, "glob", lambda self, pat: iter(["nvidia0"]))
+    pvsvet._quiet_tensorflow()
+    assert "TF_CPP_MIN_LOG_LEVEL" not in __import__("os").environ      # a GPU: TF speaks
+    monkeypatch.setattr(pvsvet.Path, "glob", lambda self, pat: iter([]))
+    pvsvet._quiet_tensorflow()
+    assert __import__("os").environ["TF_CPP_MIN_LOG_LEVEL"] == "3"
+
+
+def test_export_dialog_choices_reach_the_engine(qtbot, window, gui_store, tmp_path):
+    """Defect 9: the GUI export had no label or top-N choice nor the space."""
+    from astropy.table import Table
+
+    from pvsvet.export_dialog import ExportDialog
+
+    cat = window.state.catalog
+    labels = window.panes["labels"].labels
+    window.state.add_label(int(window.state.view.rows[7]), labels[0])
+    dlg = ExportDialog(cat.label_names, cat.spaces(), "spherical")
+    qtbot.addWidget(dlg)
+    dlg.top.setValue(5)
+    choice = dlg.choice()
+    assert choice == {"labels": None, "top": 5, "space": "spherical"}
+    out = window.menus.export_to(tmp_path / "t.csv", **choice)
+    t = Table.read(out, format="ascii.csv")
+    sph_top = np.argsort(-np.nan_to_num(cat.score("spherical"), nan=-1))[:5]
+    assert list(t["id"]) == [cat.object_id(r) for r in sph_top]
+    dlg.labels.item(0).setCheckState(Qt.Checked)
+    assert dlg.choice()["labels"] == [labels[0]]
