@@ -14,7 +14,6 @@ from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
-RESOURCES = Path(__file__).parent / "resources"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,9 +40,12 @@ def make_app(argv: list[str] | None = None, offscreen: bool = False):
     app.setOrganizationName("pvsvet")
     app.setApplicationName("pvsvet")
     app.setStyle("Fusion")
-    qss = RESOURCES / "style.qss"
-    if qss.exists():
-        app.setStyleSheet(qss.read_text())
+    from .resources import ResourceError, resource
+
+    try:
+        app.setStyleSheet(resource("style.qss").read_text())
+    except ResourceError as exc:    # unstyled is still usable: say so, do not stop
+        logger.warning("%s", exc)
     pg.setConfigOptions(background="#1b1d21", foreground="#c9ccd1", antialias=True,
                         imageAxisOrder="row-major")
     return app
