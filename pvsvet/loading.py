@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -16,15 +17,27 @@ from engine.store import Store
 
 from .catalog import OPTIONAL, SCORE_SPACES, Catalog
 
-if TYPE_CHECKING:
-    from .state import ObjectDetail
-
 logger = logging.getLogger(__name__)
 
 #: Store paths whose presence the panes care about.
 KNOWN_GROUPS = ("interp", "interp/mean", "vae", "vae/mu", "vae/model",
                 "context", "sim") + tuple(f"scores/{sp}" for sp in SCORE_SPACES)
 MODEL_GROUPS = {"vae/model"}
+
+
+@dataclass
+class ObjectDetail:
+    """What the panes show of one object (read in one store access)."""
+
+    row: int
+    object_id: str = ""
+    period: float = float("nan")
+    lightcurve: Any = None            # engine.store.LightCurve
+    interp: dict | None = None        # mean, std (2,160) scaled; raw_mean_mag, raw_std_mag; phase
+    context: dict | None = None       # engine.context.load_context(...)
+    context_message: str = ""
+    busy: bool = False                # the store was being written; try again
+    error: str = ""
 
 
 def _column(store: Store, name: str, n: int, dtype: str = "f4") -> np.ndarray:
@@ -159,10 +172,8 @@ def _load_hr(store: Store) -> dict:
 
 
 def read_detail(path: Path, row: int, catalog: Catalog, groups: set[str],
-                wait: float = 0.3) -> "ObjectDetail":
+                wait: float = 0.3) -> ObjectDetail:
     """Light curve, interpolation and context of one object in one read-only block."""
-    from .state import ObjectDetail
-
     det = ObjectDetail(row=row, object_id=catalog.object_id(row),
                        period=float(catalog.period[row]))
     try:

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (QAbstractSpinBox, QApplication, QComboBox, QDockW
 
 from engine.errors import PvsvetError
 
-from .menus import Menus
+from .menus import MenuHooks, Menus
 from .panes.anomaly_table import AnomalyTablePane
 from .panes.hr import HRPane
 from .panes.labels import LabelPane
@@ -48,7 +48,12 @@ class MainWindow(QMainWindow):
                       "hr": HRPane(state), "sed": SEDPane(state),
                       "labels": LabelPane(state)}
         self.docks = self._make_docks()
-        self.menus = Menus(self)
+        labels = self.panes["labels"]
+        self.menus = Menus(self, state, MenuHooks(
+            undo=labels.undo, edit_labels=labels.edit_labels, open_store=self.open_store,
+            reset_layout=self.reset_layout,
+            view_actions=[d.toggleViewAction() for d in self.docks.values()],
+            settings=self.settings))
         self._default_state = self.saveState()
         self._retry = QTimer(self, singleShot=True, interval=500)
         self._retry.timeout.connect(self.refresh_panes)
@@ -177,9 +182,7 @@ class MainWindow(QMainWindow):
         s.sync()
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt override)
-        if self.menus.runner.busy:
-            self.menus.runner.cancel()
-            self.menus.runner.wait(30000)
+        self.menus.shutdown()
         self.save_settings()
         QApplication.instance().removeEventFilter(self)
         super().closeEvent(event)

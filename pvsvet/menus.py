@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -16,7 +17,9 @@ from .runs import RUNS, run_factory
 from .workers import Runner
 
 if TYPE_CHECKING:
-    from .main_window import MainWindow
+    from PySide6.QtWidgets import QMainWindow
+
+    from .state import AppState
 
 logger = logging.getLogger(__name__)
 
@@ -44,11 +47,31 @@ def eta_text(p: Progress, started: float, now: float | None = None) -> str:
     return " · ".join(parts)
 
 
-class Menus:
-    """Builds the menu bar of ``window`` and drives its background runs."""
+@dataclass
+class MenuHooks:
+    """What the menus act on besides the state: given by the window, so the menus never
+    reach into its panes, docks or settings."""
 
-    def __init__(self, window: "MainWindow"):
-        self.w = window
+    undo: Callable[[], Any]
+    edit_labels: Callable[[], Any]
+    open_store: Callable[[str], Any]
+    reset_layout: Callable[[], Any]
+    view_actions: list = field(default_factory=list)   # QActions that show/hide the panes
+    settings: Any = None                                # QSettings (export folder)
+
+
+class Menus:
+    """Builds the menu bar of ``window`` and drives its background runs.
+
+    Parameters
+    ----------
+    window : the QMainWindow whose menu bar and status bar these are (parent of dialogs)
+    state : the application state (the open store)
+    hooks : the window's actions the menus call
+    """
+
+    def __init__(self, window: "QMainWindow", state: "AppState", hooks: MenuHooks):
+        self.w, self.state, self.hooks = window, state, hooks
         self.runner = Runner(window)
         self.run_actions: dict[str, QAction] = {}
         self._started = time.monotonic()
@@ -83,9 +106,9 @@ class Menus:
         f.addSeparator()
         self._action(f, "&Quit", self.w.close, QKeySequence.Quit)
         e = mb.addMenu("&Edit")
-        self.undo_action = self._action(e, "&Undo label", self.w.panes["labels"].undo,
+        self.undo_action = self._action(e, "&Undo label", self.hooks.undo,
                                         QKeySequence.Undo)
-        self._action(e, "Edit label &set…", self.w.panes["labels"].edit_labels)
+        self._action(e, "Edit label &set…", self.hooks.edit_labels)
         r = mb.addMenu("&Run")
         for key, (text, _, _) in RUNS.items():
             if key == "pipeline":
@@ -94,10 +117,10 @@ class Menus:
         r.addSeparator()
         self.cancel_action = self._action(r, "&Cancel run", self.runner.cancel, "Ctrl+.")
         v = mb.addMenu("&View")
-        for dock in self.w.docks.values():
-            v.addAction(dock.toggleViewAction())
+        for action in self.hooks.view_actions:
+            v.addAction(action)
         v.addSeparator()
-        self._action(v, "&Reset layout", self.w.reset_layout)
+        self._action(v, "&Reset layout", self.hooks.reset_layout)
         h = mb.addMenu("&Help")
         self._action(h, "&Keys", self.show_keys, QKeySequence.HelpContents)
 
@@ -113,10 +136,10 @@ class Menus:
     # -- runs -------------------------------------------------------------------------
     def start_run(self, key: str, factory: Callable[[], Any] | None = None,
                   plan: list[str] | None = None) -> bool:
-        if self.w.state.path is None and factory is None:   # the demo bootstrap makes its store
+        if self.state.path is None and factory is None:   # the demo bootstrap makes its store
             QMessageBox.information(self.w, "No store", "Open a store first (File ▸ Open).")
             return False
-        factory = factory or run_factory(key, self.w.state.path)
+        factory = factory or run_factory(key, self.state.path)
         if not self.runner.start(RUNS.get(key, (key,))[0], factory):
             self.w.statusBar().showMessage("a run is already going on", 4000)
             return False
@@ -178,12 +201,18 @@ class Menus:
         self._reload()
 
     def _reload(self) -> None:
-        if self.w.state.path is None:
+        if self.state.path is None:
             return
         try:
-            self.w.state.reload()
+            self.state.reload()
         except PvsvetError as exc:
             self.w.statusBar().showMessage(f"could not reload: {exc}", 10000)
+
+    def shutdown(self, timeout_ms: int = 30000) -> None:
+        """Cancel a running stage and wait for it to stop (the window is closing)."""
+        if self.runner.busy:
+            self.runner.cancel()
+            self.runner.wait(timeout_ms)
 
     def _set_idle(self) -> None:
         for wdg in (self.run_label, self.bar, self.cancel_button):
@@ -197,11 +226,11 @@ class Menus:
         path, _ = QFileDialog.getOpenFileName(self.w, "Open pvsvet store", "",
                                               "pvsvet stores (*.h5 *.hdf5);;All files (*)")
         if path:
-            self.w.open_store(path)
+            self.hooks.open_store(path)
 
     def export_dialog(self) -> None:
         """Ask which labels, how many of the ranking and which space, then where."""
-        state = self.w.state
+        state = self.state
         if state.path is None:
             return
         from .export_dialog import ExportDialog
@@ -210,13 +239,13 @@ class Menus:
                            state.catalog.rank_space, self.w)
         if dlg.exec() != dlg.Accepted:
             return
-        folder = self.w.settings.value("export/folder") or str(state.path.parent)
+        folder = self.hooks.settings.value("export/folder") or str(state.path.parent)
         default = str(Path(str(folder)) / (state.path.stem + ".targets.ecsv"))
         path, _ = QFileDialog.getSaveFileName(
             self.w, "Export target list", default,
             "ECSV (*.ecsv);;VOTable (*.xml *.vot);;CSV (*.csv)")
         if path:
-            self.w.settings.setValue("export/folder", str(Path(path).parent))
+            self.hooks.settings.setValue("export/folder", str(Path(path).parent))
             self.export_to(path, **dlg.choice())
 
     def export_to(self, path: str | Path, labels: list[str] | None = None,
@@ -225,8 +254,8 @@ class Menus:
         errors in a message box."""
         try:
             from engine.export import export_targets
-            export_targets(self.w.state.path, path, None, labels=labels, top=top,
-                           space=space or self.w.state.catalog.rank_space or None)
+            export_targets(self.state.path, path, None, labels=labels, top=top,
+                           space=space or self.state.catalog.rank_space or None)
         except (ImportError, PvsvetError, OSError) as exc:
             QMessageBox.warning(self.w, "Export failed", f"{path}: {exc}")
             return None
@@ -239,7 +268,7 @@ class Menus:
         except ImportError:
             QMessageBox.information(self.w, "Import", "engine.ingest is not available.")
             return
-        if self.w.state.path is None:
+        if self.state.path is None:
             QMessageBox.information(self.w, "Import", "Open (or create) a store first.")
             return
         # Cancel here means "no catalogue table" (light curves only): the tooltip of a
@@ -248,7 +277,7 @@ class Menus:
                                              "Tables (*.txt *.csv *.ecsv *.fits *.dat);;All (*)")
         folder = QFileDialog.getExistingDirectory(self.w, "Folder of light-curve files")
         if folder:
-            path = self.w.state.path
+            path = self.state.path
             self.start_run("import", lambda: ingest(path, cat or None, [folder]))
 
     def show_keys(self) -> None:

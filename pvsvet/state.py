@@ -20,7 +20,8 @@ import numpy as np
 from engine.errors import PvsvetError
 
 from .catalog import Catalog, CatalogView
-from .loading import band_labels, feature_columns, load_catalog, load_latent, read_detail
+from .loading import (ObjectDetail, band_labels, feature_columns, load_catalog, load_latent,
+                      read_detail)
 
 logger = logging.getLogger(__name__)
 
@@ -112,21 +113,6 @@ class Selection:
             self._emitting = False
         if self._pending:  # someone changed it from inside a callback
             self._notify()
-
-
-@dataclass
-class ObjectDetail:
-    """What the panes show of one object (read in one store access)."""
-
-    row: int
-    object_id: str = ""
-    period: float = float("nan")
-    lightcurve: Any = None            # engine.store.LightCurve
-    interp: dict | None = None        # mean, std (2,160) scaled; raw_mean_mag, raw_std_mag; phase
-    context: dict | None = None       # engine.context.load_context(...)
-    context_message: str = ""
-    busy: bool = False                # the store was being written; try again
-    error: str = ""
 
 
 @dataclass

@@ -15,8 +15,8 @@ from PySide6.QtWidgets import QCheckBox, QGraphicsPathItem, QComboBox, QHBoxLayo
 from engine.fold import fold, unscale
 
 from ..catalog import gp_note
-from ..loading import MODEL_GROUPS
-from ..state import AppState, ObjectDetail
+from ..loading import MODEL_GROUPS, ObjectDetail
+from ..state import AppState
 from ..workers import call_async
 from .common import BAND_COLOURS, BAND_NAMES, MessagePlot, plot_widget, rgba
 

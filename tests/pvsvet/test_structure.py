@@ -1,0 +1,39 @@
+"""Issue 18: the menus get what they act on from the window, never reach into it; the
+window's close asks the menus to shut down rather than driving their runner; no cycle."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PKG = Path(__file__).resolve().parents[2] / "pvsvet"
+
+
+def _attribute_chains(path: Path) -> set[str]:
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Attribute):
+            parts, cur = [node.attr], node.value
+            while isinstance(cur, ast.Attribute):
+                parts.append(cur.attr)
+                cur = cur.value
+            if isinstance(cur, ast.Name):
+                out.add(".".join([cur.id] + parts[::-1]))
+    return out
+
+
+def test_menus_do_not_reach_into_the_window():
+    chains = _attribute_chains(PKG / "menus.py")
+    bad = {c for c in chains if c.startswith(("self.w.panes", "self.w.docks", "self.w.state",
+                                               "self.w.settings", "self.w.table"))}
+    assert not bad, bad
+
+
+def test_close_does_not_drive_the_menus_runner():
+    assert not {c for c in _attribute_chains(PKG / "main_window.py")
+                if c.startswith("self.menus.runner")}
+
+
+def test_loading_does_not_import_state():
+    tree = ast.parse((PKG / "loading.py").read_text())
+    names = {getattr(n, "module", None) for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert "state" not in names and "pvsvet.state" not in names
