@@ -162,6 +162,9 @@ class MainWindow(QMainWindow):
     # -- settings --------------------------------------------------------------------
     def restore_settings(self) -> None:
         s = self.settings
+        author = s.value("labels/author")
+        if author:
+            self.state.author = str(author)
         geo, st = s.value("window/geometry"), s.value("window/state")
         if isinstance(geo, QByteArray):
             self.restoreGeometry(geo)

@@ -109,6 +109,7 @@ class Menus:
         self.undo_action = self._action(e, "&Undo label", self.hooks.undo,
                                         QKeySequence.Undo)
         self._action(e, "Edit label &set…", self.hooks.edit_labels)
+        self._action(e, "Label &author…", self.author_dialog)
         r = mb.addMenu("&Run")
         for key, (text, _, _) in RUNS.items():
             if key == "pipeline":
@@ -279,6 +280,22 @@ class Menus:
         if folder:
             path = self.state.path
             self.start_run("import", lambda: ingest(path, cat or None, [folder]))
+
+    def author_dialog(self) -> None:
+        """Who the labels are recorded for (kept in the settings; the default is the
+        CLI's too: $PVSVET_AUTHOR, else the login name)."""
+        from PySide6.QtWidgets import QInputDialog
+
+        name, ok = QInputDialog.getText(self.w, "Label author", "Record labels as:",
+                                        text=self.state.author)
+        if ok:
+            self.set_author(name)
+
+    def set_author(self, name: str) -> None:
+        self.state.author = name.strip()
+        if self.hooks.settings is not None:
+            self.hooks.settings.setValue("labels/author", self.state.author)
+        self.w.statusBar().showMessage(f"labels are recorded as {self.state.author!r}", 6000)
 
     def show_keys(self) -> None:
         QMessageBox.information(self.w, "Keys", (

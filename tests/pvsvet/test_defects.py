@@ -357,3 +357,22 @@ def test_export_dialog_choices_reach_the_engine(qtbot, window, gui_store, tmp_pa
     assert list(t["id"]) == [cat.object_id(r) for r in sph_top]
     dlg.labels.item(0).setCheckState(Qt.Checked)
     assert dlg.choice()["labels"] == [labels[0]]
+
+
+def test_one_default_author_settable_and_kept(qtbot, window, gui_store, settings, monkeypatch):
+    """Defect 9: the author was "root" from the GUI and blank from the CLI."""
+    from engine.labels import default_author
+    from pvsvet.main_window import MainWindow
+    from pvsvet.state import AppState
+
+    assert window.state.author == default_author()
+    window.menus.set_author("ann")
+    row = _click_row(qtbot, window, 0)
+    _label_with_key(qtbot, window, "1")
+    from engine.labels import LabelJournal
+    with LabelJournal(gui_store) as j:
+        assert j.current()[window.state.catalog.object_id(row)].author == "ann"
+    window.save_settings()
+    again = MainWindow(AppState(), settings)
+    qtbot.addWidget(again)
+    assert again.state.author == "ann"
