@@ -288,8 +288,11 @@ class AnomalyTablePane(QWidget):
         fit_columns(self.table)
         idx = self.filters.space.findData(space)
         if idx >= 0 and idx != self.filters.space.currentIndex():
+            self.filters.space.blockSignals(True)
             self.filters.space.setCurrentIndex(idx)
+            self.filters.space.blockSignals(False)
         self._update_count()
+        self.state.view_changed.emit()        # the latent plot colours by this score
         self.show_selection()
 
     def settings(self) -> dict:
