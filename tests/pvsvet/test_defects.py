@@ -376,3 +376,24 @@ def test_one_default_author_settable_and_kept(qtbot, window, gui_store, settings
     again = MainWindow(AppState(), settings)
     qtbot.addWidget(again)
     assert again.state.author == "ann"
+
+
+def test_bands_are_not_called_ztf_and_flags_are_said_in_words(qtbot, window, gui_store):
+    """Defect 7: SDSS g/r were labelled "ZTF g / ZTF r"; "GP flagged: 512" said nothing."""
+    from engine.store import Status
+
+    lcp = window.panes["light_curve"]
+    legend = [label.text for _, label in lcp._legend.items[:2]]
+    assert legend == ["g", "r"]                     # the store records no survey
+    row = int(window.state.view.rows[0])
+    with Store(gui_store, "a") as s:
+        arrays = {k: s.read(f"interp/{k}") for k in s.group_keys("interp")}
+        arrays["status"][row] = int(Status.OTHER_BANDS)
+        s.write_group("interp", arrays, s.attrs("interp"))
+        s.write_group("sim", {"seed": np.zeros(1)}, {"synthetic": True})
+    window.state.reload()
+    window.state.selection.set_current(row)
+    assert "note: points in bands other than g and r left out" in lcp.box.text
+    assert "512" not in lcp.box.text and "GP flagged" not in lcp.box.text
+    assert [label.text for _, label in lcp._legend.items[:2]] == ["g (simulated ZTF)",
+                                                                 "r (simulated ZTF)"]
