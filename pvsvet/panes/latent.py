@@ -18,7 +18,7 @@ from engine.anomaly.features import cartesian_names, spherical_names, to_spheric
 from ..geometry import points_in_polygon, simplify
 from ..loading import last_angle, read_feature
 from ..state import AppState
-from .common import HIGHLIGHT, MessagePlot, plot_widget, rgba
+from .common import HIGHLIGHT, MessagePlot, rgba
 
 logger = logging.getLogger(__name__)
 
