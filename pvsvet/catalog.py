@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from engine.labels import RANK_PREFERENCE   # the space that ranks when none is chosen
 from engine.store import Status
 
 logger = logging.getLogger(__name__)
@@ -34,12 +35,6 @@ SCORE_SPACES = {
     "active": ("labels", "label-aware score, max 1: active anomaly detection (AAD) on your "
                "labels, from Run ▸ Score with labels"),
 }
-#: Which space ranks the table when the user has not chosen one: the first present.
-#: The vetting space first because it finds the most of the demo's injected anomalies in
-#: its top 2% (82% against 55% diagnostic, 31% Cartesian, 18% spherical: README), and it
-#: says why; then the forest spaces in the same order of measured recall. The label-aware
-#: score is never a default: it exists only once the user asked for it.
-RANK_PREFERENCE = ("vetting", "diagnostic", "residual", "cartesian", "spherical")
 SCORE_KEYS = tuple(f"score_{sp}" for sp in SCORE_SPACES)
 
 

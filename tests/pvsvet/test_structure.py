@@ -37,3 +37,15 @@ def test_loading_does_not_import_state():
     tree = ast.parse((PKG / "loading.py").read_text())
     names = {getattr(n, "module", None) for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     assert "state" not in names and "pvsvet.state" not in names
+
+
+def test_every_engine_score_space_has_its_one_gui_entry():
+    """A new space is one entry in pvsvet.catalog.SCORE_SPACES (columns, loading, filter
+    and ranking follow from it); this fails until the engine's new space has it."""
+    from engine.anomaly.features import SPACE_NAMES
+    from engine.labels import RANK_PREFERENCE
+    from pvsvet.catalog import COLUMN_KEYS, SCORE_SPACES
+
+    assert set(SCORE_SPACES) == set(SPACE_NAMES) | {"active"}
+    assert set(RANK_PREFERENCE) <= set(SPACE_NAMES)
+    assert all(f"score_{sp}" in COLUMN_KEYS for sp in SCORE_SPACES)
