@@ -12,7 +12,7 @@ from ..config import InterpConfig, config_hash, to_dict
 from ..fold import phase_grid
 from ..progress import Progress, StageGen
 from ..store import Store, utc_now
-from ..workcache import ChunkCache, chunk_starts
+from ..workcache import ChunkCache, chunk_starts, locked_stage
 from .chunk import EXCLUDED, pack, run_piece
 
 logger = logging.getLogger(__name__)
@@ -62,6 +62,7 @@ def _assemble(parts: dict) -> dict:
     return out
 
 
+@locked_stage("interpolate")
 def interpolate(store_path, cfg: InterpConfig, executor=None) -> StageGen:
     """Fold, interpolate and scale every object; write ``/interp`` (docs/internals.md).
 

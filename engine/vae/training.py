@@ -26,6 +26,7 @@ from ..config import VAEConfig, config_hash, to_dict
 from ..errors import StageError
 from ..progress import Progress, StageGen, Throttle
 from ..store import Store
+from ..workcache import locked_stage
 from . import checkpoint as ckpt
 from . import nets, serial
 from .data import (ALIGN_MODES, TRAIN, VAL, finite_rows, interp_info, phase_shifts,
@@ -43,6 +44,7 @@ def resume_key(cfg: VAEConfig, input_hash: str) -> str:
     return config_hash(kept, input_hash)
 
 
+@locked_stage("train")
 def train(store_path: str | Path, cfg: VAEConfig | None = None, force: bool = False) -> StageGen:
     """Train (or continue training) the VAE of ``store_path``.
 
