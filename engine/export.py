@@ -233,14 +233,23 @@ def _build_table(obj: dict, scores: dict, rows: np.ndarray, entries: list):
 
 
 def _write(table, out, fmt: str) -> None:
+    """Write the list to a temporary file beside ``out`` and rename it over ``out``, so
+    a kill or a full disk leaves the previous list as it was."""
+    from .safefile import replacing
+
     out = Path(out)
+    if out.is_dir():
+        raise ExportError(f"{out}: is a folder, not a file name for the target list")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         if fmt == "csv":
             table.meta.pop("column_descriptions", None)   # plain CSV has no place for meta
-        table.write(out, format=FORMATS[fmt], overwrite=True)
+        with replacing(out) as tmp:
+            table.write(tmp, format=FORMATS[fmt], overwrite=True)
     except OSError as exc:
-        raise ExportError(f"{out}: cannot write the target list ({exc.strerror or exc})") from exc
+        kept = "; the previous list is kept" if out.exists() else ""
+        raise ExportError(f"{out}: cannot write the target list "
+                          f"({exc.strerror or exc}){kept}") from exc
     logger.info("%s: %d targets written (%s)", out, len(table), fmt)
 
 

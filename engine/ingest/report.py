@@ -88,7 +88,9 @@ class IngestReport:
 
     def write(self, path: str) -> None:
         """All messages as tab-separated lines: what, id or file, reason."""
-        with open(path, "w", encoding="utf-8") as fh:
+        from ..safefile import replacing
+
+        with replacing(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
             fh.write("what\tid_or_file\treason\n")
             for row in self.messages:
                 fh.write("\t".join(x.replace("\t", " ") for x in row) + "\n")
