@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "score": ("engine.anomaly", "isolation-forest anomaly scores and ranks"),
     "context": ("engine.context", "cross-match, extinction, SED and dust-shell fits"),
     "info": ("engine.info", "what a store holds: stages done, counts, provenance, failures"),
+    "verify": ("engine.verify", "check every group of a store for damage (checksums)"),
     "label": ("engine.labels", "label objects in the label journal"),
     "export": ("engine.labels", "export the labelled follow-up target list"),
     "bench": ("engine.benchmarks", "benchmarks: gp, vae, forest, gui, all"),

@@ -9,6 +9,10 @@ class StoreError(PvsvetError):
     """The file is not a pvsvet store, is from another schema version, or is busy."""
 
 
+class DamagedError(StoreError):
+    """A store's file or one of its groups is damaged (failed checksum, truncated)."""
+
+
 class ConfigError(PvsvetError):
     """A configuration file or value is invalid."""
 

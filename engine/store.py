@@ -18,11 +18,22 @@ This is the only module that imports h5py. Schema (DESIGN.md section 3):
 
 Strings are stored as fixed-width UTF-8 bytes (fast to read for 10^6 rows); a
 longer value widens the column.
+
+Damage is detected, not read as data: new stores use the HDF5 1.8 file format, whose
+superblock, object headers (attributes included) and indexes carry checksums; every
+non-scalar fixed-size dataset the store writes has the Fletcher-32 filter (checked on
+each chunk read); ``/meta`` holds a SHA-256 digest of its attributes. Any read of a
+damaged object raises :class:`~engine.errors.StoreError` naming the group and the stage
+that rewrites it (``engine.verify`` checks a whole store). Before a dataset is
+written the free space (and the process's file-size limit) is checked, so a full disk
+refuses a commit instead of leaving a half-written file.
 """
 from __future__ import annotations
 
 import contextlib
 import enum
+import errno
+import hashlib
 import json
 import logging
 import os
@@ -36,7 +47,7 @@ import h5py
 import numpy as np
 
 from . import __version__
-from .errors import StoreError
+from .errors import DamagedError, StoreError
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +93,18 @@ OBJECT_COLUMNS: dict[str, str] = {
 _FILL = {"f8": np.nan, "f4": np.nan, "i4": 0, "u4": 0, "u1": 0, "S": b""}
 _LC_CHUNK = 1 << 16
 _OBJ_CHUNK = 1 << 14
+#: file format of new stores: HDF5 1.8 (checksummed metadata, no "open for write" flag
+#: that a killed writer would leave set, as the 1.10 superblock does)
+LIBVER = ("v108", "v108")
+#: free space kept beyond what a write needs (HDF5 metadata, the runs record), bytes
+SPACE_MARGIN = 1 << 20
+#: top-level group -> the command that rewrites it (for "damaged; rerun ..." messages)
+REWRITTEN_BY = {"objects": "ingest", "lightcurves": "ingest", "meta": "ingest",
+                "runs": "ingest", "interp": "interpolate", "vae": "train",
+                "vae_train": "train", "scores": "score", "foldstats": "score",
+                "context": "context"}
+#: what h5py raises on a damaged object (a failed checksum, a garbled header)
+_DAMAGE = (OSError, KeyError, RuntimeError)
 
 
 @dataclass
@@ -133,8 +156,109 @@ def utc_now() -> str:
 
 
 def _is_lock_error(exc: OSError) -> bool:
-    msg = str(exc).lower()
-    return "lock" in msg or "already open" in msg or "resource temporarily" in msg
+    """Whether HDF5 refused the file because another process holds its lock.
+
+    HDF5's lock failure is ``unable to lock file, errno = 11`` (a BlockingIOError);
+    words like "sblock" in the messages about truncated files are not locks.
+    """
+    if isinstance(exc, BlockingIOError) or exc.errno in (errno.EAGAIN, errno.EWOULDBLOCK):
+        return True
+    return "unable to lock file" in str(exc).lower()
+
+
+def _reason(exc: BaseException) -> str:
+    """HDF5's reason from an h5py error, short: the text in its last parentheses."""
+    msg = str(exc).strip()
+    if msg.endswith(")") and "(" in msg:
+        msg = msg[msg.index("(") + 1:-1]
+    return msg[:160] or type(exc).__name__
+
+
+def damaged(path: Any, name: str, exc: BaseException | str) -> DamagedError:
+    """The error for a damaged object: names the store, the group and the fix."""
+    top = name.strip("/").split("/")[0] or "/"
+    stage = REWRITTEN_BY.get(top)
+    fix = f"rerun {stage}" if stage else "restore the store from a copy"
+    if top in ("objects", "lightcurves", "meta", "runs"):
+        fix = "restore the store from a copy or re-ingest the data"
+    why = exc if isinstance(exc, str) else _reason(exc)
+    return DamagedError(f"{path} /{name.strip('/')} is damaged ({why}); {fix}")
+
+
+def meta_digest(attrs: Mapping[str, Any]) -> str:
+    """SHA-256 of the ``/meta`` attributes other than the digest itself."""
+    h = hashlib.sha256()
+    for key in sorted(k for k in attrs if k != "digest"):
+        val = attrs[key]
+        if isinstance(val, np.generic):
+            val = val.item()
+        if isinstance(val, bytes):
+            val = val.decode("utf-8", "replace")
+        h.update(f"{key}={type(val).__name__}:{val}\n".encode("utf-8", "replace"))
+    return h.hexdigest()
+
+
+def filtered(kwargs: dict) -> dict:
+    """Dataset options with the Fletcher-32 checksum where HDF5 allows a filter
+    (chunked, fixed-size type, not scalar)."""
+    shape, data, dtype = kwargs.get("shape"), kwargs.get("data"), kwargs.get("dtype")
+    if data is not None and not isinstance(data, np.ndarray):
+        data = kwargs["data"] = np.asarray(data)
+    if shape is None and data is not None:
+        shape = data.shape
+    dt = np.dtype(dtype) if dtype is not None else (data.dtype if data is not None else None)
+    if shape is None or shape == () or dt is None or dt.kind == "O":
+        return kwargs
+    if h5py.check_string_dtype(dt) is not None and h5py.check_string_dtype(dt).length is None:
+        return kwargs
+    kwargs.setdefault("fletcher32", True)
+    return kwargs
+
+
+def dataset_bytes(kwargs: dict) -> int:
+    """Bytes a ``create_dataset`` call will write (shape x item size)."""
+    data = kwargs.get("data")
+    if data is not None:
+        return int(np.asarray(data).nbytes)
+    shape, dtype = kwargs.get("shape"), kwargs.get("dtype")
+    if shape is None:
+        return 0
+    shape = (shape,) if isinstance(shape, (int, np.integer)) else shape
+    return int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype or "f4").itemsize
+
+
+class _CheckedGroup:
+    """An h5py group whose new datasets are checksummed and space-checked first."""
+
+    def __init__(self, group: h5py.Group, store: "Store", shown: str):
+        self._group, self._store, self._shown = group, store, shown
+
+    def create_dataset(self, name: str, shape=None, dtype=None, data=None, **kwargs):
+        kwargs = filtered({"shape": shape, "dtype": dtype, "data": data, **kwargs})
+        self._store.ensure_space(dataset_bytes(kwargs), f"/{self._shown}/{name}")
+        return self._group.create_dataset(name, **kwargs)
+
+    def create_group(self, name: str) -> "_CheckedGroup":
+        return _CheckedGroup(self._group.create_group(name), self._store, f"{self._shown}/{name}")
+
+    def require_group(self, name: str) -> "_CheckedGroup":
+        return _CheckedGroup(self._group.require_group(name), self._store,
+                             f"{self._shown}/{name}")
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        self.create_dataset(name, data=value)
+
+    def __getitem__(self, name: str) -> Any:
+        return self._group[name]
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._group
+
+    def __iter__(self):
+        return iter(self._group)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._group, name)
 
 
 class Store:
@@ -177,16 +301,29 @@ class Store:
                 return h5py.File(self.path, h5mode)
             except OSError as exc:
                 if not _is_lock_error(exc):
-                    raise StoreError(f"{self.path}: cannot open ({exc})") from exc
+                    raise DamagedError(f"{self.path}: damaged or truncated store, cannot be "
+                                     f"opened ({_reason(exc)}); restore it from a copy or "
+                                     "re-ingest the data") from exc
                 if time.monotonic() > deadline:
                     raise StoreError(f"{self.path}: busy, another process is writing it") from exc
                 time.sleep(0.2)
 
     def _check_schema(self) -> None:
-        meta = self._h5.get("meta")
-        if meta is None or "schema_version" not in meta.attrs:
+        try:
+            meta = self._h5.get("meta")
+            attrs = dict(meta.attrs) if meta is not None else {}
+        except _DAMAGE as exc:
+            raise damaged(self.path, "meta", exc) from exc
+        if "schema_version" not in attrs:
             raise StoreError(f"{self.path}: not a pvsvet store (no /meta schema_version)")
-        version = int(meta.attrs["schema_version"])
+        try:
+            version = int(attrs["schema_version"])
+        except (TypeError, ValueError) as exc:
+            raise damaged(self.path, "meta", "schema_version is not a number") from exc
+        # a newer schema may digest differently: say "newer" before checking the digest
+        if version == SCHEMA_VERSION and "digest" in attrs \
+                and str(attrs["digest"]) != meta_digest(attrs):
+            raise damaged(self.path, "meta", "its checksum does not match")
         if version > SCHEMA_VERSION:
             raise StoreError(f"{self.path}: written by a newer pvsvet (schema {version}); "
                              f"this pvsvet reads schema {SCHEMA_VERSION}. Upgrade pvsvet.")
@@ -203,24 +340,25 @@ class Store:
             raise StoreError(f"{path}: already exists")
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".creating")
-        with h5py.File(tmp, "w") as h5:
+        with h5py.File(tmp, "w", libver=LIBVER) as h5:
             meta = h5.create_group("meta")
             meta.attrs["schema_version"] = SCHEMA_VERSION
             meta.attrs["pvsvet_version"] = __version__
             meta.attrs["created"] = utc_now()
             meta.attrs["config"] = json.dumps(dict(config or {}))
+            meta.attrs["digest"] = meta_digest(meta.attrs)
             objs = h5.create_group("objects")
             objs.attrs["n"] = 0
             for name, kind in OBJECT_COLUMNS.items():
                 dtype = "S1" if kind == "S" else kind
                 objs.create_dataset(name, shape=(0,), maxshape=(None,), dtype=dtype,
-                                    chunks=(_OBJ_CHUNK,))
+                                    chunks=(_OBJ_CHUNK,), fletcher32=True)
             lcs = h5.create_group("lightcurves")
             for name, dtype in (("time", "f8"), ("mag", "f4"), ("magerr", "f4"), ("band", "u1")):
                 lcs.create_dataset(name, shape=(0,), maxshape=(None,), dtype=dtype,
-                                   chunks=(_LC_CHUNK,))
+                                   chunks=(_LC_CHUNK,), fletcher32=True)
             lcs.create_dataset("offsets", data=np.zeros(1, "i8"), maxshape=(None,),
-                               chunks=(_OBJ_CHUNK,))
+                               chunks=(_OBJ_CHUNK,), fletcher32=True)
             runs = h5.create_group("runs")
             runs.create_dataset("records", shape=(0,), maxshape=(None,),
                                 dtype=h5py.string_dtype(), chunks=(256,))
@@ -234,7 +372,11 @@ class Store:
 
     def close(self) -> None:
         if self._h5.id.valid:
-            self._h5.close()
+            try:
+                self._h5.close()
+            except OSError as exc:      # a failed final flush (full disk): say so
+                raise StoreError(f"{self.path}: could not finish writing "
+                                 f"({_reason(exc)})") from exc
 
     def __enter__(self) -> "Store":
         return self
@@ -249,21 +391,73 @@ class Store:
         if self.mode != "a":
             raise StoreError(f"{self.path}: opened read-only")
 
+    @contextlib.contextmanager
+    def reading(self, name: str) -> Iterator[None]:
+        """Turn h5py's errors about a damaged object into a StoreError naming it."""
+        try:
+            yield
+        except StoreError:
+            raise
+        except _DAMAGE as exc:
+            raise damaged(self.path, name, exc) from exc
+
+    def free_bytes(self) -> int:
+        """Bytes this process may still add to the store: free disk space, or less
+        where the process has a file-size limit (RLIMIT_FSIZE)."""
+        import shutil
+
+        free = shutil.disk_usage(self.path.resolve().parent).free
+        try:
+            import resource
+
+            soft = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+            if soft != resource.RLIM_INFINITY:
+                free = min(free, soft - self.path.stat().st_size)
+        except (ImportError, OSError, ValueError):
+            pass
+        return int(free)
+
+    def ensure_space(self, nbytes: int, what: str) -> None:
+        """Refuse (before writing anything) a write of ``nbytes`` the disk cannot hold.
+
+        HDF5 cannot roll back a write that fails half way for lack of space; the
+        store would be left unreadable. So the space is checked first, with a margin
+        for HDF5's own metadata.
+        """
+        need = int(nbytes * 1.05) + SPACE_MARGIN
+        free = self.free_bytes()
+        if free < need:
+            raise StoreError(
+                f"{self.path}: not enough disk space to write {what} ({_mb(need)} needed, "
+                f"{_mb(max(free, 0))} free); the store is unchanged, free some space and "
+                "run the command again")
+
     # -- meta ----------------------------------------------------------------
     @property
     def meta(self) -> dict[str, Any]:
-        out = dict(self._h5["meta"].attrs)
-        out["config"] = json.loads(out.get("config", "{}") or "{}")
+        with self.reading("meta"):
+            out = dict(self._h5["meta"].attrs)
+        try:
+            out["config"] = json.loads(out.get("config", "{}") or "{}")
+        except (ValueError, TypeError) as exc:
+            raise damaged(self.path, "meta", "its config is not valid JSON") from exc
+        out.pop("digest", None)
         return out
 
     def set_config(self, config: Mapping[str, Any]) -> None:
         self._require_write()
-        self._h5["meta"].attrs["config"] = json.dumps(dict(config))
+        text = json.dumps(dict(config))
+        self.ensure_space(len(text), "/meta")
+        attrs = self._h5["meta"].attrs
+        attrs["config"] = text
+        if "digest" in attrs:
+            attrs["digest"] = meta_digest(attrs)
 
     # -- objects -------------------------------------------------------------
     @property
     def n_objects(self) -> int:
-        return int(self._h5["objects"].attrs["n"])
+        with self.reading("objects"):
+            return int(self._h5["objects"].attrs["n"])
 
     def __len__(self) -> int:
         return self.n_objects
@@ -282,7 +476,8 @@ class Store:
         for name in names:
             if name not in objs:
                 raise StoreError(f"{self.path}: /objects has no column '{name}'")
-            data = objs[name][:n] if rows is None else _take(objs[name], rows, n)
+            with self.reading(f"objects/{name}"):
+                data = objs[name][:n] if rows is None else _take(objs[name], rows, n)
             out[name] = decode_str(data) if decode else data
         return out
 
@@ -310,6 +505,8 @@ class Store:
                                  f"for {m} light curves")
         objs = self._h5["objects"]
         n0 = self.n_objects
+        self.ensure_space(sum(len(lc) for lc in lightcurves) * 17 + m * (8 + 256),
+                          "/objects and /lightcurves")
         for name in set(objs.keys()) | set(columns.keys()):
             vals = columns.get(name)
             kind = OBJECT_COLUMNS.get(name)
@@ -324,7 +521,8 @@ class Store:
             if name not in objs:
                 dtype = arr.dtype if arr.dtype.kind != "S" else arr.dtype
                 objs.create_dataset(name, shape=(n0,), maxshape=(None,), dtype=dtype,
-                                    chunks=(_OBJ_CHUNK,), fillvalue=_fill_for(dtype))
+                                    chunks=(_OBJ_CHUNK,), fillvalue=_fill_for(dtype),
+                                    fletcher32=True)
             self._write_column(objs, name, n0, arr)
 
         lcs = self._h5["lightcurves"]
@@ -353,7 +551,7 @@ class Store:
             attrs = dict(ds.attrs)
             del objs[name]
             ds = objs.create_dataset(name, shape=(n0,), maxshape=(None,), dtype=arr.dtype,
-                                     chunks=(_OBJ_CHUNK,))
+                                     chunks=(_OBJ_CHUNK,), fletcher32=True)
             ds[:n0] = old.astype(arr.dtype)
             ds.attrs.update(attrs)
         if ds.shape[0] < n0 + len(arr):
@@ -379,7 +577,8 @@ class Store:
             full[rows[order]] = arr[order]
             if arr.dtype.kind == "S" and arr.dtype.itemsize > ds.dtype.itemsize:
                 del objs[name]
-                objs.create_dataset(name, data=full, maxshape=(None,), chunks=(_OBJ_CHUNK,))
+                objs.create_dataset(name, data=full, maxshape=(None,), chunks=(_OBJ_CHUNK,),
+                                    fletcher32=True)
             else:
                 ds[:self.n_objects] = full
         self._h5.flush()
@@ -390,9 +589,11 @@ class Store:
         n = self.n_objects
         if not 0 <= i < n:
             raise StoreError(f"{self.path}: no object at row {i} (store has {n})")
-        lcs = self._h5["lightcurves"]
-        a, b = (int(x) for x in lcs["offsets"][i:i + 2])
-        return LightCurve(lcs["time"][a:b], lcs["mag"][a:b], lcs["magerr"][a:b], lcs["band"][a:b])
+        with self.reading("lightcurves"):
+            lcs = self._h5["lightcurves"]
+            a, b = (int(x) for x in lcs["offsets"][i:i + 2])
+            return LightCurve(lcs["time"][a:b], lcs["mag"][a:b], lcs["magerr"][a:b],
+                              lcs["band"][a:b])
 
     def lightcurves(self, start: int, stop: int) -> list[LightCurve]:
         """Raw photometry of objects ``start:stop`` in one bulk read."""
@@ -412,10 +613,11 @@ class Store:
     def _flat_photometry(self, start: int, stop: int) -> tuple[np.ndarray, list[np.ndarray]]:
         """One bulk read of objects ``start:stop``: offsets relative to the first point,
         and the time, mag, magerr, band columns."""
-        lcs = self._h5["lightcurves"]
-        off = lcs["offsets"][start:stop + 1].astype("i8")
-        a, b = int(off[0]), int(off[-1])
-        return off - a, [lcs[k][a:b] for k in ("time", "mag", "magerr", "band")]
+        with self.reading("lightcurves"):
+            lcs = self._h5["lightcurves"]
+            off = lcs["offsets"][start:stop + 1].astype("i8")
+            a, b = int(off[0]), int(off[-1])
+            return off - a, [lcs[k][a:b] for k in ("time", "mag", "magerr", "band")]
 
     def iter_lightcurves(self, chunk: int = 5000) -> Iterator[tuple[int, list[LightCurve]]]:
         for s in range(0, self.n_objects, chunk):
@@ -423,29 +625,35 @@ class Store:
 
     # -- stage groups ----------------------------------------------------------
     def has(self, name: str) -> bool:
-        return name.strip("/") in self._h5
+        with self.reading(name):
+            return name.strip("/") in self._h5
 
     def group_keys(self, name: str) -> list[str]:
-        return list(self._h5[name].keys()) if self.has(name) else []
+        with self.reading(name):
+            return list(self._h5[name].keys()) if self.has(name) else []
 
     def read(self, name: str, rows: Any = None) -> np.ndarray:
         """Read a dataset, e.g. ``read("interp/mean", rows=[3, 1])``."""
         if not self.has(name):
             raise StoreError(f"{self.path}: no dataset /{name.strip('/')} (stage not run yet?)")
-        ds = self._h5[name]
-        if rows is None:
-            return ds[()]
-        return _take(ds, rows, ds.shape[0])
+        with self.reading(name):
+            ds = self._h5[name]
+            if rows is None:
+                return ds[()]
+            return _take(ds, rows, ds.shape[0])
 
     def shape(self, name: str) -> tuple[int, ...]:
-        return self._h5[name].shape
+        with self.reading(name):
+            return self._h5[name].shape
 
     def attrs(self, name: str) -> dict[str, Any]:
         """Attributes of a group or dataset, JSON strings decoded."""
         if not self.has(name):
             raise StoreError(f"{self.path}: no /{name.strip('/')} (stage not run yet?)")
+        with self.reading(name):
+            items = list(self._h5[name].attrs.items())
         out = {}
-        for k, v in self._h5[name].attrs.items():
+        for k, v in items:
             if isinstance(v, bytes):
                 v = v.decode()
             if isinstance(v, str) and v[:1] in "[{":
@@ -476,11 +684,18 @@ class Store:
                 del self._h5[stale]
         group = self._h5.create_group(tmp)
         try:
-            yield group
-        except BaseException:
-            if tmp in self._h5:
-                del self._h5[tmp]
-            self._h5.flush()
+            yield _CheckedGroup(group, self, name)
+        except BaseException as exc:
+            try:
+                if tmp in self._h5:
+                    del self._h5[tmp]
+                self._h5.flush()
+            except OSError as again:    # e.g. the disk is still full: the old group stays
+                logger.warning("%s: could not remove the partial /%s (%s)", self.path, tmp,
+                               _reason(again))
+            if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EFBIG, None):
+                raise StoreError(f"{self.path}: could not write /{name} ({_reason(exc)}); "
+                                 f"the previous /{name} is kept") from exc
             raise
         group.attrs["written"] = utc_now()
         # a store-wide write counter: tells two writes in one second apart, and unlike a
@@ -522,18 +737,34 @@ class Store:
         rec = {"stage": stage, "status": status, "config_hash": config_hash,
                "input_hash": input_hash, "code_version": __version__,
                "started": started or utc_now(), "finished": utc_now(), **extra}
+        text = json.dumps(rec, default=str)
+        self.ensure_space(len(text), "/runs")
         ds = self._h5["runs/records"]
         ds.resize((ds.shape[0] + 1,))
-        ds[-1] = json.dumps(rec, default=str)
+        ds[-1] = text
         self._h5.flush()
 
     def runs(self, stage: str | None = None) -> list[dict[str, Any]]:
-        recs = [json.loads(r) for r in self._h5["runs/records"][()]]
+        with self.reading("runs"):
+            raw = self._h5["runs/records"][()]
+        recs = []
+        for r in raw:
+            try:
+                rec = json.loads(r)
+            except (ValueError, TypeError) as exc:
+                raise damaged(self.path, "runs", "a run record is not valid JSON") from exc
+            if not isinstance(rec, dict) or "stage" not in rec:
+                raise damaged(self.path, "runs", "a run record has no stage")
+            recs.append(rec)
         return [r for r in recs if stage is None or r["stage"] == stage]
 
     def last_run(self, stage: str, status: str = "ok") -> dict[str, Any] | None:
         recs = [r for r in self.runs(stage) if r["status"] == status]
         return recs[-1] if recs else None
+
+
+def _mb(nbytes: int) -> str:
+    return f"{nbytes / 1e6:.1f} MB"
 
 
 def _is_text(vals: Sequence[Any]) -> bool:
@@ -586,3 +817,112 @@ def _take(ds: h5py.Dataset, rows: Any, n: int) -> np.ndarray:
 
 def open_store(path: str | os.PathLike, mode: str = "r") -> Store:
     return Store(path, mode)
+
+
+# -- integrity -------------------------------------------------------------------------
+_VERIFY_BLOCK = 32 << 20      # bytes read at a time when verifying a dataset
+
+
+def integrity_report(path: str | os.PathLike) -> dict[str, Any]:
+    """Check every group of a store; never raises for damage, only reports it.
+
+    Returns ``{"store", "format", "metadata_checksums", "groups": {name: {"state",
+    "detail", "datasets", "checksummed"}}}`` where ``state`` is ``"intact"``,
+    ``"damaged"`` or ``"not checksummed"`` (readable, but written by a pvsvet without
+    checksums, so damage to its values would go unnoticed). Every dataset is read
+    whole, so Fletcher-32 checks every chunk.
+    """
+    path = Path(path)
+    out: dict[str, Any] = {"store": str(path), "groups": {}}
+    if not path.exists():
+        raise StoreError(f"{path}: no such store")
+    try:
+        h5 = h5py.File(path, "r")
+    except OSError as exc:
+        if _is_lock_error(exc):
+            raise StoreError(f"{path}: busy, another process is writing it") from exc
+        out["format"] = "unreadable"
+        out["groups"]["/"] = {"state": "damaged", "detail": _reason(exc), "datasets": 0,
+                              "checksummed": False}
+        return out
+    with h5:
+        try:
+            sb = h5.id.get_create_plist().get_version()[0]
+        except _DAMAGE:
+            sb = 0
+        out["format"] = f"HDF5 superblock v{sb}"
+        out["metadata_checksums"] = sb >= 2
+        out["groups"]["meta"] = _check_meta(h5)
+        try:
+            names = [n for n in h5.keys() if n != "meta"]
+        except _DAMAGE as exc:
+            out["groups"]["/"] = {"state": "damaged", "detail": _reason(exc), "datasets": 0,
+                                  "checksummed": False}
+            return out
+        for name in names:
+            for unit in _units(h5, name):
+                out["groups"][unit] = _check_group(h5, unit)
+    return out
+
+
+def _units(h5: h5py.File, name: str) -> list[str]:
+    """The groups verify reports: top-level ones, and each score space on its own."""
+    if name != "scores":
+        return [name]
+    try:
+        return [f"scores/{k}" for k in h5["scores"].keys()] or ["scores"]
+    except _DAMAGE:
+        return ["scores"]
+
+
+def _check_meta(h5: h5py.File) -> dict[str, Any]:
+    rep = {"state": "intact", "detail": "", "datasets": 0, "checksummed": True}
+    try:
+        attrs = dict(h5["meta"].attrs)
+        json.loads(attrs.get("config", "{}") or "{}")
+    except (*_DAMAGE, ValueError, TypeError) as exc:
+        return {**rep, "state": "damaged", "detail": _reason(exc)}
+    if "digest" not in attrs:
+        return {**rep, "state": "not checksummed", "checksummed": False,
+                "detail": "written before /meta had a digest"}
+    if str(attrs["digest"]) != meta_digest(attrs):
+        return {**rep, "state": "damaged", "detail": "its checksum does not match"}
+    return rep
+
+
+def _check_group(h5: h5py.File, name: str) -> dict[str, Any]:
+    found: list[tuple[str, h5py.Dataset]] = []
+    try:
+        obj = h5[name]
+        if isinstance(obj, h5py.Dataset):
+            found.append((name, obj))
+        else:
+            obj.visititems(lambda k, v: found.append((f"{name}/{k}", v))
+                           if isinstance(v, h5py.Dataset) else None)
+    except _DAMAGE as exc:
+        return {"state": "damaged", "detail": _reason(exc), "datasets": len(found),
+                "checksummed": False}
+    unchecked = []
+    for dsname, ds in found:
+        try:
+            _read_all(ds)
+            if not ds.fletcher32 and ds.shape != () and ds.dtype.kind != "O":
+                unchecked.append(dsname)
+        except _DAMAGE as exc:
+            return {"state": "damaged", "detail": f"/{dsname}: {_reason(exc)}",
+                    "datasets": len(found), "checksummed": not unchecked}
+    rep = {"state": "intact", "detail": "", "datasets": len(found), "checksummed": True}
+    if unchecked:
+        rep.update(state="not checksummed", checksummed=False,
+                   detail=f"{len(unchecked)} of {len(found)} datasets without checksums")
+    return rep
+
+
+def _read_all(ds: h5py.Dataset) -> None:
+    if ds.shape == () or not ds.shape or ds.shape[0] == 0:
+        ds[()]
+        return
+    row = max(1, ds.dtype.itemsize * int(np.prod(ds.shape[1:], dtype=np.int64)))
+    step = max(1, _VERIFY_BLOCK // row)
+    for a in range(0, ds.shape[0], step):
+        ds[a:a + step]

@@ -103,6 +103,20 @@ def screenshot(window, app, png: str) -> None:
     window.grab().save(png)
 
 
+def _can_open(store) -> bool:
+    """Whether the store opens (read-only); if not, say why on one line. A screenshot
+    must exit, not wait on the message box the window would show."""
+    from engine.errors import PvsvetError
+    from engine.store import Store
+
+    try:
+        Store(store, "r", wait=2.0).close()
+    except PvsvetError as exc:
+        print(f"pvsvet: {exc}", file=sys.stderr)
+        return False
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING - 10 * min(args.verbose, 2),
@@ -118,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
         # a screenshot never builds the demo, and a message box would wait for a click
         print(f"pvsvet: {store}: no such store"
               + (" (run pvsvet once to build the demo)" if is_demo else ""), file=sys.stderr)
+        return 1
+    if args.screenshot and not _can_open(store):
         return 1
     if is_demo and not args.screenshot:
         from .demo_dialog import ensure_demo

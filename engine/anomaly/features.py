@@ -48,7 +48,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import FeatureError, StoreError
+from ..errors import DamagedError, FeatureError, StoreError
 
 logger = logging.getLogger(__name__)
 
@@ -201,6 +201,8 @@ class Features:
 def _require(store, name: str, what: str) -> np.ndarray:
     try:
         return store.read(name)
+    except DamagedError:
+        raise
     except StoreError:
         raise FeatureError(f"{store.path}: feature '{what}' is missing: no /{name} "
                            "(run the stage that writes it first)") from None

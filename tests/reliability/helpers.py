@@ -47,11 +47,12 @@ def kill_group(proc: subprocess.Popen) -> None:
 
 
 def one_line_error(res: subprocess.CompletedProcess) -> str:
-    """The error line of a refused command; fails on a traceback or several lines."""
+    """The error line of a refused command (exit 1, no traceback, one error line;
+    progress bars and log lines aside)."""
     assert "Traceback" not in res.stderr, res.stderr
-    lines = [ln for ln in res.stderr.splitlines() if ln.strip()
-             and not ln.startswith(("WARNING", "INFO", "DEBUG"))]
     assert res.returncode == 1, (res.returncode, res.stderr)
+    lines = [ln.strip() for ln in res.stderr.replace("\r", "\n").splitlines()
+             if ln.startswith(("pvsvet-engine", "pvsvet:", "pvsvet "))]
     assert len(lines) == 1, res.stderr
     return lines[0]
 

@@ -1,0 +1,76 @@
+"""Defect 2: a full disk during a group commit refuses the commit and keeps the store.
+
+Two ways to run out of space: a real, small file system (tmpfs; needs root, skipped
+otherwise) and the process's file-size limit (RLIMIT_FSIZE; runs anywhere)."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from engine.store import Store
+
+from ..engine.test_anomaly_stage import make_store
+from .helpers import engine, one_line_error, small_filesystem
+
+SCORE = ["score", "--trees", "50", "--no-convergence", "--force"]
+
+
+def _scores(path):
+    with Store(path) as st:
+        return {k: st.read(f"scores/cartesian/{k}") for k in st.group_keys("scores/cartesian")}
+
+
+def _same(a, b):
+    assert a.keys() == b.keys()
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])
+
+
+def _fill(folder, leave_kb):
+    """Fill the file system of ``folder`` up to ``leave_kb`` KiB free."""
+    st = os.statvfs(folder)
+    free = st.f_bavail * st.f_frsize
+    filler = folder / "filler"
+    with open(filler, "wb") as fh:
+        fh.write(b"\0" * max(0, free - leave_kb * 1024))
+    return filler
+
+
+@pytest.mark.parametrize("leave_kb", [8, 30, 400])
+def test_score_on_a_full_file_system(tmp_path, leave_kb):
+    with small_filesystem(8 * 1024, tmp_path) as fs:
+        path = make_store(fs / "s.h5", n=600)
+        assert engine([*SCORE[:-1], path]).returncode == 0
+        before = _scores(path)
+        filler = _fill(fs, leave_kb)
+        line = one_line_error(engine([*SCORE, path]))
+        assert str(path) in line and "not enough disk space" in line
+        assert engine(["info", path]).returncode == 0
+        _same(_scores(path), before)
+        filler.unlink()
+        assert engine([*SCORE, path]).returncode == 0
+        assert engine(["verify", path]).returncode == 0
+
+
+def test_score_under_a_file_size_limit(tmp_path):
+    path = make_store(tmp_path / "s.h5", n=600)
+    assert engine([*SCORE[:-1], path]).returncode == 0
+    before = _scores(path)
+    res = engine([*SCORE, path], fsize=path.stat().st_size + 20 * 1024)
+    line = one_line_error(res)
+    assert "not enough disk space" in line
+    _same(_scores(path), before)
+    assert engine(["info", path]).returncode == 0
+
+
+def test_space_check_runs_before_anything_is_written(tmp_path, monkeypatch):
+    path = make_store(tmp_path / "s.h5", n=50)
+    size = path.stat().st_size
+    with Store(path, "a") as st:
+        monkeypatch.setattr(Store, "free_bytes", lambda self: 100_000)
+        with pytest.raises(Exception, match="not enough disk space to write /x/big"):
+            st.write_group("x", {"big": np.zeros(200_000)})
+        assert not st.has("x") and not st.has("_tmp_x")
+    assert path.stat().st_size <= size + 16384
