@@ -75,6 +75,12 @@ def main(argv: list[str] | None = None) -> int:
     except PvsvetError as exc:
         print(f"pvsvet-engine {args.command}: error: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # the reader went away (``info | head``): not an error of ours, and no traceback
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print(f"pvsvet-engine {args.command}: interrupted; finished work is kept, "
               "run the command again to resume", file=sys.stderr)

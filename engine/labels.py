@@ -361,6 +361,11 @@ def read_label_csv(path) -> list[tuple[str, str, str]]:
             rows = [r for r in csv.reader(fh) if r and any(c.strip() for c in r)]
     except OSError as exc:
         raise LabelError(f"{path}: cannot read the label file ({exc.strerror})") from exc
+    except UnicodeDecodeError as exc:
+        raise LabelError(f"{path}: the label file is not UTF-8 text ({exc.reason} at byte "
+                         f"{exc.start})") from exc
+    except csv.Error as exc:
+        raise LabelError(f"{path}: not a CSV label file ({exc})") from exc
     if rows and [c.strip().lower() for c in rows[0][:2]] == ["id", "label"]:
         rows = rows[1:]
     out = []

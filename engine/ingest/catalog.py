@@ -16,7 +16,7 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -98,6 +98,8 @@ def read_catalog(path: str | os.PathLike, columns: Mapping[str, str] | None = No
                  class_map: Mapping[str, str] | None = None, fmt: str = "auto") -> Catalog:
     """Read a catalogue (``fmt``: ``auto``, ``chen-table2`` or ``table``)."""
     path = Path(path)
+    if path.is_dir():
+        raise IngestError(f"{path}: is a directory, not a catalogue file")
     if not path.is_file():
         raise IngestError(f"{path}: catalogue file not found")
     unknown = set(columns or {}) - set(MAPPING_KEYS)
@@ -152,8 +154,16 @@ def _read_astropy(path: Path):
         return _read_parquet(path)
     fmt = {".csv": "ascii.csv", ".ecsv": "ascii.ecsv", ".xml": "votable", ".vot": "votable",
            ".votable": "votable", ".fits": "fits", ".tsv": "ascii.tab"}.get(path.suffix.lower())
+    if fmt is None or fmt.startswith("ascii"):
+        # read the text ourselves: UTF-8 with a BOM (Excel's "CSV UTF-8") and gzip are
+        # handled there, and other encodings are refused naming the byte
+        from .textcsv import read_text
+
+        source: Any = read_text(path)
+    else:
+        source = path
     try:
-        return Table.read(path, format=fmt) if fmt else Table.read(path, format="ascii")
+        return Table.read(source, format=fmt or "ascii")
     except Exception as exc:  # astropy raises many types for unreadable tables
         raise IngestError(f"{path}: cannot read the catalogue ({type(exc).__name__}: "
                           f"{exc})") from exc

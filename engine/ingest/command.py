@@ -7,6 +7,7 @@ import json
 import logging
 
 from ..config import IngestConfig
+from ..errors import IngestError
 from .catalog import parse_mapping
 from .formats import FORMATS
 
@@ -66,4 +67,12 @@ def cli(args: argparse.Namespace) -> int:
                  args.unmatched, args.report)
     summary = drive(gen, show=not (args.quiet or args.json))
     print(json.dumps(summary, indent=2) if args.json else format_summary(summary))
+    if not summary.get("objects_read"):
+        # nothing was readable: a failure, not an empty success (scripts check the code)
+        if summary.get("files_failed"):
+            first = (summary.get("problems") or ["?"])[0]
+            raise IngestError(f"none of the {summary['files_failed']} light-curve files "
+                              f"could be read (first: {first})")
+        raise IngestError(f"{' '.join(args.lightcurves)}: the light-curve files hold no "
+                          "objects (no data rows)")
     return 0

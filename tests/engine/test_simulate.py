@@ -196,7 +196,8 @@ def test_deterministic_byte_identical(tmp_path):
     assert _contents(a) != _contents(c)
 
 
-_TIMESTAMPS = {"created", "written", "started", "finished"}
+#: wall-clock timestamps, and the /meta digest (a checksum over "created" among others)
+_TIMESTAMPS = {"created", "written", "started", "finished", "digest"}
 
 
 def _contents(path) -> dict[str, bytes]:
