@@ -292,6 +292,8 @@ class Store:
         except StoreError:
             self._h5.close()
             raise
+        if mode == "a":
+            self._recover()
 
     # -- opening -----------------------------------------------------------
     def _open(self, h5mode: str, wait: float) -> h5py.File:
@@ -330,6 +332,29 @@ class Store:
         if version < SCHEMA_VERSION:
             raise StoreError(f"{self.path}: schema {version} is older than {SCHEMA_VERSION}; "
                              "re-ingest the data with this version.")
+
+    def _recover(self) -> None:
+        """Finish a group replace that a kill interrupted between its two moves.
+
+        ``writing_group`` moves ``X`` to ``_old_X`` and then ``_tmp_X`` to ``X``; a kill
+        in between leaves no ``X``. A ``_tmp_X`` with a ``write_id`` was complete: it
+        becomes ``X``; otherwise the previous ``_old_X`` is put back.
+        """
+        try:
+            parents = [self._h5] + [g for g in self._h5.values() if isinstance(g, h5py.Group)]
+            for parent in parents:
+                for key in [k for k in parent.keys() if k.startswith("_old_")]:
+                    leaf, tmp = key[5:], "_tmp_" + key[5:]
+                    if leaf in parent:
+                        continue
+                    done = tmp in parent and "write_id" in parent[tmp].attrs
+                    parent.move(tmp if done else key, leaf)
+                    logger.warning("%s: finished an interrupted replace of %s/%s (%s)",
+                                   self.path, parent.name.rstrip("/"), leaf,
+                                   "new content" if done else "previous content kept")
+        except _DAMAGE as exc:
+            logger.warning("%s: could not check for interrupted replaces (%s)", self.path,
+                           _reason(exc))
 
     @classmethod
     def create(cls, path: str | os.PathLike, config: Mapping[str, Any] | None = None,
@@ -702,7 +727,8 @@ class Store:
         # random id keeps identical runs byte-identical
         count = int(self._h5.attrs.get("group_writes", 0)) + 1
         self._h5.attrs["group_writes"] = count
-        group.attrs["write_id"] = count
+        group.attrs["write_id"] = count   # also the mark of a finished temporary group
+        self._h5.flush()                   # the new data on disk before any link moves
         if name in self._h5:
             self._h5.move(name, old)
         self._h5.move(tmp, name)

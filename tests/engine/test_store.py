@@ -129,3 +129,19 @@ def test_newer_schema_is_refused(tmp_path, store):
 def test_missing_group_message_names_it(store):
     with pytest.raises(StoreError, match="/vae/mu"):
         store.read("vae/mu")
+
+
+@pytest.mark.parametrize("finished", [True, False])
+def test_replace_killed_between_its_moves_is_finished_on_open(tmp_path, finished):
+    path = tmp_path / "k.h5"
+    with Store.create(path) as st:
+        st.write_group("scores/cartesian", {"score": [1.0, 2.0]})
+    with h5py.File(path, "r+") as h5:        # the state a kill between the moves leaves
+        g = h5.create_group("scores/_tmp_cartesian")
+        g.create_dataset("score", data=[3.0, 4.0])
+        if finished:
+            g.attrs["write_id"] = 2
+        h5.move("scores/cartesian", "scores/_old_cartesian")
+    with Store(path, "a") as st:
+        expected = [3.0, 4.0] if finished else [1.0, 2.0]
+        np.testing.assert_array_equal(st.read("scores/cartesian/score"), expected)
