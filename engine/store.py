@@ -209,7 +209,8 @@ def filtered(kwargs: dict) -> dict:
     dt = np.dtype(dtype) if dtype is not None else (data.dtype if data is not None else None)
     if shape is None or shape == () or dt is None or dt.kind == "O":
         return kwargs
-    if h5py.check_string_dtype(dt) is not None and h5py.check_string_dtype(dt).length is None:
+    string = h5py.check_string_dtype(dt)
+    if string is not None and string.length is None:     # variable-length: no filters
         return kwargs
     kwargs.setdefault("fletcher32", True)
     return kwargs
