@@ -161,7 +161,29 @@ def _second_ingest_of_garbage(tmp):
     return ["ingest", str(path), "--lightcurves", str(bad)], "SourceID_9.csv", [path]
 
 
+def _old_store_bad_json(tmp):
+    """A store from before checksums whose config bytes were damaged: info raised a
+    JSONDecodeError."""
+    import h5py
+    path = tmp / "old.h5"
+    with h5py.File(path, "w") as h5:
+        meta = h5.create_group("meta")
+        meta.attrs.update({"schema_version": SCHEMA_VERSION, "pvsvet_version": "0.1",
+                           "created": "x", "config": '{"interp": {"n_phase"\x07 160}}'})
+        objs = h5.create_group("objects")
+        objs.attrs["n"] = 0
+        objs.create_dataset("id", shape=(0,), dtype="S1", maxshape=(None,))
+        lcs = h5.create_group("lightcurves")
+        for k, dt in (("time", "f8"), ("mag", "f4"), ("magerr", "f4"), ("band", "u1")):
+            lcs.create_dataset(k, shape=(0,), dtype=dt, maxshape=(None,))
+        lcs.create_dataset("offsets", data=np.zeros(1, "i8"), maxshape=(None,))
+        h5.create_group("runs").create_dataset("records", shape=(0,), maxshape=(None,),
+                                               dtype=h5py.string_dtype())
+    return ["info", str(path)], "/meta is damaged (its config is not valid JSON)", [path]
+
+
 CASES = {
+    "store-old-meta-bad-json": _old_store_bad_json,
     "lc-garbled": _lc_case(b"this,is\nnot a light curve;;;\n\"unclosed,\n"),
     "lc-truncated": _lc_case(GOOD_CSV.encode()[:30]),
     "lc-empty": _lc_case(b""),
