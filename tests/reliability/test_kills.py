@@ -34,9 +34,21 @@ from .helpers import env, kill_group, spawn
 EXACT = ("interp/status", "interp/split", "scores/cartesian/rank", "scores/spherical/rank")
 
 
+STAGES = ("interpolate", "train", "encode", "score", "context")
+
+
+def _run(path, toml, stages=None, timeout=900):
+    cmd = [sys.executable, "-m", "engine", "run", str(path), "--config", str(toml),
+           "--workers", "1"] + (["--stages", stages] if stages else [])
+    res = subprocess.run(cmd, env=env(), capture_output=True, text=True, timeout=timeout)
+    assert res.returncode == 0, res.stderr
+    return res
+
+
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    """The demo store, the settings file and the reference run (with its wall time)."""
+    """The demo store, the settings file, the reference run one stage at a time (with
+    a copy of the store before each stage and each stage's wall time)."""
     from engine.progress import run_quiet
     from engine.simulate import make_demo
 
@@ -44,16 +56,17 @@ def setup(tmp_path_factory):
     demo = base / "demo.h5"
     run_quiet(make_demo(str(demo), N_OBJECTS, 3))
     toml = base / "small.toml"
-    cfg = small_config()
-    toml.write_text(C.dumps(cfg))
+    toml.write_text(C.dumps(small_config()))
     ref = base / "ref.h5"
     shutil.copyfile(demo, ref)
-    t0 = time.monotonic()
-    res = subprocess.run([sys.executable, "-m", "engine", "run", str(ref), "--config",
-                          str(toml), "--workers", "1"], env=env(), capture_output=True,
-                         text=True, timeout=900)
-    assert res.returncode == 0, res.stderr
-    return demo, toml, ref, time.monotonic() - t0
+    before, walls = {}, {}
+    for stage in STAGES:
+        before[stage] = base / f"before_{stage}.h5"
+        shutil.copyfile(ref, before[stage])
+        t0 = time.monotonic()
+        _run(ref, toml, stage)
+        walls[stage] = time.monotonic() - t0
+    return {"demo": demo, "toml": toml, "ref": ref, "before": before, "walls": walls}
 
 
 def _groups_equal_reference(path: Path, ref: Path) -> list[str]:
@@ -95,12 +108,13 @@ def _running_stage(path: Path) -> str:
     return "interpolate"
 
 
-def _run_until_killed(path, toml, rng, mode: str, horizon: float) -> bool:
+def _run_until_killed(path, toml, rng, mode: str, horizon: float, stages=None) -> bool:
     """Start ``run``; kill its process group at a random time (``mode='random'``) or
     at the first change of the store after a random time (``'write'``). True when it
     was killed, False when it finished first."""
-    proc = spawn(["run", path, "--config", toml, "--workers", "1"])
-    t_kill = time.monotonic() + rng.uniform(0.5, horizon)
+    proc = spawn(["run", path, "--config", toml, "--workers", "1"]
+                 + (["--stages", stages] if stages else []))
+    t_kill = time.monotonic() + rng.uniform(0.3, horizon)
     before = None
     while proc.poll() is None:
         now = time.monotonic()
@@ -121,24 +135,25 @@ def _run_until_killed(path, toml, rng, mode: str, horizon: float) -> bool:
     return True
 
 
-def _chain(setup, tmp_path, kills: int, seed: int) -> list[tuple[str, list[str]]]:
-    demo, toml, ref, wall = setup
-    path = tmp_path / f"chain{seed}.h5"
-    shutil.copyfile(demo, path)
+def _chain(setup, tmp_path, kills: int, seed: int, stage: str | None = None) -> list:
+    """Kill ``run`` (or ``run --stages STAGE`` from the store as it was before that
+    stage) up to ``kills`` times, checking the store after each; then run to the end."""
+    ref, toml = setup["ref"], setup["toml"]
+    src = setup["before"][stage] if stage else setup["demo"]
+    wall = setup["walls"][stage] if stage else sum(setup["walls"].values())
+    path = tmp_path / f"chain-{stage or 'run'}-{seed}.h5"
+    shutil.copyfile(src, path)
     rng = random.Random(seed)
     points = []
     for i in range(kills):
         mode = "write" if i % 2 else "random"
-        if not _run_until_killed(path, toml, rng, mode, horizon=max(2.0, wall / 3)):
+        if not _run_until_killed(path, toml, rng, mode, max(1.0, wall), stage):
             break
         assert not [g for g, r in integrity_report(path)["groups"].items()
                     if r["state"] == "damaged"]
         _groups_equal_reference(path, ref)     # the store opens, nothing committed changed
-        points.append((mode, _running_stage(path)))
-    res = subprocess.run([sys.executable, "-m", "engine", "run", str(path), "--config",
-                          str(toml), "--workers", "1"], env=env(), capture_output=True,
-                         text=True, timeout=900)
-    assert res.returncode == 0, res.stderr
+        points.append((stage or "run", mode, _running_stage(path)))
+    _run(path, toml)
     with Store(ref) as b:
         expected = [n for n in COMPARED if b.has(n)]
     assert _groups_equal_reference(path, ref) == expected
@@ -171,30 +186,36 @@ def _kill_labeller(store: Path, delay: float) -> None:
 
 
 def test_kills_during_the_pipeline(setup, tmp_path):
-    points = _chain(setup, tmp_path, kills=3, seed=1)
-    assert points, "the run always finished before the first kill"
+    points = _chain(setup, tmp_path, kills=2, seed=1, stage="score")
+    points += _chain(setup, tmp_path, kills=2, seed=1, stage="interpolate")
+    assert points, "the runs always finished before the first kill"
 
 
 def test_kills_during_labelling(setup, tmp_path):
-    demo = setup[0]
     for delay in (0.8, 1.5):
-        _kill_labeller(demo, delay)
+        _kill_labeller(setup["demo"], delay)
 
 
 @pytest.mark.slow
 def test_fifty_kill_points(setup, tmp_path):
-    """>= 50 kills: random and write-timed, over all stages, and during labelling."""
+    """>= 50 kills: random and write-timed, in every stage, in ``run``, in labelling."""
     from collections import Counter
 
     points = []
-    for seed in range(2, 30):
-        points += _chain(setup, tmp_path, kills=12, seed=seed)
-        if len(points) >= 42:
-            break
+    for stage in (*STAGES, None):
+        got = []
+        for seed in range(2, 12):
+            got += _chain(setup, tmp_path, kills=4, seed=seed, stage=stage)
+            if len(got) >= (7 if stage else 5):
+                break
+        points += got
     for delay in np.linspace(0.6, 2.5, 10):
-        _kill_labeller(setup[0], float(delay))
-    per_stage = Counter(stage for _, stage in points)
-    per_mode = Counter(mode for mode, _ in points)
-    print(f"\nkill points: {len(points)} in the pipeline {dict(per_stage)} "
-          f"{dict(per_mode)}, 10 in labelling; all opened, verified, unchanged, reran equal")
+        _kill_labeller(setup["demo"], float(delay))
+    per_command = Counter(cmd for cmd, _, _ in points)
+    per_stage = Counter(stage for _, _, stage in points)
+    per_mode = Counter(mode for _, mode, _ in points)
+    print(f"\nkill points: {len(points)} in the pipeline, by command {dict(per_command)}, "
+          f"by stage running {dict(per_stage)}, {dict(per_mode)}; 10 in labelling; "
+          "all opened, verified, unchanged, reran equal")
     assert len(points) + 10 >= 50
+    assert set(per_stage) >= set(STAGES)
