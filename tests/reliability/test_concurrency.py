@@ -11,7 +11,7 @@ from engine.store import Store
 from ..engine.test_anomaly_stage import make_store
 from .helpers import engine, spawn
 
-SCORE = ["score", "--trees", "400", "--force"]
+SCORE = ["score", "--trees", "300", "--force"]
 
 
 def _scored(tmp_path):
