@@ -8,7 +8,8 @@ group present equals the reference run's (no committed group changed, no half-wr
 one visible). At the end the store equals the reference, ranks bit-identical.
 Labelling: a labeller killed at random never loses a label whose ``add`` returned.
 
-The normal suite kills a handful of times; ``-m slow`` kills at >= 50 points.
+The normal suite kills ``interpolate`` and ``score`` a handful of times on small
+stores; ``-m slow`` kills at >= 50 points over the whole pipeline.
 """
 from __future__ import annotations
 
@@ -185,19 +186,82 @@ def _kill_labeller(store: Path, delay: float) -> None:
     assert set(returned) <= notes, "a label whose add() returned was lost"
 
 
-def test_kills_during_the_pipeline(setup, tmp_path):
-    points = _chain(setup, tmp_path, kills=2, seed=1, stage="score")
-    points += _chain(setup, tmp_path, kills=2, seed=1, stage="interpolate")
-    assert points, "the runs always finished before the first kill"
+def _kill_command(argv, path: Path, ref: Path, names, kills: int, horizon: float,
+                  seed: int = 0) -> int:
+    """Kill ``pvsvet-engine ARGV`` on ``path`` up to ``kills`` times (random, then at
+    a write); after each kill the store verifies and ``names`` present equal ``ref``;
+    the rerun equals ``ref`` exactly. Returns the number of kills."""
+    rng, done = random.Random(seed), 0
+    for i in range(kills):
+        proc = spawn([*argv, path])
+        t_kill, before = time.monotonic() + rng.uniform(0.3, horizon), None
+        while proc.poll() is None:
+            if time.monotonic() >= t_kill:
+                if i % 2 == 0:
+                    break
+                state = _state(path)
+                if before is not None and state != before:
+                    break
+                before = state
+            time.sleep(0.005)
+        if proc.poll() is not None:
+            assert proc.returncode == 0, proc.stderr.read()
+            continue
+        kill_group(proc)
+        done += 1
+        assert not [g for g, r in integrity_report(path)["groups"].items()
+                    if r["state"] == "damaged"]
+        with Store(path) as a, Store(ref) as b:
+            for name in names:
+                if a.has(name):
+                    np.testing.assert_array_equal(a.read(name), b.read(name), err_msg=name)
+    res = subprocess.run([sys.executable, "-m", "engine", *map(str, argv), str(path)],
+                         env=env(), capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr
+    with Store(path) as a, Store(ref) as b:
+        for name in names:
+            np.testing.assert_array_equal(a.read(name), b.read(name), err_msg=name)
+    return done
 
 
-def test_kills_during_labelling(setup, tmp_path):
+def test_kills_during_interpolate_and_score(tmp_path):
+    """The normal suite's short version, on small stores (no whole pipeline)."""
+    from ..engine import gp_helpers
+    from ..engine.test_anomaly_stage import make_store
+
+    kills = 0
+    interp = ["interpolate", "--workers", "1", "--chunk-size", "40"]
+    path, ref = tmp_path / "gp.h5", tmp_path / "gp_ref.h5"
+    gp_helpers.make_store(path, n=200)
+    shutil.copyfile(path, ref)
+    t0 = time.monotonic()
+    assert subprocess.run([sys.executable, "-m", "engine", *interp, str(ref)], env=env(),
+                          capture_output=True, timeout=600).returncode == 0
+    wall = time.monotonic() - t0
+    kills += _kill_command(interp, path, ref, ("interp/mean", "interp/status"), 2, wall)
+    score = ["score", "--trees", "100", "--no-convergence"]
+    path, ref = make_store(tmp_path / "s.h5", n=800), tmp_path / "s_ref.h5"
+    shutil.copyfile(path, ref)
+    t0 = time.monotonic()
+    assert subprocess.run([sys.executable, "-m", "engine", *score, str(ref)], env=env(),
+                          capture_output=True, timeout=600).returncode == 0
+    wall = time.monotonic() - t0
+    kills += _kill_command(score, path, ref, ("scores/cartesian/score",
+                                              "scores/spherical/rank"), 2, wall, seed=1)
+    assert kills, "the commands always finished before the kill"
+
+
+def test_kills_during_labelling(tmp_path):
+    from ..engine.test_anomaly_stage import make_store
+
+    store = make_store(tmp_path / "s.h5", n=300)
     for delay in (0.8, 1.5):
-        _kill_labeller(setup["demo"], delay)
+        _kill_labeller(store, delay)
 
 
 @pytest.mark.slow
 def test_fifty_kill_points(setup, tmp_path):
+    # (the whole pipeline, one stage at a time: setup runs it as the reference)
     """>= 50 kills: random and write-timed, in every stage, in ``run``, in labelling."""
     from collections import Counter
 
