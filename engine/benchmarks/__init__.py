@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-NAMES = ("gp", "vae", "forest", "anomaly", "gui", "all")
+NAMES = ("gp", "vae", "forest", "anomaly", "gui", "fetch", "all")
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:

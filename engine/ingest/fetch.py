@@ -42,6 +42,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     lc.add_argument("--batch", type=int, default=d.batch, help="objects per store append")
     lc.add_argument("--url", default=d.url, help="the IRSA light-curve service")
     lc.add_argument("--retry-failed", action="store_true", help="try failed objects again")
+    lc.add_argument("--hats", default=None, metavar="PATH_OR_URL",
+                    help="read a ZTF DR light-curve HATS catalogue with lsdb instead of IRSA's "
+                    "per-object service")
+    lc.add_argument("--dask-local", type=int, default=2,
+                    help="--hats: LocalCluster workers (default %(default)s)")
+    lc.add_argument("--scheduler", default="", help="--hats: a running dask scheduler")
     lc.add_argument("--json", action="store_true")
     lc.add_argument("--quiet", action="store_true")
     st = sub.add_parser("status", help="queued, done and failed objects")
@@ -99,7 +105,13 @@ def _lightcurves(args) -> dict:
                               workers=max(1, args.workers), rate=args.rate,
                               retries=max(0, args.retries), timeout=args.timeout,
                               batch=max(1, args.batch))
-    gen = fetch_lightcurves(args.store, cfg, args.retry_failed)
+    if args.hats:
+        from .fetch_hats import fetch_hats
+
+        gen = fetch_hats(args.store, args.hats, cfg, args.retry_failed,
+                         scheduler=args.scheduler, dask_local=args.dask_local)
+    else:
+        gen = fetch_lightcurves(args.store, cfg, args.retry_failed)
     return drive(gen, show=not (args.quiet or args.json))
 
 
