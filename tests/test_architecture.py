@@ -31,4 +31,4 @@ def test_every_command_of_the_contract_is_registered():
     assert set(sub.choices) == set(COMMANDS)
     bench = next(a for a in sub.choices["bench"]._actions
                  if isinstance(a, argparse._SubParsersAction))
-    assert set(bench.choices) == {"gp", "vae", "forest", "anomaly", "gui", "all"}
+    assert set(bench.choices) == {"gp", "vae", "forest", "anomaly", "gui", "fetch", "all"}

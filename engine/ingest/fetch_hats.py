@@ -124,8 +124,10 @@ def _run(store_path, hats_path, cfg, retry_failed, ingest_cfg, scheduler, dask_l
                 frame = crossmatch(todo, hats_path, cfg.radius)
             results = group_matches(frame, todo, cfg.catflags_mask)
         t_match = time.perf_counter() - t0
-        for start in range(0, len(todo), cfg.batch):
-            stop = start + cfg.batch
+        # the downloads are done: append in large batches (fewer store transactions)
+        batch = max(cfg.batch, 5000)
+        for start in range(0, len(todo), batch):
+            stop = start + batch
             fetched += _store_batch(store_path, q, todo[start:stop], results[start:stop],
                                     ingest_cfg)
             yield Progress(STAGE, min(stop, len(todo)), len(todo), f"{fetched} stored",

@@ -249,12 +249,14 @@ def _store_batch(store_path, q: FetchQueue, rows: Sequence[Mapping[str, Any]], r
             lcs.append(cleaned.lc)
         with Store(store_path, "a") as st:
             st.append_objects(cols, lcs)
-        for row, (_, oids) in good:
-            q.mark(str(row["id"]), "done", oids=" ".join(oids))
+    outcomes = []
     for row, res in zip(rows, results):
         if isinstance(res, Exception):
             logger.info("%s: %s", row["id"], res)
-            q.mark(str(row["id"]), "failed", str(res))
+            outcomes.append((str(row["id"]), "failed", str(res), ""))
+        else:
+            outcomes.append((str(row["id"]), "done", "", " ".join(res[1])))
+    q.mark_many(outcomes)
     return len(good)
 
 

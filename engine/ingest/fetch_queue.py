@@ -92,10 +92,15 @@ class FetchQueue:
         return [json.loads(r[0]) for r in cur]
 
     def mark(self, oid: str, state: str, reason: str = "", oids: str = "") -> None:
-        with self._db:
-            self._db.execute("UPDATE state SET state = ?, reason = ?, oids = ?, "
-                             "attempts = attempts + 1, updated = ? WHERE id = ?",
-                             (state, reason, oids, utc_now(), oid))
+        self.mark_many([(oid, state, reason, oids)])
+
+    def mark_many(self, outcomes: Iterable[tuple[str, str, str, str]]) -> None:
+        """Record (id, state, reason, oids) of many objects in one transaction."""
+        now = utc_now()
+        with self._db:   # one commit (one fsync) per batch, not per object
+            self._db.executemany("UPDATE state SET state = ?, reason = ?, oids = ?, "
+                                 "attempts = attempts + 1, updated = ? WHERE id = ?",
+                                 [(st, why, oids, now, oid) for oid, st, why, oids in outcomes])
 
     def mark_done(self, ids: Iterable[str]) -> None:
         with self._db:
