@@ -179,6 +179,9 @@ def fetch_catalog(table_path: str | os.PathLike | None = None, classes: Sequence
         source = str(table_path)
     else:
         table = query_vizier(classes, region, max_mag, limit, server, timeout)
+        # the server filtered already; checking here too keeps the result exact whatever
+        # VizieR's string matching does with the class list
+        table = select(table, classes, None, max_mag, None)
         source = f"VizieR {VIZIER_CATALOG}"
     if len(table) == 0:
         raise IngestError(f"{source}: no rows match the filters")
