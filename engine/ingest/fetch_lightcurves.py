@@ -97,7 +97,15 @@ class _RateLimit:
 
 
 class FetchFailed(IngestError):
-    """One object could not be fetched (the message is the reason kept in the queue)."""
+    """One object could not be fetched (the message is the reason kept in the queue).
+
+    ``unreachable``: no answer at all (connection refused, DNS): the service, not the
+    object, failed.
+    """
+
+    def __init__(self, message: str, unreachable: bool = False):
+        super().__init__(message)
+        self.unreachable = unreachable
 
 
 def _params(ra: float, dec: float, cfg: FetchConfig) -> dict[str, str]:
@@ -112,7 +120,7 @@ def _get(session, params: Mapping[str, str], cfg: FetchConfig, limit: _RateLimit
     """One request with retries; the response text, or FetchFailed with the reason."""
     import requests  # heavy: only when fetching
 
-    reason = ""
+    reason, unreachable = "", False
     for attempt in range(cfg.retries + 1):
         if attempt:
             time.sleep(cfg.backoff * 2 ** (attempt - 1))
@@ -126,10 +134,12 @@ def _get(session, params: Mapping[str, str], cfg: FetchConfig, limit: _RateLimit
                 raise FetchFailed(f"HTTP {resp.status_code} {resp.reason}")
             return resp.text
         except requests.Timeout:
-            reason = f"time-out after {cfg.timeout:g} s"
-        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
-            reason = f"transfer broken ({type(exc).__name__})"
-    raise FetchFailed(f"{reason} ({cfg.retries + 1} tries)")
+            reason, unreachable = f"time-out after {cfg.timeout:g} s", False
+        except requests.exceptions.ChunkedEncodingError as exc:
+            reason, unreachable = f"transfer broken ({type(exc).__name__})", False
+        except requests.ConnectionError as exc:
+            reason, unreachable = f"transfer broken ({type(exc).__name__})", True
+    raise FetchFailed(f"{reason} ({cfg.retries + 1} tries)", unreachable)
 
 
 def parse_response(text: str, oid: str, ra: float, dec: float,
@@ -211,6 +221,11 @@ def _run(store_path, cfg: FetchConfig, retry_failed: bool, ingest_cfg: IngestCon
             for start in range(0, len(todo), cfg.batch):
                 rows = todo[start:start + cfg.batch]
                 results = list(pool.map(lambda r: _try(session, r, cfg, limit), rows))
+                if all(getattr(r, "unreachable", False) for r in results):
+                    # offline: keep the batch pending so a plain rerun resumes here
+                    raise IngestError(f"{cfg.url}: unreachable ({results[0]}); {fetched} "
+                                      "objects stored this run, the rest stay queued: run "
+                                      "the command again to resume")
                 fetched += _store_batch(store_path, q, rows, results, ingest_cfg)
                 yield Progress(STAGE, start + len(rows), len(todo), f"{fetched} stored",
                                "object")

@@ -200,3 +200,34 @@ def test_nothing_queued_is_one_line(tmp_path, capsys):
     assert main(["fetch", "lightcurves", str(tmp_path / "none.h5")]) == 1
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "fetch catalog" in err
+
+
+def test_offline_run_keeps_the_queue_and_resumes(tmp_path, irsa, capsys):
+    store = tmp_path / "s.h5"
+    _queue(store, [20.0 + i for i in range(6)])
+    drive(fetch_lightcurves(store, _cfg(irsa, batch=2)), show=False)
+    with Store(store) as st:
+        st_n = st.n_objects
+    assert st_n == 6
+    # a second store whose service is down: nothing marked failed, one clear line
+    off = tmp_path / "off.h5"
+    _queue(off, [20.0 + i for i in range(6)])
+    dead = "http://127.0.0.1:9/cgi-bin/ZTF/nph_light_curves"     # discard port: refused
+    assert main(["fetch", "lightcurves", str(off), "--url", dead, "--retries", "0",
+                 "--rate", "0", "--quiet"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "unreachable" in err and "resume" in err
+    with FetchQueue(off) as q:
+        assert q.summary()["pending"] == 6 and q.summary()["failed"] == 0
+    assert main(["fetch", "lightcurves", str(off), "--url", irsa, "--rate", "0",
+                 "--quiet"]) == 0
+    with Store(store) as a, Store(off) as b:
+        assert list(a.read_objects(["id"])["id"]) == list(b.read_objects(["id"])["id"])
+
+
+def test_release_is_sent_as_the_collection(tmp_path, irsa):
+    store = tmp_path / "s.h5"
+    _queue(store, [20.0])
+    drive(fetch_lightcurves(store, _cfg(irsa, release="DR23")), show=False)
+    assert IrsaHandler.last["COLLECTION"] == ["ztf_dr23"]
+    assert IrsaHandler.last["POS"][0].startswith("CIRCLE 20.0000000 20.0000000 0.00041")
