@@ -96,17 +96,21 @@ def _combine(row, hit: list[int], cols: dict, catflags_mask: int):
 
 def fetch_hats(store_path: str | os.PathLike, hats_path: str, cfg: FetchConfig | None = None,
                retry_failed: bool = False, ingest_cfg: IngestConfig | None = None,
-               scheduler: str = "", dask_local: int = 2) -> StageGen:
-    """Read the queued objects' light curves from a HATS catalogue (a generator of Progress)."""
+               scheduler: str = "", dask_local: int = 2, chunk: int = 50_000) -> StageGen:
+    """Read the queued objects' light curves from a HATS catalogue (a generator of Progress).
+
+    ``chunk``: queued rows cross-matched at a time (bounds the driver's memory).
+    """
     cfg = cfg or FetchConfig()
     with FetchQueue(store_path) as q:
         if q.count() == 0:
             raise IngestError(f"{store_path}: nothing queued; run 'fetch catalog' first")
     return _run(store_path, hats_path, cfg, retry_failed, ingest_cfg or IngestConfig(),
-                scheduler, dask_local)
+                scheduler, dask_local, max(1, chunk))
 
 
-def _run(store_path, hats_path, cfg, retry_failed, ingest_cfg, scheduler, dask_local):
+def _run(store_path, hats_path, cfg, retry_failed, ingest_cfg, scheduler, dask_local,
+         chunk: int):
     from ..executors import DaskExecutor
 
     t0, fetched = time.perf_counter(), 0
@@ -117,21 +121,25 @@ def _run(store_path, hats_path, cfg, retry_failed, ingest_cfg, scheduler, dask_l
         q.mark_done([r["id"] for r in todo if r["id"] in stored])
         todo = [r for r in todo if r["id"] not in stored]
         yield Progress(STAGE, 0, len(todo), "cross-matching with lsdb", "object")
-        results = []
+        t_match = 0.0
         if todo:
             # lsdb computes on the active dask client: the project's cluster
             with DaskExecutor(scheduler, dask_local):
-                frame = crossmatch(todo, hats_path, cfg.radius)
-            results = group_matches(frame, todo, cfg.catflags_mask)
-        t_match = time.perf_counter() - t0
-        # the downloads are done: append in large batches (fewer store transactions)
-        batch = max(cfg.batch, 5000)
-        for start in range(0, len(todo), batch):
-            stop = start + batch
-            fetched += _store_batch(store_path, q, todo[start:stop], results[start:stop],
-                                    ingest_cfg)
-            yield Progress(STAGE, min(stop, len(todo)), len(todo), f"{fetched} stored",
-                           "object")
+                # chunks of the queue bound the driver's memory (~10^8 points for the
+                # whole CPVS) and make a kill lose at most one chunk
+                for c0 in range(0, len(todo), chunk):
+                    rows = todo[c0:c0 + chunk]
+                    t1 = time.perf_counter()
+                    results = group_matches(crossmatch(rows, hats_path, cfg.radius), rows,
+                                            cfg.catflags_mask)
+                    t_match += time.perf_counter() - t1
+                    # the reads are done: append in large batches (fewer store transactions)
+                    batch = max(cfg.batch, 5000)
+                    for start in range(0, len(rows), batch):
+                        fetched += _store_batch(store_path, q, rows[start:start + batch],
+                                                results[start:start + batch], ingest_cfg)
+                        yield Progress(STAGE, c0 + min(start + batch, len(rows)), len(todo),
+                                       f"{fetched} stored", "object")
         summary = q.summary()
     summary.update(fetched=fetched, seconds=round(time.perf_counter() - t0, 2),
                    crossmatch_seconds=round(t_match, 2), source=str(hats_path))

@@ -10,6 +10,7 @@ import pytest
 
 from engine.benchmarks.fetch import synthetic_ztf, write_hats
 from engine.cli import main
+from engine.ingest.fetch_hats import fetch_hats
 from engine.ingest.fetch_lightcurves import FetchConfig, fetch_lightcurves
 from engine.ingest.fetch_queue import FetchQueue
 from engine.progress import drive
@@ -91,6 +92,15 @@ def test_lsdb_path_equals_per_object_path(tmp_path, generated):
             assert np.allclose(la.time, lb.time, rtol=0, atol=1e-7)   # HJD - 2400000.5
             assert np.array_equal(la.mag, lb.mag) and np.array_equal(la.band, lb.band)
             assert np.array_equal(la.magerr, lb.magerr)
+    # in chunks of the queue (bounded memory) the result is the same
+    chunked = tmp_path / "chunked.h5"
+    with FetchQueue(chunked) as q:
+        q.add(rows)
+    drive(fetch_hats(chunked, hats, dask_local=1, chunk=25), show=False)
+    with Store(bulk) as b, Store(chunked) as c:
+        assert list(b.read_objects(["id"])["id"]) == list(c.read_objects(["id"])["id"])
+        for i in range(N_STARS):
+            assert np.array_equal(b.lightcurve(i).time, c.lightcurve(i).time)
     # the catalogue's flagged epochs are not in the store
     n_good = sum(int((np.asarray(f) == 0).sum()) for f in frame["catflags"])
     with Store(bulk) as b:
