@@ -148,7 +148,7 @@ def iau_name(ra: float, dec: float, prefix: str = "ZTF") -> str:
 
 
 def export_targets(store_path, out, fmt: str | None = None, labels=None, top: int | None = None,
-                   space: str | None = None):
+                   space: str | None = None, rows=None):
     """Write the follow-up target list and return it as an astropy Table.
 
     Parameters
@@ -162,6 +162,11 @@ def export_targets(store_path, out, fmt: str | None = None, labels=None, top: in
         of the whole ranking, with their labels where they have one)
     space : the score space that ranks (default: the first scored of
         ``engine.labels.RANK_PREFERENCE``)
+    rows : these catalogue rows, in this order, instead of ``labels``/``top`` (the GUI's
+        selection sent over SAMP)
+
+    Besides the current label (and who set it), each author in the journal (merged
+    colleagues' included) gets a ``label_<author>`` column with their latest label.
     """
     from .labels import LabelJournal, ranking_space
     from .store import Store
@@ -178,10 +183,15 @@ def export_targets(store_path, out, fmt: str | None = None, labels=None, top: in
     rank = scores.get(f"rank_{space}", np.zeros(n, np.int64))
     with LabelJournal(store_path) as journal:
         current = journal.current()
-    picked = _select(current, index, rank, labels, top)
+    if rows is None:
+        picked = _select(current, index, rank, labels, top)
+    else:
+        by_row = {index[i]: e for i, e in current.items() if i in index}
+        picked = [(int(r), by_row.get(int(r))) for r in np.asarray(rows, dtype=np.int64)]
     rows = np.array([p[0] for p in picked], dtype=np.int64)
     entries = [p[1] for p in picked]
     table = _build_table(obj, scores, rows, entries)
+    _add_author_columns(table, store_path)
     table.meta.update({"description": DESCRIPTION, "store": Path(store_path).name,
                        "labels": list(labels) if labels else "all", "top": top or 0,
                        "space": space,
@@ -190,6 +200,20 @@ def export_targets(store_path, out, fmt: str | None = None, labels=None, top: in
     if out:
         _write(table, out, fmt)
     return table
+
+
+def _add_author_columns(table, store_path) -> None:
+    """One ``label_<author>`` column per author: their latest label of each row ('' none),
+    so a list labelled by several astronomers shows who said what."""
+    from .label_merge import author_column, labels_by_author
+
+    ids = [str(x) for x in table["id"]]
+    for author, labels in sorted(labels_by_author(store_path).items()):
+        name = author_column(author)
+        while name in table.colnames:      # two authors that clean to one name
+            name += "_"
+        table[name] = np.asarray([labels.get(i, "") for i in ids], dtype=str)
+        table[name].description = f"latest label by {author or 'an unnamed author'}"
 
 
 def _col(obj: dict, name: str, rows: np.ndarray, fill) -> np.ndarray:

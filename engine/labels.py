@@ -186,6 +186,28 @@ class LabelJournal:
                 raise LabelError(f"{self.path}: cannot write labels ({exc})") from exc
         return len(clean)
 
+    def add_entries(self, entries: list[Entry]) -> int:
+        """Append other journals' entries as they were (author, time, score, rank, space,
+        run) in one transaction, an undo pointing at the appended copy of what it undid
+        (used by :mod:`engine.label_merge`); return the count."""
+        seqs: dict[int, int] = {}
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                for e in entries:
+                    cur = self._db.execute(
+                        "INSERT INTO labels (object_id, label, note, author, time, score, "
+                        "rank, space, run, undoes) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                        (e.object_id, e.label, e.note, e.author, e.time, e.score, e.rank,
+                         e.space, e.run, seqs.get(e.undoes) if e.undoes is not None else None))
+                    seqs[e.seq] = int(cur.lastrowid)
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise LabelError(f"{self.path}: cannot write merged labels ({exc})") from exc
+        return len(entries)
+
     # -- reading -----------------------------------------------------------------
     def _query(self, sql: str, args: tuple = ()) -> list[Entry]:
         with self._lock:
@@ -265,7 +287,12 @@ def _clean_label(label: str, object_id: str) -> str:
 
 # -- command line: pvsvet-engine label ------------------------------------------------
 def configure_label(parser) -> None:
-    parser.add_argument("store", help="the pvsvet store (.h5)")
+    parser.usage = ("%(prog)s [options] STORE [ID LABEL]\n       %(prog)s merge STORE "
+                    "OTHER_JOURNAL_OR_STORE\n       %(prog)s STORE --resolve ID=theirs|mine")
+    parser.add_argument("store", help="the pvsvet store (.h5); or 'merge', then STORE and "
+                        "a colleague's journal (.labels.sqlite) or store to merge in: their "
+                        "labels are added with their author, differing ones listed as "
+                        "conflicts and never overwrite yours")
     parser.add_argument("id", nargs="?", help="object id (survey id)")
     parser.add_argument("label", nargs="?",
                         help="one of the store's label set (default: "
@@ -277,15 +304,32 @@ def configure_label(parser) -> None:
                         help="CSV of id,label[,note] rows to apply (header optional)")
     parser.add_argument("--label-set", default=None, metavar="A,B,…",
                         help="replace the store's label set (comma-separated, in key order)")
+    parser.add_argument("--conflicts", action="store_true",
+                        help="list the unresolved conflicts left by merges")
+    parser.add_argument("--resolve", default=None, metavar="ID=theirs|mine",
+                        help="resolve a merge conflict: take their label or keep yours")
     parser.add_argument("--space", default=None,
                         help="the score space whose score and rank the label records "
                              "(default: the first scored of " + ", ".join(RANK_PREFERENCE) + ")")
 
 
 def cli_label(args) -> int:
+    from . import label_merge
     from .store import Store
 
     author = default_author() if args.author is None else args.author
+    if args.store == "merge" and not os.path.exists("merge"):
+        if not args.id or not args.label:
+            raise LabelError("label merge: give STORE and OTHER_JOURNAL_OR_STORE")
+        return label_merge.cli_merge(args.id, args.label)
+    if args.resolve:
+        return label_merge.cli_resolve(args.store, args.resolve, author)
+    if args.conflicts:
+        found = label_merge.conflicts(args.store)
+        print(f"{len(found)} unresolved label conflicts")
+        for c in found:
+            print("  " + c.line())
+        return 0
     with Store(args.store, "r") as st:
         index = st.object_index()
         context = score_context(st, args.space)
