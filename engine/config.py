@@ -149,13 +149,15 @@ class ContextConfig:
     extinction_fallback: str = "bh"    # "bh" (2-D Burstein-Heiles, flagged) | "none"
     cache_dir: str = ""          # empty: <store>.cache/
     grid: str = "auto"           # DESK grid: "auto" (chemistry, else best of both) | "oxygen" | "carbon"
+    grid_family: str = "auto"    # "auto" (GRAMS if DESK has it installed, else DUSTY) | "grams" | "dusty"
     min_bands: int = 5           # SED bands needed for a fit
     max_reduced_chi2: float = 50.0     # above: flagged as a poor fit
     v_exp_kms: float = 10.0      # expansion velocity of eq. 11
     gas_to_dust: float = 200.0
-    kappa10_silicate: float = 3000.0   # cm^2/g at 10 um (see engine.context.dusty)
-    kappa10_carbon: float = 1500.0     # cm^2/g at 11.3 um
-    mowlavi_slope: float = 2.5         # YSO/LPV line M_G = slope (BP-RP) + intercept
+    kappa10_silicate: float = 3000.0   # cm^2/g at 10 um (sources: engine.context.dusty.KAPPA_SOURCES)
+    kappa10_carbon: float = 2200.0     # cm^2/g at 11.3 um (Srinivasan et al. 2010)
+    mowlavi_slope: float = 2.5         # YSO/LPV line M_G = slope (BP-RP) + intercept,
+    # Mowlavi et al. 2018, A&A 618, A58 (the one definition: engine.context.hr reads these)
     mowlavi_intercept: float = -1.0
     hr_background: bool = True   # fetch (and cache) Gaia field stars for the HR diagram online
     hr_background_rows: int = 5000

@@ -14,6 +14,7 @@ from typing import Callable
 
 import numpy as np
 
+from engine.context.hr import MOWLAVI_INTERCEPT, MOWLAVI_SLOPE
 from engine.store import LightCurve, Store
 
 logger = logging.getLogger(__name__)
@@ -182,7 +183,8 @@ def _write_context(store: Store, rng, n: int, top: int) -> None:
     }
     store.write_group("context", arrays, {"sed_bands": list(SED_BANDS),
                                           "catalogs": list(CATALOGS), "offline": True,
-                                          "mowlavi": {"slope": 1.9, "intercept": 2.0}})
+                                          "mowlavi": {"slope": MOWLAVI_SLOPE,
+                                                      "intercept": MOWLAVI_INTERCEPT}})
 
 
 def build_store(path: str | Path, n: int, seed: int = 0, per_band: int = 60,

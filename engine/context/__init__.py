@@ -22,19 +22,21 @@ CLI: ``pvsvet-engine context STORE [--top N] [--offline] [--config TOML]``.
 ``sed_lam_flam``, ``sed_lam_flam_err`` (M, 12, W m^-2), ``sed_dereddened`` (M,);
 ``alpha_ir`` (M,); ``fit_teff`` (K), ``fit_lum_lsun``, ``fit_tau10``, ``fit_t_inner`` (K),
 ``fit_r_in_cm``, ``fit_mdot_dust``, ``fit_mdot_total`` (M_sun/yr), ``fit_chi2``,
-``fit_n_bands``, ``fit_grid`` ("silicates"/"amorphous-carbon"/""), ``fit_model_index``,
+``fit_n_bands``, ``fit_grid`` (DESK's grid: "grams-oxygen"/"grams-carbon"/"silicates"/
+"amorphous-carbon"/""), ``fit_kappa10`` (cm^2/g, the kappa eq. 11 used), ``fit_model_index``,
 ``model_wavelength_um`` (W,), ``fit_model_lam_flam`` (M, W, W m^-2 at the object's distance);
 optional ``hr_background_M_G``, ``hr_background_bp_rp`` (online runs only).
 Attrs: config, extinction_map, extinction_note, offline, mowlavi, r_in_method,
-kappa10_cm2_g, status_flags.
+kappa10_cm2_g and kappa10_sources (per chemistry "O"/"C"), grid_family ("grams"/"dusty"),
+grid_note (why that family), status_flags.
 
 Reader API for the GUI
 ----------------------
 ``load_context(store_path_or_Store, row) -> dict | None``
     keys ``hr`` {M_G, bp_rp}; ``sed`` {band, wavelength_um, flux_jy, flux_err_jy,
     lam_flam (W m^-2), lam_flam_err, dereddened}; ``fit`` (None when not fitted)
-    {teff, lum_lsun, tau10, t_inner, r_in_cm, mdot_dust, mdot_total, chi2, grid,
-    model_wavelength_um, model_lam_flam}; ``alpha_ir``; ``status``; ``message``;
+    {teff, lum_lsun, tau10, t_inner, r_in_cm, mdot_dust, mdot_total, chi2, grid, grid_note,
+    kappa10, model_wavelength_um, model_lam_flam}; ``alpha_ir``; ``status``; ``message``;
     ``synthetic``; also ``row``, ``distance_pc``, ``ebv``, ``ebv_source``,
     ``crossmatch`` {catalogue: {id, sep_arcsec, fetched, state}}, ``selection``.
 ``hr_points(store) -> dict``: ``M_G``, ``bp_rp``, ``rows`` of all context objects.

@@ -5,10 +5,12 @@ Bailer-Jones et al. 2021 (no extinction correction, as in the paper's Fig. 9).
 
 The dashed line of Fig. 9 separates young stellar objects from long-period variables
 (Mowlavi et al. 2018, A&A 618, A58): a straight line in the (BP-RP, M_G) plane; objects
-fainter than it (larger M_G) at a given colour are YSO candidates. Its coefficients
-(:data:`MOWLAVI_SLOPE`, :data:`MOWLAVI_INTERCEPT`) could not be checked against the
-paper offline: they are settings (``[context] mowlavi_slope``/``mowlavi_intercept``),
-and the reader returns whatever the run used.
+fainter than it (larger M_G) at a given colour are YSO candidates. The one definition of its
+coefficients is :class:`engine.config.ContextConfig` (``mowlavi_slope``,
+``mowlavi_intercept``; :data:`MOWLAVI_SLOPE`, :data:`MOWLAVI_INTERCEPT` are its defaults,
+also used by the GUI's synthetic stores). M_G = 2.5 (BP-RP) - 1 could not be checked
+against Mowlavi et al. 2018 offline (no copy of the paper's text was reachable); the reader
+returns whatever the run used.
 """
 from __future__ import annotations
 
@@ -16,10 +18,12 @@ import logging
 
 import numpy as np
 
+from ..config import ContextConfig
+
 logger = logging.getLogger(__name__)
 
-MOWLAVI_SLOPE = 2.5        # mag of M_G per mag of BP-RP
-MOWLAVI_INTERCEPT = -1.0   # M_G at BP-RP = 0
+MOWLAVI_SLOPE = ContextConfig.mowlavi_slope          # mag of M_G per mag of BP-RP
+MOWLAVI_INTERCEPT = ContextConfig.mowlavi_intercept  # M_G at BP-RP = 0
 
 #: Gaia DR3 field stars for the background: bright, precise parallaxes (cached query).
 BACKGROUND_FILTERS = {"Plx": ">5", "RPlx": ">20", "Gmag": "<15"}

@@ -133,8 +133,11 @@ class Analysis:
     fit: dusty.FitResult | None
 
 
-def analyse(xm: XMatch, ebv: float, ebv_source: str, cfg) -> Analysis:
-    """HR position, dereddened SED, alpha_IR and the dust-shell fit of one object."""
+def analyse(xm: XMatch, ebv: float, ebv_source: str, cfg, family: str = "dusty") -> Analysis:
+    """HR position, dereddened SED, alpha_IR and the dust-shell fit of one object.
+
+    ``family``: the grid family of the run (:func:`engine.context.dusty.grid_family`).
+    """
     g, bp, rp = xm.mag[:3]
     m_g = float(hr.absolute_g(g, xm.distance_pc))
     ext = None
@@ -146,19 +149,25 @@ def analyse(xm: XMatch, ebv: float, ebv_source: str, cfg) -> Analysis:
             xm.flag(ContextStatus.EXTINCTION_FALLBACK,
                     "E(B-V) from the 2-D Burstein-Heiles map (whole line of sight)")
     table = sed.build_sed(xm.mag[3:], xm.mag_err[3:], ext)
-    fit = _fit(xm, table, cfg)
+    fit = _fit(xm, table, cfg, family)
     return Analysis(m_g, float(bp - rp), table, fit)
 
 
-def _fit(xm: XMatch, table: dict, cfg) -> dusty.FitResult | None:
+def _chemistries(cfg, chemistry: str) -> list[str]:
+    """Dust chemistries to try: the config's, else the object's, else both (best fit)."""
+    if cfg.grid in ("oxygen", "carbon"):
+        return [dusty.chemistry_of(cfg.grid)]
+    return [dusty.chemistry_of(chemistry)] if chemistry else ["O", "C"]
+
+
+def _fit(xm: XMatch, table: dict, cfg, family: str) -> dusty.FitResult | None:
     if not np.isfinite(xm.distance_pc):
         xm.flag(ContextStatus.FIT_FAILED, "no dust-shell fit: no distance")
         return None
-    names = [cfg.grid] if cfg.grid in ("oxygen", "carbon") else (
-        [dusty.grid_for(xm.chemistry)] if xm.chemistry else ["oxygen", "carbon"])
     best = None
-    for name in names:
-        kappa = cfg.kappa10_carbon if name == "carbon" else cfg.kappa10_silicate
+    for chem in _chemistries(cfg, xm.chemistry):
+        name = dusty.GRID_KEY[(family, chem)]
+        kappa = cfg.kappa10_carbon if chem == "C" else cfg.kappa10_silicate
         try:
             res = dusty.fit_sed(table["lam_flam"], table["lam_flam_err"], sed.WAVELENGTH_UM,
                                 xm.distance_pc, dusty.load_grid(name), kappa10=kappa,

@@ -12,6 +12,8 @@ from . import hr
 logger = logging.getLogger(__name__)
 
 FIT_KEYS = ("teff", "lum_lsun", "tau10", "t_inner", "r_in_cm", "mdot_dust", "mdot_total", "chi2")
+#: Per-fit datasets a store written before they existed lacks (read as NaN).
+OPTIONAL_FIT_KEYS = ("kappa10",)
 
 
 def _open(store):
@@ -47,6 +49,9 @@ def _record(st: Store, i: int) -> dict:
     if grid:
         fit = {k: float(_one(st, f"fit_{k}", i)) for k in FIT_KEYS}
         fit["grid"] = grid
+        fit["grid_note"] = str(attrs.get("grid_note", ""))
+        for k in OPTIONAL_FIT_KEYS:
+            fit[k] = float(_one(st, f"fit_{k}", i)) if st.has(f"context/fit_{k}") else np.nan
         fit["model_wavelength_um"] = st.read("context/model_wavelength_um")
         fit["model_lam_flam"] = _one(st, "fit_model_lam_flam", i)
     sed = {"band": list(attrs["sed_bands"]), "wavelength_um": st.read("context/sed_wavelength_um"),

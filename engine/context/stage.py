@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 
 STAGE = "context"
 FIT_FIELDS = ("teff", "lum_lsun", "tau10", "t_inner", "r_in_cm", "mdot_dust", "mdot_total",
-              "chi2", "n_bands")
+              "chi2", "n_bands", "kappa10")
 
 
 def _read_inputs(store_path) -> dict:
@@ -53,6 +53,8 @@ def run_context(store_path, cfg: ContextConfig = ContextConfig()) -> StageGen:
     Returns a dict of counts.
     """
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    family, grid_note = dusty.grid_family(cfg.grid_family)
+    logger.info("context: %s", grid_note)
     inp = _read_inputs(store_path)
     objs = inp["objects"]
     rows, reasons = selection.select(inp["ranks"], inp["scores"], objs["class"], inp["n"],
@@ -80,11 +82,13 @@ def run_context(store_path, cfg: ContextConfig = ContextConfig()) -> StageGen:
                            streak)
             client.offline = True
         ebv, src = _ebv(xm, ext_map, float(objs["ra"][row]), float(objs["dec"][row]))
-        results.append((xm, ebv, src, analyse(xm, ebv, src, cfg)))
+        results.append((xm, ebv, src, analyse(xm, ebv, src, cfg, family)))
         yield Progress(STAGE, i + 1, total, str(objs["id"][row]), "obj")
     background = _background(client, cfg)
-    arrays = _to_arrays(rows, reasons, objs["id"], results, background)
-    attrs = _attrs(cfg, ext_map, client, synthetic)
+    arrays = _to_arrays(rows, reasons, objs["id"], results, background,
+                        dusty.load_grid(dusty.GRID_KEY[(family, "O")]).wavelength_um)
+    attrs = _attrs(cfg, ext_map, client, synthetic) | {"grid_family": family,
+                                                        "grid_note": grid_note}
     with Store(store_path, "a") as st:
         st.write_group(STAGE, arrays, attrs)
         st.record_run(STAGE, "ok", config_hash=config_hash(cfg), started=started,
@@ -125,10 +129,10 @@ def _background(client: VizierClient | None, cfg: ContextConfig) -> dict | None:
     return None if table is None else hr.background_from_table(table)
 
 
-def _to_arrays(rows, reasons, ids, results, background) -> dict[str, np.ndarray]:
+def _to_arrays(rows, reasons, ids, results, background, wl) -> dict[str, np.ndarray]:
+    """``wl``: the wavelengths (micron) the fitted model spectra are stored at."""
     xms = [r[0] for r in results]
     an: list[Analysis] = [r[3] for r in results]
-    wl = dusty.load_grid("oxygen").wavelength_um
     out = {
         "row": np.asarray(rows, np.int64), "selection": reasons, "id": ids[rows],
         "status": np.array([int(x.status) for x in xms], np.uint32),
@@ -186,8 +190,8 @@ def _attrs(cfg: ContextConfig, ext_map, client, synthetic: bool) -> dict:
         "offline": bool(client.offline) if client else True,
         "mowlavi": {"slope": cfg.mowlavi_slope, "intercept": cfg.mowlavi_intercept},
         "r_in_method": "optically thin equilibrium, R_in = R*/2 (Teff/T_in)^2.5, R_in ~ L^1/2",
-        "kappa10_cm2_g": {"silicates": cfg.kappa10_silicate,
-                          "amorphous-carbon": cfg.kappa10_carbon},
+        "kappa10_cm2_g": {"O": cfg.kappa10_silicate, "C": cfg.kappa10_carbon},
+        "kappa10_sources": dict(dusty.KAPPA_SOURCES),
         "status_flags": {f.name: int(f.value) for f in ContextStatus if f.value},
     }
 

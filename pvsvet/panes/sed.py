@@ -20,7 +20,8 @@ FIT_PARAMS = (("teff", "T<sub>eff</sub>", "K", "{:.0f}"), ("lum", "L", "L<sub>�
               ("t_inner", "T<sub>in</sub>", "K", "{:.0f}"), ("r_in", "R<sub>in</sub>", "cm", "{:.3g}"),
               ("mdot", "Ṁ<sub>dust</sub>", "M<sub>☉</sub>/yr", "{:.2e}"),
               ("mdot_total", "Ṁ<sub>gas+dust</sub>", "M<sub>☉</sub>/yr", "{:.2e}"),
-              ("chi2", "χ²", "", "{:.3g}"), ("grid", "grid", "", "{}"))
+              ("chi2", "χ²", "", "{:.3g}"), ("grid", "grid", "", "{}"),
+              ("kappa10", "κ<sub>10 µm</sub>", "cm²/g", "{:.3g}"))
 _ALIASES = {"teff": ("teff", "Teff", "T_eff"), "lum": ("lum_lsun", "lum", "L", "luminosity"),
             "tau10": ("tau10", "tau", "tau_10"), "r_in": ("r_in_cm", "r_in", "R_in"),
             "mdot": ("mdot_dust", "mdot", "Mdot"), "chi2": ("chi2", "chisq"),
@@ -111,7 +112,9 @@ def fit_text(fit: dict, alpha_ir: float | None) -> str:
         parts.append(f"{label} = {fmt.format(val)} {unit}".strip())
     if alpha_ir is not None and np.isfinite(alpha_ir):
         parts.append(f"α<sub>IR</sub> = {alpha_ir:.2f}")
-    return " · ".join(parts)
+    # the paper fits GRAMS: say why another grid was used (the stage's note)
+    note = "" if str(_get(fit, "grid") or "").startswith("grams") else fit.get("grid_note", "")
+    return " · ".join(parts) + (f"<br>{note}" if note else "")
 
 
 class SEDPane(QWidget):
