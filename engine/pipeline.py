@@ -40,6 +40,7 @@ from . import config as C
 from .errors import PvsvetError, StageError
 from .progress import Progress, StageGen
 from .store import Store, utc_now
+from .workcache import locked_stage
 
 logger = logging.getLogger(__name__)
 
@@ -292,6 +293,7 @@ class _LazyExecutor:
             self.made = None
 
 
+@locked_stage("run")
 def run_pipeline(store_path, config: C.Config | None = None, stages=None, executor=None,
                  force: bool = False) -> StageGen:
     """Run the stale stages in graph order, yielding their :class:`Progress`.

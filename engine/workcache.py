@@ -151,6 +151,7 @@ def _acquire(path: Path, store_path: Any, stage: str) -> int | None:
     except ImportError:                     # no flock on this platform: no lock
         return None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)   # ingest may create the store's folder
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
         raise StageError(f"{path}: cannot create the store's lock file "

@@ -12,6 +12,7 @@ from ..config import ScoreConfig, config_hash, to_dict
 from ..errors import StageError
 from ..progress import Progress, StageGen
 from . import stats
+from ..workcache import locked_stage
 from .features import FOREST_SPACES, SPACE_NAMES, Features, load_features
 from .foldstats import ensure_fold_stats
 from .runner import run_forests
@@ -60,6 +61,7 @@ def _up_to_date(store_path, cfg: ScoreConfig, chash: str) -> bool:
                 and set(run.get("spaces", [])) >= set(cfg.spaces))
 
 
+@locked_stage("score")
 def score(store_path, cfg: ScoreConfig | None = None, use_labels: bool = False,
           force: bool = False) -> StageGen:
     """Score every object with isolation forests; write ``/scores/<space>``.

@@ -12,6 +12,7 @@ from ..errors import StageError
 from ..progress import Progress, StageGen
 from ..store import Store
 from . import dusty, hr, sed, selection
+from ..workcache import locked_stage
 from .crossmatch import CATALOGS, PHOT_BANDS, NotCached, QueryFailed, VizierCache, VizierClient
 from .extinction import ExtinctionMap
 from .objects import Analysis, ContextStatus, XMatch, analyse, crossmatch_object, synthetic_object
@@ -45,6 +46,7 @@ def cache_root(store_path, cfg: ContextConfig) -> Path:
     return Path(cfg.cache_dir) if cfg.cache_dir else Path(str(store_path) + ".cache")
 
 
+@locked_stage("context")
 def run_context(store_path, cfg: ContextConfig = ContextConfig()) -> StageGen:
     """Cross-match, extinction, SED, dust-shell fit and HR data of the selected objects.
 

@@ -77,6 +77,7 @@ def cli(args: argparse.Namespace) -> int:
 
 def _catalog(args) -> dict:
     from ..store import Store
+    from ..workcache import stage_lock
     from .fetch_catalog import Region, fetch_catalog
     from .fetch_queue import FetchQueue
 
@@ -87,11 +88,12 @@ def _catalog(args) -> dict:
              "dec": float(cat.dec[i]), "period": float(cat.period[i]),
              "class": str(cat.cls[i]), **{k: float(v[i]) for k, v in features.items()}}
             for i in range(len(cat))]
-    Store.open_or_create(args.store).close()
-    with FetchQueue(args.store) as q:
-        added = q.add(rows)
-        q.set_info("catalog", cat.path)
-        out = q.summary()
+    with stage_lock(args.store, "fetch catalog"):
+        Store.open_or_create(args.store).close()
+        with FetchQueue(args.store) as q:
+            added = q.add(rows)
+            q.set_info("catalog", cat.path)
+            out = q.summary()
     out.pop("failures")
     out.update(rows=len(rows), added=added, source=cat.path)
     return out

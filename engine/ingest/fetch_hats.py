@@ -24,6 +24,7 @@ from ..errors import IngestError
 from ..progress import Progress, StageGen
 from ..store import Store
 from .bands import fid_codes
+from ..workcache import locked_stage
 from .fetch_lightcurves import STAGE, FetchConfig, FetchFailed, _store_batch
 from .fetch_queue import FetchQueue
 from .formats import RawObject
@@ -94,6 +95,7 @@ def _combine(row, hit: list[int], cols: dict, catflags_mask: int):
     return raw, oids
 
 
+@locked_stage("fetch --hats")
 def fetch_hats(store_path: str | os.PathLike, hats_path: str, cfg: FetchConfig | None = None,
                retry_failed: bool = False, ingest_cfg: IngestConfig | None = None,
                scheduler: str = "", dask_local: int = 2, chunk: int = 50_000) -> StageGen:

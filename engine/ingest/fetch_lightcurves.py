@@ -36,6 +36,7 @@ from ..errors import IngestError
 from ..progress import Progress, StageGen
 from ..store import Store
 from .bands import band_codes
+from ..workcache import locked_stage
 from .catalog import Catalog
 from .formats import RawObject, _to_mjd
 from .quality import clean
@@ -204,6 +205,7 @@ def fetch_lightcurves(store_path: str | os.PathLike, cfg: FetchConfig | None = N
     return _run(store_path, cfg, retry_failed, ingest_cfg)
 
 
+@locked_stage("fetch lightcurves")
 def _run(store_path, cfg: FetchConfig, retry_failed: bool, ingest_cfg: IngestConfig) -> StageGen:
     import requests  # heavy: only when fetching
 

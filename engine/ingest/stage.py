@@ -21,6 +21,7 @@ from ..errors import IngestError
 from ..progress import Progress, StageGen, Throttle
 from ..store import Status, Store
 from .catalog import Catalog, read_catalog
+from ..workcache import locked_stage
 from .formats import RawObject, expand_paths, reader_for
 from .quality import Cleaned, check_period, clean, iau_name
 from .report import IngestReport
@@ -88,6 +89,7 @@ def ingest(store_path: str | os.PathLike, catalog: str | os.PathLike | None = No
                 cfg, unmatched, report_path)
 
 
+@locked_stage("ingest")
 def _run(store_path, catalog, lightcurves, read, columns, class_map, catalog_format,
          cfg: IngestConfig, unmatched: str, report_path) -> StageGen:
     t0, started = time.perf_counter(), datetime.now(timezone.utc).isoformat(timespec="seconds")

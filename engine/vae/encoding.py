@@ -21,6 +21,7 @@ from ..config import VAEConfig, to_dict
 from ..errors import StageError
 from ..progress import Progress, StageGen, Throttle
 from ..store import Store
+from ..workcache import locked_stage
 from . import nets, serial
 from .data import (encodable_rows, finite_rows, interp_info, phase_shifts, read_curves,
                    rotate)
@@ -142,6 +143,7 @@ def residual(y_nn: np.ndarray, y_gp: np.ndarray, std_gp: np.ndarray) -> np.ndarr
     return (((y_nn - y_gp) / std) ** 2).mean(axis=2).astype("f4")
 
 
+@locked_stage("encode")
 def encode(store_path: str | Path, cfg: VAEConfig | None = None, executor=None) -> StageGen:
     """Encode every interpolated object with the stored model and write ``/vae``.
 
