@@ -25,6 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--screenshot", metavar="PNG", help="render the window to PNG and exit")
     p.add_argument("--select", metavar="ID", help="with --screenshot: the object to show")
     p.add_argument("--settings", metavar="INI", help="settings file (default: the user's)")
+    p.add_argument("--author", metavar="NAME", help="record labels as NAME (kept in the "
+                   "settings, as Edit ▸ Label author does; default: $PVSVET_AUTHOR, else "
+                   "the login name, as for pvsvet-engine label)")
     p.add_argument("-v", "--verbose", action="count", default=0)
     return p
 
@@ -127,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = make_settings(args.settings)
     window = MainWindow(AppState(), settings)
+    if args.author is not None and args.author.strip():
+        window.menus.set_author(args.author)
     store, is_demo = choose_store(args, settings)
     if args.screenshot and not store.exists():
         # a screenshot never builds the demo, and a message box would wait for a click

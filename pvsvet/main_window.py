@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (QAbstractSpinBox, QApplication, QComboBox, QDockW
 
 from engine.errors import PvsvetError
 
+from .interop import Interop
 from .menus import MenuHooks, Menus
 from .panes.anomaly_table import AnomalyTablePane
 from .panes.hr import HRPane
@@ -54,6 +55,8 @@ class MainWindow(QMainWindow):
             reset_layout=self.reset_layout,
             view_actions=[d.toggleViewAction() for d in self.docks.values()],
             settings=self.settings))
+        self.interop = Interop(self, state, self.table.table, lambda: {
+            d.windowTitle(): d.widget() for d in self.findChildren(QDockWidget)})
         self._default_state = self.saveState()
         self._retry = QTimer(self, singleShot=True, interval=500)
         self._retry.timeout.connect(self.refresh_panes)
@@ -186,6 +189,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt override)
         self.menus.shutdown()
+        self.interop.shutdown()
         self.save_settings()
         QApplication.instance().removeEventFilter(self)
         super().closeEvent(event)
