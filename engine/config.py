@@ -127,6 +127,8 @@ class ScoreConfig:
     aad_space: str = "cartesian"
     aad_prior_influence: float = 1.0
     aad_budget: float = 0.01     # fraction of objects the AAD margin q_tau sits at
+    demote_nonvariable: bool = True    # rank curves consistent with noise below the rest
+    variability_sigma_min: float = 5.0  # constant-model chi^2 significance that counts as variable
 
 
 @dataclass(frozen=True)

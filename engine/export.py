@@ -113,8 +113,9 @@ def _select(current: dict, index: dict, rank: np.ndarray, labels,
         return picked[:top] if top else picked
     if not top:
         return []
-    order = np.flatnonzero(rank)
-    order = order[np.argsort(rank[order], kind="stable")][:top]
+    from .anomaly.stats import rank_order
+
+    order = rank_order(rank)[:top]
     by_row = {index[i]: e for i, e in current.items() if i in index}
     return [(int(r), by_row.get(int(r))) for r in order]
 

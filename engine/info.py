@@ -156,6 +156,25 @@ def _objects_info(store: Store) -> dict[str, Any]:
     return out
 
 
+def _variability_info(store: Store) -> dict[str, Any]:
+    """How many curves are consistent with noise (constant-model significance below the
+    threshold of the last score run, else the default) and whether the rankings put them
+    last; {} before the fold statistics exist."""
+    from .config import ScoreConfig
+
+    if not store.has("foldstats/variability_sigma"):
+        return {}
+    sigma = np.asarray(store.read("foldstats/variability_sigma"), dtype=np.float64)
+    spaces = [f"scores/{k}" for k in store.group_keys("scores")] if store.has("scores") else []
+    used = next((store.attrs(g)["variability"] for g in spaces
+                 if isinstance(store.attrs(g).get("variability"), dict)), {})
+    sigma_min = float(used.get("variability_sigma_min", ScoreConfig().variability_sigma_min))
+    return {"n_not_variable": int((np.isfinite(sigma) & (sigma < sigma_min)).sum()),
+            "n_with_significance": int(np.isfinite(sigma).sum()),
+            "variability_sigma_min": sigma_min,
+            "ranked_last": bool(used.get("demote_nonvariable", False))}
+
+
 def collect(store_path: str | os.PathLike) -> dict[str, Any]:
     """Everything ``info`` reports, as a JSON-serialisable dict.
 
@@ -174,6 +193,9 @@ def collect(store_path: str | os.PathLike) -> dict[str, Any]:
             "file_size_mb": round(os.path.getsize(store_path) / 2 ** 20, 1),
         }
         out.update(_objects_info(store))
+        variability = _variability_info(store)
+        if variability:
+            out["variability"] = variability
         out["groups"] = {g: _group_info(store, g) for g in _group_names(store)}
         out["runs"] = [{k: r.get(k, "") for k in ("stage", "status", "started", "finished",
                                                    "config_hash")}
@@ -227,6 +249,13 @@ def format_text(info: dict[str, Any]) -> str:
         lines += ["classes:"] + _fmt_counts(info["classes"], n)
     if "ingest" in info:
         lines += ["ingest status:"] + _fmt_failures(info["ingest"], "  ")
+    if "variability" in info:
+        v = info["variability"]
+        lines.append(f"not significantly variable (constant-model chi^2 < "
+                     f"{v['variability_sigma_min']:g} sigma): {v['n_not_variable']:,d} of "
+                     f"{v['n_with_significance']:,d}"
+                     + ("; ranked last in every space" if v["ranked_last"] else
+                        "; not demoted in the rankings"))
     if "truth" in info:
         lines += [f"injected anomalies (ground truth): {info['truth']['n_anomalies']:,d}"]
         lines += _fmt_counts(info["truth"]["kinds"], n)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from engine.anomaly.stats import rank_order, ranks
 from engine.labels import RANK_PREFERENCE   # the space that ranks when none is chosen
 from engine.store import Status
 
@@ -74,6 +75,8 @@ COLUMNS = (
 ) + tuple((k, h, t) for k, (h, t, _) in OPTIONAL.items())
 COLUMN_KEYS = tuple(c[0] for c in COLUMNS)
 NO_LABEL = -1
+#: The flag of a curve whose constant-magnitude fit is within its errors
+NOT_VARIABLE = "not significantly variable"
 #: Short texts of the status flags the table shows (most serious first).
 FLAG_TEXT = ((Status.GP_FAILED, "GP failed"), (Status.GP_UNPHYSICAL, "⚠ unphysical GP"),
              (Status.REJECTED_CUT, "below cut"), (Status.FEW_POINTS, "few points"),
@@ -136,6 +139,8 @@ class Catalog:
     runs: dict[str, str] = field(default_factory=dict)   # space -> when it was scored (UTC)
     flags: np.ndarray = None               # uint32 engine.store.Status bits (ingest | GP)
     flag_msgs: np.ndarray = None           # bytes, the GP stage's reason per object
+    not_variable: np.ndarray = None        # bool, consistent with noise (ranked last)
+    variability_sigma: np.ndarray = None   # constant-model significance (NaN unknown)
     label_code: np.ndarray = None          # int16, index into label_names, -1 none
     label_names: list[str] = field(default_factory=list)
     extra: dict[str, np.ndarray] = field(default_factory=dict)
@@ -150,9 +155,11 @@ class Catalog:
             self.flags = np.zeros(n, dtype="u4")
         if self.label_code is None:
             self.label_code = np.full(n, NO_LABEL, dtype="i2")
+        if self.not_variable is None:
+            self.not_variable = np.zeros(n, bool)
         for space, score in self.scores.items():
             if space not in self.ranks:
-                self.ranks[space] = _ranks(score)
+                self.ranks[space] = ranks(score, self.not_variable).astype("i4")
         if self.rank_space not in self.scores:
             self.rank_space = self.default_space()
 
@@ -197,7 +204,10 @@ class Catalog:
             return self.label_names[code] if code >= 0 else ""
         if key == "flags":
             bits = int(self.flags[row])
-            return next((text for flag, text in FLAG_TEXT if bits & flag), "")
+            text = next((text for flag, text in FLAG_TEXT if bits & flag), "")
+            if self.not_variable[row]:
+                return f"{text}; {NOT_VARIABLE}" if text else NOT_VARIABLE
+            return text
         if key == "why":
             q, s = self.top_question(row)
             return f"{q} {s:.1f}" if q else ""
@@ -263,9 +273,16 @@ class Catalog:
 
     def flag_reason(self, row: int) -> str:
         """Why the object is flagged ('' if it is not)."""
-        if self.flag_msgs is None or not int(self.flags[row]):
-            return ""
-        return self.flag_msgs[row].decode("utf-8", "replace")
+        reasons = []
+        if self.flag_msgs is not None and int(self.flags[row]):
+            reasons.append(self.flag_msgs[row].decode("utf-8", "replace"))
+        if self.not_variable[row]:
+            sig = float(self.variability_sigma[row]) if self.variability_sigma is not None \
+                else float("nan")
+            reasons.append(f"{NOT_VARIABLE}: a constant magnitude fits the points within "
+                           f"their errors ({sig:.1f} sigma); ranked below the variable "
+                           "stars in every space")
+        return "\n".join(r for r in reasons if r)
 
     def object_id(self, row: int) -> str:
         return self.ids[row].decode("utf-8", "replace")
@@ -310,14 +327,6 @@ class Catalog:
 
     def class_names(self) -> list[str]:
         return [c.decode("utf-8", "replace") for c in np.unique(self.classes) if c]
-
-
-def _ranks(score: np.ndarray) -> np.ndarray:
-    """1 = highest score; 0 where NaN."""
-    rank = np.zeros(len(score), "i4")
-    ok = np.flatnonzero(np.isfinite(score))
-    rank[ok[np.argsort(-score[ok], kind="stable")]] = np.arange(1, len(ok) + 1)
-    return rank
 
 
 def _sort_key(arr: np.ndarray, descending: bool) -> np.ndarray:
@@ -365,8 +374,11 @@ class CatalogView:
 
     def _default_order(self) -> np.ndarray:
         cat = self.catalog
-        if len(cat) and np.isfinite(cat.score()).any():
-            return _sort_key(cat.score(), descending=True)
+        if len(cat) and (cat.rank > 0).any():
+            # the engine's ranking (curves consistent with noise last), unranked after
+            first = rank_order(cat.rank)
+            rest = np.setdiff1d(np.arange(len(cat)), first, assume_unique=True)
+            return np.concatenate([first, rest])
         return np.arange(len(cat))
 
     def set_rank_space(self, space: str) -> None:

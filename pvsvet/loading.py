@@ -75,7 +75,18 @@ def load_catalog(path: Path, wait: float = 5.0) -> tuple[Catalog, set[str]]:
             cat.vet_surprise[~np.isfinite(cat.score("vetting"))] = np.nan   # unscored rows
         if s.has("interp/status_msg"):
             cat.flag_msgs = s.read("interp/status_msg")[:n]
+        _read_variability(s, cat, spaces, n)
     return cat, groups
+
+
+def _read_variability(s: Store, cat: Catalog, spaces: list[str], n: int) -> None:
+    """The engine's not-variable flag (same in every space) and the significance."""
+    flagged = next((f"scores/{sp}/not_variable" for sp in spaces
+                    if s.has(f"scores/{sp}/not_variable")), None)
+    if flagged:
+        cat.not_variable = _column(s, flagged, n, "u1").astype(bool)
+    if s.has("foldstats/variability_sigma"):
+        cat.variability_sigma = _column(s, "foldstats/variability_sigma", n)
 
 
 def _read_vetting(s: Store, cat: Catalog, n: int) -> None:

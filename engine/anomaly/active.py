@@ -75,8 +75,12 @@ def journal_known(store_path, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return rows, np.array([p[1] for p in pairs], dtype=np.int64)
 
 
-def active_stage(store_path, cfg: ScoreConfig, feats: Features) -> StageGen:
-    """Re-rank with AAD on the journal's labels; write ``/scores/active``."""
+def active_stage(store_path, cfg: ScoreConfig, feats: Features,
+                 demoted: np.ndarray | None = None) -> StageGen:
+    """Re-rank with AAD on the journal's labels; write ``/scores/active``.
+
+    ``demoted``: rows ranked last (curves consistent with noise, see
+    :func:`engine.anomaly.stats.ranks`)."""
     from ..store import Store
 
     # the AAD space, unless this run scored only the other one
@@ -103,8 +107,11 @@ def active_stage(store_path, cfg: ScoreConfig, feats: Features) -> StageGen:
              "normalisation": "score = (raw - min) / (max - min): 1.0 most anomalous",
              "settings": {"aad_trees": cfg.aad_trees, "aad_budget": cfg.aad_budget,
                           "aad_prior_influence": cfg.aad_prior_influence, "seed": cfg.seed}}
+    arrays = {"score": score, "rank": stats.ranks(score, demoted), "raw": raw}
+    if demoted is not None:
+        arrays["not_variable"] = np.asarray(demoted, np.uint8)
+        attrs["n_not_variable"] = int((demoted & np.isfinite(score)).sum())
     with Store(store_path, "a") as st:
-        st.write_group("scores/active", {"score": score, "rank": stats.ranks(score), "raw": raw},
-                       attrs)
+        st.write_group("scores/active", arrays, attrs)
     yield Progress("score-active", 1, 1, message, "fit")
     return {"space": space, "n_labels": int(len(rows)), "message": message}

@@ -85,6 +85,7 @@ def feedback_experiment(store_path, rounds: int = 5, per_round: int = 20,
     top ``rounds * per_round`` (space ``cfg.aad_space``). The journal is not touched.
     """
     from ..store import Store
+    from . import stats
     from .active import aad_scores
     from .features import load_features
 
@@ -95,6 +96,8 @@ def feedback_experiment(store_path, rounds: int = 5, per_round: int = 20,
         if not st.has(f"scores/{space}"):
             raise StageError(f"{st.path}: no /scores/{space} (run pvsvet-engine score first)")
         plain_rank = st.read(f"scores/{space}/rank")
+        flag = f"scores/{space}/not_variable"
+        demoted = st.read(flag).astype(bool) if st.has(flag) else None
     feats = load_features(store_path, cfg.last_angle)
     rows = np.flatnonzero(feats.valid_for(space))
     X, t = feats.space(space)[rows], truth[rows]
@@ -108,7 +111,8 @@ def feedback_experiment(store_path, rounds: int = 5, per_round: int = 20,
         inspected += new
         per_round_found.append(int(t[new].sum()))
         known = np.array(inspected)
-        order = np.argsort(-aad_scores(X, known, np.where(t[known], 1, -1), cfg), kind="stable")
+        aad = aad_scores(X, known, np.where(t[known], 1, -1), cfg)
+        order = stats.rank_order(stats.ranks(aad, None if demoted is None else demoted[rows]))
     plain_found = int((truth & (plain_rank > 0) & (plain_rank <= budget)).sum())
     return {"space": space, "inspected": len(inspected), "rounds": rounds,
             "per_round": per_round, "found_with_feedback": int(sum(per_round_found)),

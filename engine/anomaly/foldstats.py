@@ -39,7 +39,15 @@ Each is the median over the two bands (g, r). Four more, for the vetting questio
     0.2: ~0.3 for a rounded (V- or U-shaped) minimum, ~0.8 for a box (a total eclipse
     of a small body, a transit). Band mean.
 
-Rows without a GP curve are NaN.
+``variability_sigma``
+    Is it variable at all? The chi^2 of the constant (error-weighted mean) model of the
+    raw magnitudes, summed over the two bands, against its degrees of freedom (points
+    minus one per band), as the Gaussian-equivalent significance: the z with
+    P(N(0,1) > z) = P(chi^2_dof > chi^2) (:func:`chi2_sigma`). Pure noise under its
+    own errors gives ~N(0,1); a star that varies well above its errors gives tens or
+    hundreds. It needs no GP curve (NaN only without points).
+
+Rows without a GP curve are NaN (all but ``variability_sigma``).
 
 :func:`ensure_fold_stats` keeps them in the store's ``/foldstats`` group, tagged with
 the ``write_id`` of the ``/interp`` they were computed from, so a score run
@@ -61,7 +69,7 @@ from ..store import Store
 logger = logging.getLogger(__name__)
 
 NAMES = ("fold_outlier_frac", "fold_scatter", "variability", "fade_run", "brightening_run",
-         "band_corr", "dip_flatness")
+         "band_corr", "dip_flatness", "variability_sigma")
 OUTLIER_SIGMA = 4.0
 #: consecutive points summed by fade_run (weeks at ZTF cadence) and brightening_run (days)
 FADE_RUN = 15
@@ -137,6 +145,7 @@ def _chunk_stats(curves, period, obj, time, mag, err, band) -> dict[str, np.ndar
     ok = (band < 2) & np.isfinite(mag) & np.isfinite(err) & (err > 0)
     ok &= np.isfinite(period[obj]) & (period[obj] > 0)
     obj, time, mag, err, band = obj[ok], time[ok], mag[ok], err[ok], band[ok].astype(np.int64)
+    sigma = constant_model_sigma(obj * 2 + band, mag, err, m)
     pos = fold(time, period[obj]) * n_phase
     i0 = np.floor(pos).astype(np.int64) % n_phase
     w = pos - np.floor(pos)
@@ -171,7 +180,47 @@ def _chunk_stats(curves, period, obj, time, mag, err, band) -> dict[str, np.ndar
         run = _max_run(sign * z, group, n_groups, width)
         run = np.where(count >= width, run, np.nan).reshape(m, 2)
         out[name] = np.fmax(run[:, 0], run[:, 1])            # NaN only where both are
-    return {**out, **shape}
+    return {**out, **shape, "variability_sigma": sigma}
+
+
+def constant_model_sigma(group: np.ndarray, mag: np.ndarray, err: np.ndarray,
+                         m: int) -> np.ndarray:
+    """Per object (``group`` = object * 2 + band), the significance of its departure
+    from a constant magnitude per band: chi^2 of the error-weighted mean model summed
+    over the bands with >= 2 points, against points - 1 per band (:func:`chi2_sigma`)."""
+    n_groups = 2 * m
+    w = 1.0 / err ** 2
+    sw = np.bincount(group, weights=w, minlength=n_groups)
+    count = np.bincount(group, minlength=n_groups)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.bincount(group, weights=w * mag, minlength=n_groups) / sw
+    chi2 = np.bincount(group, weights=w * (mag - mean[group]) ** 2, minlength=n_groups)
+    used = count >= 2
+    chi2 = np.where(used, chi2, 0.0).reshape(m, 2).sum(axis=1)
+    dof = np.where(used, count - 1, 0).reshape(m, 2).sum(axis=1)
+    return chi2_sigma(chi2, dof)
+
+
+def chi2_sigma(chi2: np.ndarray, dof: np.ndarray) -> np.ndarray:
+    """Gaussian-equivalent significance of chi^2 values with ``dof`` degrees of freedom:
+    z = -Phi^-1(P(chi^2_dof > chi2)), computed from log P so that it stays exact far in
+    the tail (scipy's chi2.logsf and ndtri_exp). Where log P underflows (-inf; chi^2
+    thousands of times its dof) the Wilson-Hilferty cube-root normal approximation takes
+    over, which is accurate to well under a sigma there. NaN where dof < 1."""
+    from scipy.special import ndtri_exp
+    from scipy.stats import chi2 as chi2_dist
+
+    chi2, dof = np.asarray(chi2, np.float64), np.asarray(dof, np.float64)
+    out = np.full(chi2.shape, np.nan)
+    ok = (dof >= 1) & np.isfinite(chi2)
+    logp = chi2_dist.logsf(chi2[ok], dof[ok])
+    z = -ndtri_exp(np.minimum(logp, 0.0))
+    bad = ~np.isfinite(z)
+    if bad.any():
+        k = dof[ok][bad]
+        z[bad] = ((chi2[ok][bad] / k) ** (1 / 3) - (1 - 2 / (9 * k))) / np.sqrt(2 / (9 * k))
+    out[ok] = z
+    return out
 
 
 def _max_run(z: np.ndarray, group: np.ndarray, n_groups: int, width: int) -> np.ndarray:

@@ -16,6 +16,7 @@ from ..workcache import locked_stage
 from .features import FOREST_SPACES, SPACE_NAMES, Features, load_features
 from .foldstats import ensure_fold_stats
 from .runner import run_forests
+from .vetting import NEEDS as VETTING_NEEDS
 
 logger = logging.getLogger(__name__)
 
@@ -82,11 +83,8 @@ def score(store_path, cfg: ScoreConfig | None = None, use_labels: bool = False,
     """
     cfg = cfg or ScoreConfig()
     _check(cfg)
-    fold = None
-    if "vetting" in cfg.spaces:
-        fold = yield from ensure_fold_stats(store_path)
-    elif "diagnostic" in cfg.spaces:
-        fold = yield from ensure_fold_stats(store_path, need=("fold_outlier_frac",))
+    fold = yield from _fold_stats(store_path, cfg)
+    demoted = _demoted(fold, cfg)
     yield Progress("score", 0, 0, "reading features", "forest")
     feats = load_features(store_path, cfg.last_angle)
     ihash = input_hash(feats)
@@ -95,11 +93,58 @@ def score(store_path, cfg: ScoreConfig | None = None, use_labels: bool = False,
     if not force and _up_to_date(store_path, cfg, chash):
         result["skipped"] = "forest scores up to date (same settings and inputs)"
     else:
-        result.update((yield from _plain(store_path, cfg, feats, ihash, chash, fold)))
+        result.update((yield from _plain(store_path, cfg, feats, ihash, chash, fold, demoted)))
     if use_labels:
         from .active import active_stage
-        result["active"] = yield from active_stage(store_path, cfg, feats)
+        result["active"] = yield from active_stage(store_path, cfg, feats, demoted)
     return result
+
+
+def _fold_stats(store_path, cfg: ScoreConfig) -> StageGen:
+    """The fold statistics this run needs (None when none): all of them for the vetting
+    space, the outlier fraction for the diagnostic one, and the variability significance
+    for the demotion of curves consistent with noise. The spaces that need them fail
+    without /interp; the demotion alone is left out there (nothing to say it is noise)."""
+    need: tuple[str, ...] = ()
+    if "vetting" in cfg.spaces:
+        need = VETTING_NEEDS
+    elif "diagnostic" in cfg.spaces:
+        need = ("fold_outlier_frac",)
+    if cfg.demote_nonvariable and _has_fold_inputs(store_path):
+        need += ("variability_sigma",)
+    return (yield from ensure_fold_stats(store_path, need=need)) if need else None
+
+
+def _has_fold_inputs(store_path) -> bool:
+    from ..store import Store
+
+    with Store(store_path, "r") as st:
+        return st.has("interp/mean") and st.has("lightcurves/offsets")
+
+
+def _demoted(fold: dict | None, cfg: ScoreConfig):
+    """Rows ranked last in every space (curves consistent with noise), or None."""
+    if not cfg.demote_nonvariable or not fold:
+        return None
+    return stats.not_variable(fold.get("variability_sigma"), cfg.variability_sigma_min)
+
+
+def _variability_attrs(cfg: ScoreConfig, demoted, valid) -> dict:
+    """What the demotion did, for the attrs of every space."""
+    n = None if demoted is None else int((demoted & valid).sum())
+    return {"demote_nonvariable": bool(cfg.demote_nonvariable and demoted is not None),
+            "variability_sigma_min": float(cfg.variability_sigma_min),
+            "n_not_variable": n,
+            "source": "/foldstats/variability_sigma (constant-model chi^2, Gaussian sigma)"
+            if demoted is not None else "not computed (no /interp or demotion off)"}
+
+
+def _rank_arrays(score, demoted) -> dict:
+    """The ranking arrays every space stores: rank (noise last) and the flag."""
+    out = {"rank": stats.ranks(score, demoted)}
+    if demoted is not None:
+        out["not_variable"] = np.asarray(demoted, np.uint8)
+    return out
 
 
 def _jobs(cfg: ScoreConfig, feats: Features) -> dict:
@@ -115,7 +160,7 @@ def _jobs(cfg: ScoreConfig, feats: Features) -> dict:
     return jobs
 
 
-def _plain(store_path, cfg, feats, ihash, chash, fold=None) -> StageGen:
+def _plain(store_path, cfg, feats, ihash, chash, fold=None, demoted=None) -> StageGen:
     from ..store import Store
 
     started = time.time()
@@ -130,9 +175,10 @@ def _plain(store_path, cfg, feats, ihash, chash, fold=None) -> StageGen:
     groups, figures = {}, {"forest_seconds": round(forest_s, 2)}
     for space in cfg.spaces:
         if space == "vetting":
-            groups[space] = yield from _vetting_group(store_path, cfg, feats, fold, classes)
+            groups[space] = yield from _vetting_group(store_path, cfg, feats, fold, classes,
+                                                      demoted)
         else:
-            groups[space] = _space_group(space, cfg, feats, results, classes)
+            groups[space] = _space_group(space, cfg, feats, results, classes, demoted)
         figures[space] = {k: groups[space][1][k] for k in ("convergence", "timing", "class_mix")}
     with Store(store_path, "a") as st:
         for space, (arrays, attrs) in groups.items():
@@ -143,7 +189,7 @@ def _plain(store_path, cfg, feats, ihash, chash, fold=None) -> StageGen:
     return figures
 
 
-def _space_group(space, cfg, feats, results, classes):
+def _space_group(space, cfg, feats, results, classes, demoted=None):
     main = results[(space, "main")]
     n = len(feats.valid)
     valid = feats.valid_for(space)
@@ -157,7 +203,8 @@ def _space_group(space, cfg, feats, results, classes):
         "n_scored": int(valid.sum()), "n_excluded": int((~valid).sum()),
         "timing": {"fit_s": round(main["fit_s"], 2), "score_s": round(main["score_s"], 2)},
         "class_statistics": stats.class_statistics(score, classes),
-        "class_mix": stats.class_mix(score, classes, cfg.top_overlap),
+        "class_mix": stats.class_mix(score, classes, cfg.top_overlap, demoted),
+        "variability": _variability_attrs(cfg, demoted, valid),
         "convergence": {"checked": False},
     }
     if space == "residual":
@@ -176,8 +223,9 @@ def _space_group(space, cfg, feats, results, classes):
         raw2 = np.full(n, np.nan)
         raw2[valid] = 2.0 ** (-(main["sums"] + twin["sums"]) / (2 * main["norm"]))
         attrs["convergence"] = {"checked": True, **stats.convergence(
-            score, stats.normalise(raw2), cfg.n_estimators, cfg.top_k, cfg.top_overlap)}
-    arrays = {"score": score.astype(np.float64), "rank": stats.ranks(score),
+            score, stats.normalise(raw2), cfg.n_estimators, cfg.top_k, cfg.top_overlap,
+            demoted)}
+    arrays = {"score": score.astype(np.float64), **_rank_arrays(score, demoted),
               "raw": raw.astype(np.float64),
               # the matrix the forest scored (columns: attrs "features"), so a viewer plots
               # these numbers instead of recomputing them (float32: plotting precision)
@@ -185,7 +233,7 @@ def _space_group(space, cfg, feats, results, classes):
     return arrays, attrs
 
 
-def _vetting_group(store_path, cfg, feats, fold, classes) -> StageGen:
+def _vetting_group(store_path, cfg, feats, fold, classes, demoted=None) -> StageGen:
     from ..store import Store
     from . import vetting
 
@@ -202,7 +250,7 @@ def _vetting_group(store_path, cfg, feats, fold, classes) -> StageGen:
     raw, question = vetting.combine(surprise, valid)
     score = stats.normalise(raw)
     counts = {q: int((question == i).sum()) for i, q in enumerate(vetting.QUESTION_NAMES)}
-    top = stats.top_rows(score, cfg.top_overlap)
+    top = stats.top_rows(score, cfg.top_overlap, demoted)
     attrs = {
         "space": "vetting", "features": vetting.QUESTION_NAMES,
         "questions": vetting.QUESTIONS, "note": vetting.NOTE,
@@ -216,13 +264,14 @@ def _vetting_group(store_path, cfg, feats, fold, classes) -> StageGen:
         "n_scored": int(valid.sum()), "n_excluded": int((~valid).sum()),
         "timing": {"fit_s": 0.0, "score_s": round(seconds, 2)},
         "class_statistics": stats.class_statistics(score, classes),
-        "class_mix": stats.class_mix(score, classes, cfg.top_overlap),
+        "class_mix": stats.class_mix(score, classes, cfg.top_overlap, demoted),
+        "variability": _variability_attrs(cfg, demoted, valid),
         "question_counts": {"flagged (p < 0.1)": counts,
                             f"top{cfg.top_overlap}": {q: int((question[top] == i).sum())
                                                       for i, q in enumerate(vetting.QUESTION_NAMES)}},
         "convergence": {"checked": False, "note": "no forest: the tail probabilities are exact"},
     }
-    arrays = {"score": score.astype(np.float64), "rank": stats.ranks(score),
+    arrays = {"score": score.astype(np.float64), **_rank_arrays(score, demoted),
               "raw": raw.astype(np.float64), "question": question,
               "surprise": surprise.astype(np.float32)}
     return arrays, attrs

@@ -27,25 +27,49 @@ def minmax(raw: np.ndarray) -> np.ndarray:
     return (raw - lo) / (hi - lo) if hi > lo else np.where(np.isfinite(raw), 1.0, np.nan)
 
 
-def ranks(score: np.ndarray) -> np.ndarray:
-    """Rank 1 = highest score; ties by row order; 0 where the score is NaN."""
+def ranks(score: np.ndarray, demoted: np.ndarray | None = None) -> np.ndarray:
+    """Rank 1 = highest score; ties by row order; 0 where the score is NaN.
+
+    ``demoted``: (N,) bool, rows ranked below every row that is not (in score order
+    among themselves): the curves consistent with noise (:func:`not_variable`), so that
+    every space's ranking, top-N list and recall counts them last. Every rank of the
+    engine comes from here.
+    """
+    score = np.asarray(score, dtype=np.float64)
     ok = np.isfinite(score)
     rows = np.flatnonzero(ok)
-    order = rows[np.lexsort((rows, -score[rows]))]
+    low = np.zeros(len(rows), bool) if demoted is None else np.asarray(demoted, bool)[rows]
+    order = rows[np.lexsort((rows, -score[rows], low))]
     out = np.zeros(len(score), dtype=np.int64)
     out[order] = np.arange(1, len(order) + 1)
     return out
 
 
-def top_rows(score: np.ndarray, k: int) -> np.ndarray:
-    """Rows of the k highest finite scores, best first."""
-    r = ranks(score)
-    rows = np.flatnonzero(r)
-    return rows[np.argsort(r[rows])][:k]
+def rank_order(rank: np.ndarray) -> np.ndarray:
+    """Rows of a rank array (1 = first, 0 = unranked), best first; unranked left out."""
+    rank = np.asarray(rank)
+    rows = np.flatnonzero(rank > 0)
+    return rows[np.argsort(rank[rows], kind="stable")]
+
+
+def top_rows(score: np.ndarray, k: int, demoted: np.ndarray | None = None) -> np.ndarray:
+    """Rows of the k first of :func:`ranks`, best first."""
+    return rank_order(ranks(score, demoted))[:k]
+
+
+def not_variable(sigma: np.ndarray | None, sigma_min: float) -> np.ndarray | None:
+    """True where the constant-model significance (``/foldstats/variability_sigma``) is
+    below ``sigma_min``: a curve consistent with noise under its errors. Unknown (NaN)
+    significances are not flagged. None when there are no significances."""
+    if sigma is None:
+        return None
+    sigma = np.asarray(sigma, dtype=np.float64)
+    return np.isfinite(sigma) & (sigma < sigma_min)
 
 
 def convergence(score_n: np.ndarray, score_2n: np.ndarray, n_trees: int,
-                top_k: int = 1000, top_overlap: int = 100) -> dict:
+                top_k: int = 1000, top_overlap: int = 100,
+                demoted: np.ndarray | None = None) -> dict:
     """Compare the ranking of n trees with that of 2n trees (paper footnote 2).
 
     Returns the overlap of the two top-``top_overlap`` lists (fraction), the Spearman
@@ -54,8 +78,9 @@ def convergence(score_n: np.ndarray, score_2n: np.ndarray, n_trees: int,
     """
     from scipy.stats import spearmanr
 
-    top_a, top_b = top_rows(score_n, top_overlap), top_rows(score_2n, top_overlap)
-    ref = top_rows(score_2n, top_k)
+    top_a = top_rows(score_n, top_overlap, demoted)
+    top_b = top_rows(score_2n, top_overlap, demoted)
+    ref = top_rows(score_2n, top_k, demoted)
     ok = np.isfinite(score_n)
     rho_top = spearmanr(score_n[ref], score_2n[ref]).statistic if len(ref) > 2 else np.nan
     rho_all = spearmanr(score_n[ok], score_2n[ok]).statistic if ok.sum() > 2 else np.nan
@@ -79,10 +104,9 @@ def class_statistics(score: np.ndarray, classes: np.ndarray) -> dict:
     return out
 
 
-def class_mix(score: np.ndarray, classes: np.ndarray, k: int = 100) -> dict:
+def class_mix(score: np.ndarray, classes: np.ndarray, k: int = 100,
+              demoted: np.ndarray | None = None) -> dict:
     """Class counts among the top k and the bottom k of the ranking (paper table 2)."""
-    r = ranks(score)
-    rows = np.flatnonzero(r)
-    rows = rows[np.argsort(r[rows])]
+    rows = rank_order(ranks(score, demoted))
     mix = lambda sel: dict(Counter(c or "(none)" for c in classes[sel].tolist()).most_common())  # noqa: E731
     return {"top": mix(rows[:k]), "bottom": mix(rows[::-1][:k]), "k": int(min(k, len(rows)))}

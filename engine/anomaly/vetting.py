@@ -60,6 +60,8 @@ QUESTIONS = {
     "colour": "Is its colour usual for its period and light-curve shape?",
 }
 QUESTION_NAMES = list(QUESTIONS)
+#: the fold statistics (engine.anomaly.foldstats) the questions read
+NEEDS = ("fade_run", "brightening_run", "band_corr", "dip_flatness")
 #: width of the log10-period bins that define "stars of a similar period"
 PERIOD_BIN_DEX = 0.2
 #: a period bin holds at least this many objects (sparse bins are merged)
@@ -193,8 +195,7 @@ def vetting_steps(log_period: np.ndarray, m_gr: np.ndarray, hyper: np.ndarray,
     (the colour question then uses the period-colour density only).
     """
     t0 = time.perf_counter()
-    missing = [k for k in ("fade_run", "brightening_run", "band_corr", "dip_flatness")
-               if k not in fold]
+    missing = [k for k in NEEDS if k not in fold]
     if missing:
         raise FeatureError(f"vetting space: fold statistics {missing} missing "
                            "(the /foldstats group predates them: rerun score)")

@@ -49,9 +49,9 @@ def select(ranks: dict[str, np.ndarray], scores: dict[str, np.ndarray], classes:
 
 
 def _top_rows(rank: np.ndarray, top_n: int) -> np.ndarray:
-    rank = np.asarray(rank)
-    valid = np.flatnonzero(rank > 0)
-    return valid[np.argsort(rank[valid], kind="stable")][:top_n]
+    from ..anomaly.stats import rank_order    # the one ranking (noise demoted) of the engine
+
+    return rank_order(rank)[:top_n]
 
 
 def _normal_rows(score: np.ndarray, classes: np.ndarray, top: np.ndarray, n_normal: int,
