@@ -1,4 +1,5 @@
-"""``pvsvet [STORE] [--screenshot PNG [--select ID]]``: start the application.
+"""``pvsvet [STORE] [--screenshot PNG [--select ID]]``: start the application
+(``pvsvet --bench [--n N]``: the GUI benchmark, :mod:`pvsvet.bench`).
 
 Bootstrap only: parse arguments (before any Qt import, so ``--help`` is instant),
 make the QApplication and theme, open the store (or the demo store, building it
@@ -28,6 +29,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--author", metavar="NAME", help="record labels as NAME (kept in the "
                    "settings, as Edit ▸ Label author does; default: $PVSVET_AUTHOR, else "
                    "the login name, as for pvsvet-engine label)")
+    p.add_argument("--bench", action="store_true",
+                   help="benchmark the GUI offscreen (start-up, selection, neighbour query) "
+                   "on a synthetic store of --n objects (or STORE) and print the figures "
+                   "as JSON")
+    p.add_argument("--n", type=int, default=730000, help="with --bench: objects (730000)")
     p.add_argument("-v", "--verbose", action="count", default=0)
     return p
 
@@ -122,6 +128,8 @@ def _can_open(store) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.bench:
+        return _bench(args)
     logging.basicConfig(level=logging.WARNING - 10 * min(args.verbose, 2),
                         format="%(levelname)s %(name)s: %(message)s")
     app = make_app(sys.argv[:1], offscreen=bool(args.screenshot))
@@ -155,6 +163,15 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     window.show()
     return app.exec()
+
+
+def _bench(args) -> int:
+    import json
+
+    from .bench import drive
+
+    print(json.dumps(drive(args.n, args.store or ""), indent=2))
+    return 0
 
 
 if __name__ == "__main__":
