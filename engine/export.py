@@ -20,7 +20,7 @@ DESCRIPTION = ("pvsvet follow-up target list: periodic variables with their anom
                "with -log10 p), and their current label from the label journal; ordered "
                "by the rank in the space named in the 'space' meta key.")
 UNITS = {"ra": "deg", "dec": "deg", "mean_g": "mag", "mean_r": "mag", "g_r": "mag",
-         "period": "d"}
+         "period": "d", "label_period": "d"}
 DESCRIPTIONS = {
     "id": "survey object id", "name": "IAU-style name", "ra": "right ascension (ICRS)",
     "dec": "declination (ICRS)", "ra_hms": "right ascension, hh:mm:ss.ss",
@@ -36,6 +36,8 @@ DESCRIPTIONS = {
                   "extreme)", "label": "current label",
     "note": "note of the current label", "author": "who set the current label",
     "time": "when the current label was set (UTC)",
+    "label_period": "period the labeller corrected (e.g. from the periodogram); NaN: the "
+                    "catalogue period stands",
 }
 
 
@@ -242,6 +244,8 @@ def _build_table(obj: dict, scores: dict, rows: np.ndarray, entries: list):
         data[key] = [str(x) for x in arr[rows]] if arr.dtype.kind in "US" else arr[rows]
     for attr in ("label", "note", "author", "time"):
         data[attr] = get(attr)
+    data["label_period"] = np.array([e.period if e and e.period is not None else np.nan
+                                     for e in entries], dtype=float)
     table = Table({k: np.asarray(v, dtype=str) if isinstance(v, list) else v
                    for k, v in data.items()})
     for name, unit in UNITS.items():

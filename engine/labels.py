@@ -3,7 +3,9 @@
 ``<store>.labels.sqlite`` (WAL mode, so the GUI and the CLI can write at once) holds
 one row per labelling action: ``seq, object_id, label, note, author, time`` (UTC ISO),
 the object's ``score``, ``rank`` and ``space`` at that time, the scoring ``run`` (the
-time the scores were written) and ``undoes`` (the seq an undo entry reverses). Rows
+time the scores were written), ``undoes`` (the seq an undo entry reverses) and
+``period`` (days: a period the user corrected while labelling, e.g. from the
+periodogram; NULL when the catalogue period stands). Rows
 are never changed or deleted (SQL triggers refuse it); the current label of an object
 is its latest entry, and an empty label means unlabelled. Undo appends.
 
@@ -61,7 +63,7 @@ CREATE TABLE IF NOT EXISTS labels (
     object_id TEXT NOT NULL, label TEXT NOT NULL, note TEXT NOT NULL DEFAULT '',
     author TEXT NOT NULL DEFAULT '', time TEXT NOT NULL,
     score REAL, rank INTEGER, space TEXT NOT NULL DEFAULT '', run TEXT NOT NULL DEFAULT '',
-    undoes INTEGER);
+    undoes INTEGER, period REAL);
 CREATE INDEX IF NOT EXISTS labels_object ON labels(object_id, seq);
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TRIGGER IF NOT EXISTS labels_no_update BEFORE UPDATE ON labels
@@ -70,7 +72,7 @@ CREATE TRIGGER IF NOT EXISTS labels_no_delete BEFORE DELETE ON labels
     BEGIN SELECT RAISE(ABORT, 'the label journal is append-only'); END;
 """
 _COLUMNS = ("seq", "object_id", "label", "note", "author", "time", "score", "rank", "space",
-            "run", "undoes")
+            "run", "undoes", "period")
 
 
 class LabelError(PvsvetError):
@@ -92,6 +94,7 @@ class Entry:
     space: str
     run: str
     undoes: int | None = None
+    period: float | None = None        # days; a user-corrected period, None: the catalogue's
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -124,20 +127,30 @@ class LabelJournal:
             self._db.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.executescript(_SCHEMA)
+            self._add_period_column()
         except sqlite3.DatabaseError as exc:
             raise LabelError(f"{self.path}: not a usable label journal ({exc})") from exc
+
+    def _add_period_column(self) -> None:
+        """Journals written before the period field get it (ALTER TABLE only adds: the
+        append-only triggers guard updates and deletes of rows, not the schema)."""
+        cols = {r[1] for r in self._db.execute("PRAGMA table_info(labels)")}
+        if "period" not in cols:
+            self._db.execute("ALTER TABLE labels ADD COLUMN period REAL")
 
     # -- writing -----------------------------------------------------------------
     def add(self, object_id: str, label: str, note: str = "", author: str = "",
             score: float | None = None, rank: int | None = None, space: str = "",
-            run: str = "") -> int:
+            run: str = "", period: float | None = None) -> int:
         """Append a label for ``object_id`` (committed at once); return its seq.
 
         Any non-empty label is accepted (custom labels are allowed); an empty or
-        whitespace-only label is refused.
+        whitespace-only label is refused. ``period`` (days) records a period the user
+        corrected; it must be positive and finite.
         """
         label = _clean_label(label, object_id)
-        return self._append(str(object_id), label, note, author, score, rank, space, run, None)
+        return self._append(str(object_id), label, note, author, score, rank, space, run,
+                            None, _clean_period(period, object_id))
 
     def undo(self, object_id: str, author: str = "") -> int | None:
         """Append an entry restoring the label before the last change of ``object_id``.
@@ -154,17 +167,19 @@ class LabelJournal:
         return self._append(str(object_id), prev.label if prev else "",
                             prev.note if prev else "", author,
                             prev.score if prev else None, prev.rank if prev else None,
-                            prev.space if prev else "", prev.run if prev else "", top.seq)
+                            prev.space if prev else "", prev.run if prev else "", top.seq,
+                            prev.period if prev else None)
 
-    def _append(self, object_id, label, note, author, score, rank, space, run, undoes) -> int:
+    def _append(self, object_id, label, note, author, score, rank, space, run, undoes,
+                period=None) -> int:
         row = (object_id, label, note or "", author or "", _utc_now(),
                None if score is None else float(score), None if rank is None else int(rank),
-               space or "", run or "", undoes)
+               space or "", run or "", undoes, period)
         with self._lock:
             try:
                 cur = self._db.execute(
                     "INSERT INTO labels (object_id, label, note, author, time, score, rank, "
-                    "space, run, undoes) VALUES (?,?,?,?,?,?,?,?,?,?)", row)
+                    "space, run, undoes, period) VALUES (?,?,?,?,?,?,?,?,?,?,?)", row)
             except sqlite3.OperationalError as exc:
                 raise LabelError(f"{self.path}: cannot write the label of {object_id} "
                                  f"({exc})") from exc
@@ -276,6 +291,19 @@ class LabelJournal:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _clean_period(period, object_id: str) -> float | None:
+    if period is None:
+        return None
+    try:
+        value = float(period)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise LabelError(f"{object_id}: a corrected period must be a positive number of "
+                         f"days, got {period!r}")
+    return value
 
 
 def _clean_label(label: str, object_id: str) -> str:

@@ -228,3 +228,10 @@ def _read_context(s: Store, row: int) -> tuple[dict | None, str]:
     if ctx is None:
         return None, "not in the context sample (Run ▸ Context covers the top-ranked objects)"
     return ctx, str(ctx.get("message", "") or "")
+
+
+def read_lightcurves(path: Path, rows, wait: float = 0.3) -> list:
+    """Raw photometry of several objects in one read-only block (the similar-objects
+    grid); raises engine.errors.StoreError (``busy`` while a stage commits)."""
+    with Store(path, "r", wait=wait) as s:
+        return [s.lightcurve(int(r)) for r in rows]

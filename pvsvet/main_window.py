@@ -21,11 +21,14 @@ from .panes.labels import LabelPane
 from .panes.latent import LatentPane
 from .panes.light_curve import LightCurvePane
 from .panes.sed import SEDPane
+from .panes.similar import SimilarPane
 from .state import AppState
 
 logger = logging.getLogger(__name__)
 
 _TEXT_INPUTS = (QLineEdit, QPlainTextEdit, QTextEdit, QAbstractSpinBox)
+#: Docks that open as tabs beside the light curves (one object's views, one place).
+TABBED_WITH_LIGHT_CURVES = ("similar",)
 _MOVE_KEYS = {Qt.Key_J: 1, Qt.Key_Down: 1, Qt.Key_K: -1, Qt.Key_Up: -1,
               Qt.Key_PageDown: 20, Qt.Key_PageUp: -20}
 
@@ -47,7 +50,7 @@ class MainWindow(QMainWindow):
         self.table = AnomalyTablePane(state)
         self.panes = {"table": self.table, "light_curve": LightCurvePane(state), "latent": LatentPane(state),
                       "hr": HRPane(state), "sed": SEDPane(state),
-                      "labels": LabelPane(state)}
+                      "labels": LabelPane(state), "similar": SimilarPane(state)}
         self.docks = self._make_docks()
         labels = self.panes["labels"]
         self.menus = Menus(self, state, MenuHooks(
@@ -68,7 +71,7 @@ class MainWindow(QMainWindow):
     # -- layout ----------------------------------------------------------------
     def _make_docks(self) -> dict[str, QDockWidget]:
         titles = {"table": "Ranked anomalies", "light_curve": "Light curves", "latent": "Latent space", "hr": "HR diagram",
-                  "sed": "SED", "labels": "Labels"}
+                  "sed": "SED", "labels": "Labels", "similar": "Similar objects"}
         docks = {}
         for key, pane in self.panes.items():
             d = QDockWidget(titles[key], self)
@@ -97,6 +100,9 @@ class MainWindow(QMainWindow):
         self.resizeDocks([docks["light_curve"], docks["latent"]], [500, 440], Qt.Vertical)
         self.resizeDocks([docks["latent"], docks["hr"], docks["sed"]], [360, 310, 310],
                          Qt.Horizontal)
+        for key in TABBED_WITH_LIGHT_CURVES:   # the per-object views share one place
+            self.tabifyDockWidget(docks["light_curve"], docks[key])
+        docks["light_curve"].raise_()
 
     def reset_layout(self) -> None:
         self.restoreState(self._default_state)

@@ -136,6 +136,8 @@ class AppState:
     loaded: Callbacks = field(default_factory=Callbacks)
     view_changed: Callbacks = field(default_factory=Callbacks)   # order or filter changed
     labels_changed: Callbacks = field(default_factory=Callbacks)
+    #: row -> period (days) the user chose in the period pane; recorded with its labels
+    corrected_period: dict = field(default_factory=dict)
     _cache: OrderedDict = field(default_factory=OrderedDict)
 
     def __post_init__(self) -> None:
@@ -159,6 +161,8 @@ class AppState:
         self.band_labels = band_labels(path, groups, wait)
         self.features = feature_columns(path, wait)
         self._cache.clear()
+        if not keep_view:              # another store: its rows are other objects
+            self.corrected_period = {}
         self._open_journal()
         old, self.view = self.view, CatalogView(self.catalog)
         if keep_view:
@@ -232,20 +236,30 @@ class AppState:
     # -- labels ----------------------------------------------------------------
     def add_label(self, row: int, label: str, note: str = "") -> None:
         """Write a label to the journal at once and update the table column."""
+        self.add_labels([row], label, note)
+
+    def add_labels(self, rows, label: str, note: str = "") -> int:
+        """Label several objects in one action: one journal entry per object (each with
+        its own score, rank and corrected period), one ``labels_changed``. A label not
+        in the label set is refused before anything is written. Returns the count."""
         if self.journal is None:
             raise RuntimeError(self.journal_message or "no label journal")
         from engine.labels import at_row
 
         cat = self.catalog
-        oid = cat.object_id(row)
-        label = self.journal.check_label(label, oid)
+        rows = [int(r) for r in rows]
+        label = self.journal.check_label(label, cat.object_id(rows[0]) if rows else "")
         context = {"space": cat.rank_space, "score": cat.score(), "rank": cat.rank,
                    "run": cat.runs.get(cat.rank_space, "")} if cat.rank_space else {}
-        score, rank, space, run = at_row(context, row)   # the space shown, the CLI's record
-        self.journal.add(oid, label, note=note, author=self.author, score=score, rank=rank,
-                         space=space, run=run)
-        cat.set_label(row, label)
-        self.labels_changed.emit([row])
+        for row in rows:
+            score, rank, space, run = at_row(context, row)   # the space shown, as the CLI
+            self.journal.add(cat.object_id(row), label, note=note, author=self.author,
+                             score=score, rank=rank, space=space, run=run,
+                             period=self.corrected_period.get(row))
+            cat.set_label(row, label)
+        if rows:
+            self.labels_changed.emit(rows)
+        return len(rows)
 
     def undo_label(self, row: int) -> None:
         if self.journal is None:

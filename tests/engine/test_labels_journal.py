@@ -137,3 +137,30 @@ def test_not_a_journal(store):
     journal_path(store).write_text("this is not sqlite" * 100)
     with pytest.raises(LabelError, match="not a usable label journal"):
         LabelJournal(store)
+
+
+def test_corrected_period_is_recorded_and_undone(store):
+    with LabelJournal(store) as j:
+        j.add("a", "RR", period=0.5731)
+        j.add("a", "anomaly")                       # no correction: the catalogue period
+        assert [e.period for e in j.history("a")] == [0.5731, None]
+        j.undo("a")
+        assert j.current()["a"].period == 0.5731    # undo restores the corrected period
+        for bad in (0.0, -1.0, float("nan"), "fast"):
+            with pytest.raises(LabelError, match="a: a corrected period"):
+                j.add("a", "RR", period=bad)
+
+
+def test_journal_without_period_column_is_migrated(store):
+    db = sqlite3.connect(journal_path(store))       # a journal of the earlier schema
+    db.executescript("CREATE TABLE labels (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
+                     "object_id TEXT NOT NULL, label TEXT NOT NULL, note TEXT NOT NULL "
+                     "DEFAULT '', author TEXT NOT NULL DEFAULT '', time TEXT NOT NULL, "
+                     "score REAL, rank INTEGER, space TEXT NOT NULL DEFAULT '', run TEXT NOT "
+                     "NULL DEFAULT '', undoes INTEGER);"
+                     "INSERT INTO labels (object_id, label, time) VALUES ('b', 'SR', 't0');")
+    db.close()
+    with LabelJournal(store) as j:
+        assert j.current()["b"].label == "SR" and j.current()["b"].period is None
+        j.add("b", "EW", period=0.31)
+        assert j.current()["b"].period == 0.31
