@@ -31,4 +31,15 @@ def test_every_command_of_the_contract_is_registered():
     assert set(sub.choices) == set(COMMANDS)
     bench = next(a for a in sub.choices["bench"]._actions
                  if isinstance(a, argparse._SubParsersAction))
-    assert set(bench.choices) == {"gp", "vae", "forest", "anomaly", "gui", "fetch", "all"}
+    assert set(bench.choices) == {"gp", "vae", "forest", "anomaly", "knn", "gui", "fetch", "all"}
+
+
+def test_the_engine_never_starts_the_gui():
+    """Import-linter sees imports, not ``python -m pvsvet...`` subprocesses: the GUI
+    benchmark is ``pvsvet --bench``, and ``bench gui`` only says so."""
+    import engine
+
+    root = Path(engine.__file__).parent
+    hits = [p for p in root.rglob("*.py") if "pvsvet.bench" in p.read_text()
+            or '"-m", "pvsvet' in p.read_text()]
+    assert hits == []
