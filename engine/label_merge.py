@@ -80,13 +80,13 @@ def other_journal(path: str | Path) -> Path:
 
 def read_entries(path: str | Path) -> list[Entry]:
     """Every entry of a journal file, read-only (a colleague's file is never written)."""
-    from .labels import _COLUMNS
+    from .labels import select_columns
 
     uri = Path(path).resolve().as_uri() + "?mode=ro"
     try:
         db = sqlite3.connect(uri, uri=True)
         try:
-            rows = db.execute(f"SELECT {', '.join(_COLUMNS)} FROM labels ORDER BY seq").fetchall()
+            rows = db.execute(f"SELECT {select_columns(db)} FROM labels ORDER BY seq").fetchall()
         finally:
             db.close()
     except sqlite3.DatabaseError as exc:

@@ -212,9 +212,10 @@ class LabelJournal:
                 for e in entries:
                     cur = self._db.execute(
                         "INSERT INTO labels (object_id, label, note, author, time, score, "
-                        "rank, space, run, undoes) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                        "rank, space, run, undoes, period) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                         (e.object_id, e.label, e.note, e.author, e.time, e.score, e.rank,
-                         e.space, e.run, seqs.get(e.undoes) if e.undoes is not None else None))
+                         e.space, e.run, seqs.get(e.undoes) if e.undoes is not None else None,
+                         e.period))
                     seqs[e.seq] = int(cur.lastrowid)
                 self._db.execute("COMMIT")
             except sqlite3.Error as exc:
@@ -291,6 +292,13 @@ class LabelJournal:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def select_columns(db: sqlite3.Connection) -> str:
+    """The SELECT list of an :class:`Entry` for a journal of any schema version (one
+    written before the period field reads NULL for it)."""
+    have = {r[1] for r in db.execute("PRAGMA table_info(labels)")}
+    return ", ".join(c if c in have else f"NULL AS {c}" for c in _COLUMNS)
 
 
 def _clean_period(period, object_id: str) -> float | None:

@@ -164,3 +164,27 @@ def test_journal_without_period_column_is_migrated(store):
         assert j.current()["b"].label == "SR" and j.current()["b"].period is None
         j.add("b", "EW", period=0.31)
         assert j.current()["b"].period == 0.31
+
+
+def test_merge_keeps_a_corrected_period_and_reads_an_old_journal(store, tmp_path):
+    from engine.label_merge import merge
+
+    ours = tmp_path / "ours.h5"
+    ours.write_bytes(store.read_bytes())
+    with LabelJournal(store) as j:                    # the colleague's, with a period
+        j.add("a", "RR", author="bob", period=0.61)
+    merge(ours, store)
+    with LabelJournal(ours) as j:
+        assert j.current()["a"].period == 0.61 and j.current()["a"].author == "bob"
+    old = tmp_path / "old.h5.labels.sqlite"           # a colleague's journal, earlier schema
+    db = sqlite3.connect(old)
+    db.executescript("CREATE TABLE labels (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
+                     "object_id TEXT, label TEXT, note TEXT DEFAULT '', author TEXT "
+                     "DEFAULT '', time TEXT, score REAL, rank INTEGER, space TEXT DEFAULT '', "
+                     "run TEXT DEFAULT '', undoes INTEGER);"
+                     "INSERT INTO labels (object_id, label, author, time) "
+                     "VALUES ('c', 'EW', 'cy', 't0');")
+    db.close()
+    merge(ours, old)
+    with LabelJournal(ours) as j:
+        assert j.current()["c"].label == "EW" and j.current()["c"].period is None
