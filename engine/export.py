@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import schema
 from .errors import PvsvetError
 
 logger = logging.getLogger(__name__)
@@ -60,35 +61,34 @@ def format_for(out: str | os.PathLike, fmt: str | None) -> str:
 
 #: Spaces whose score and rank columns every export carries (NaN / 0 when not scored), so
 #: a target list always has the paper's two; every other scored space is added.
-ALWAYS = ("cartesian", "spherical")
+ALWAYS = schema.PAPER_SPACES
 
 
 def _spaces(st) -> list[str]:
-    from .anomaly.features import SPACE_NAMES
-
-    return [sp for sp in SPACE_NAMES + ("active",)
-            if sp in ALWAYS or st.has(f"scores/{sp}/rank")]
+    return [sp for sp in schema.SCORE_SPACES
+            if sp in ALWAYS or st.has(schema.score_path(sp, "rank"))]
 
 
 def _scores(st, n: int) -> dict:
     out = {}
     for space in _spaces(st):
-        if st.has(f"scores/{space}"):
-            out[f"score_{space}"] = st.read(f"scores/{space}/score").astype(float)
-            out[f"rank_{space}"] = st.read(f"scores/{space}/rank").astype(np.int64)
+        if st.has(schema.score_group(space)):
+            out[f"score_{space}"] = st.read(schema.score_path(space, "score")).astype(float)
+            out[f"rank_{space}"] = st.read(schema.score_path(space, "rank")).astype(np.int64)
         else:
             out[f"score_{space}"] = np.full(n, np.nan)
             out[f"rank_{space}"] = np.zeros(n, np.int64)
-    if st.has("scores/vetting/surprise"):
+    if st.has(schema.score_path("vetting", "surprise")):
         out.update(_why(st, n))
     return out
 
 
 def _why(st, n: int) -> dict:
     """The top vetting question of each object and its -log10 p ('' / NaN unscored)."""
-    surprise = np.asarray(st.read("scores/vetting/surprise"), dtype=float)[:n]
-    names = np.array([str(q) for q in st.attrs("scores/vetting").get("features", [])] + [""])
-    ok = np.isfinite(surprise).any(axis=1) & np.isfinite(st.read("scores/vetting/score")[:n])
+    surprise = np.asarray(st.read(schema.score_path("vetting", "surprise")), dtype=float)[:n]
+    names = np.array(schema.feature_names(st, "vetting") + [""])
+    ok = (np.isfinite(surprise).any(axis=1)
+          & np.isfinite(st.read(schema.score_path("vetting", "score"))[:n]))
     top = np.full(n, len(names) - 1)
     value = np.full(n, np.nan)
     top[ok] = np.nanargmax(surprise[ok], axis=1)

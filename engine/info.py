@@ -16,12 +16,14 @@ from typing import Any
 
 import numpy as np
 
+from . import schema
 from .store import Status, Store
 
 logger = logging.getLogger(__name__)
 
 #: Stage groups reported, in pipeline order ("scores" is expanded to its spaces).
-STAGE_GROUPS = ("sim", "interp", "vae_train", "vae", "scores", "context")
+STAGE_GROUPS = (schema.SIM, schema.INTERP, schema.VAE_TRAIN, schema.VAE, schema.SCORES,
+                schema.CONTEXT)
 TOP_MESSAGES = 5
 _MAX_STR = 160
 _MAX_ITEMS = 12
@@ -36,7 +38,7 @@ def _flag_kinds(group: str) -> tuple[type, int]:
     ingest :class:`Status` ones: decoding it with ``Status`` reported every synthetic
     context (bit 1) as ``REJECTED_CUT``.
     """
-    if group == "context":
+    if group == schema.CONTEXT:
         from .context.objects import ContextStatus as C
 
         return C, int(C.QUERY_FAILED | C.NOT_CACHED | C.FIT_FAILED)
@@ -100,8 +102,8 @@ def _failures(status: np.ndarray, msgs: np.ndarray | None, group: str) -> dict[s
 def _group_names(store: Store) -> list[str]:
     names = []
     for g in STAGE_GROUPS:
-        if g == "scores":
-            names += [f"scores/{k}" for k in store.group_keys("scores")
+        if g == schema.SCORES:
+            names += [schema.score_group(k) for k in store.group_keys(schema.SCORES)
                       if not k.startswith("_")]
         elif store.has(g):
             names.append(g)
@@ -150,7 +152,7 @@ def _objects_info(store: Store) -> dict[str, Any]:
     if "truth_anomaly" in o and n:
         anomalous = np.asarray(o["truth_anomaly"]) != 0
         kinds = o.get("truth_kind", np.full(n, ""))[anomalous]
-        if anomalous.any() or store.has("sim"):
+        if anomalous.any() or store.has(schema.SIM):
             out["truth"] = {"n_anomalies": int(anomalous.sum()),
                             "kinds": dict(sorted(Counter(kinds.tolist()).items()))}
     return out
@@ -162,10 +164,11 @@ def _variability_info(store: Store) -> dict[str, Any]:
     last; {} before the fold statistics exist."""
     from .config import ScoreConfig
 
-    if not store.has("foldstats/variability_sigma"):
+    if not store.has(schema.VARIABILITY_SIGMA):
         return {}
-    sigma = np.asarray(store.read("foldstats/variability_sigma"), dtype=np.float64)
-    spaces = [f"scores/{k}" for k in store.group_keys("scores")] if store.has("scores") else []
+    sigma = np.asarray(store.read(schema.VARIABILITY_SIGMA), dtype=np.float64)
+    spaces = ([schema.score_group(k) for k in store.group_keys(schema.SCORES)]
+              if store.has(schema.SCORES) else [])
     used = next((store.attrs(g)["variability"] for g in spaces
                  if isinstance(store.attrs(g).get("variability"), dict)), {})
     sigma_min = float(used.get("variability_sigma_min", ScoreConfig().variability_sigma_min))

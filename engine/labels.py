@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from . import schema
 from .errors import PvsvetError
 
 logger = logging.getLogger(__name__)
@@ -401,10 +402,10 @@ def ranking_space(st, space: str | None = None) -> str:
     """``space`` if it is scored in the store (LabelError if not), else the first scored
     space of :data:`RANK_PREFERENCE`; '' when nothing is scored."""
     if space:
-        if not st.has(f"scores/{space}/rank"):
+        if not st.has(schema.score_path(space, "rank")):
             raise LabelError(f"{st.path}: no /scores/{space} (score that space first)")
         return space
-    return next((sp for sp in RANK_PREFERENCE if st.has(f"scores/{sp}/rank")), "")
+    return next((sp for sp in RANK_PREFERENCE if st.has(schema.score_path(sp, "rank"))), "")
 
 
 def score_context(st, space: str | None = None) -> dict:
@@ -413,13 +414,13 @@ def score_context(st, space: str | None = None) -> dict:
     space = ranking_space(st, space)
     if not space:
         return {}
-    return {"space": space, "score": st.read(f"scores/{space}/score"),
-            "rank": st.read(f"scores/{space}/rank"), "run": score_run(st, space)}
+    return {"space": space, "score": st.read(schema.score_path(space, "score")),
+            "rank": st.read(schema.score_path(space, "rank")), "run": score_run(st, space)}
 
 
 def score_run(st, space: str) -> str:
     """The scoring run a label refers to: when ``/scores/<space>`` was written (UTC)."""
-    return str(st.attrs(f"scores/{space}").get("written", ""))
+    return str(st.attrs(schema.score_group(space)).get("written", ""))
 
 
 def at_row(context: dict, row: int) -> tuple:

@@ -12,7 +12,8 @@ import json
 import logging
 from typing import Any
 
-from .store import REWRITTEN_BY, integrity_report
+from .schema import INGESTED, REWRITTEN_BY
+from .store import integrity_report
 
 logger = logging.getLogger(__name__)
 
@@ -30,8 +31,8 @@ def format_text(report: dict[str, Any]) -> str:
         fix = ""
         if rep["state"] == "damaged":
             stage = REWRITTEN_BY.get(name.split("/")[0])
-            fix = f"  -> rerun {stage}" if stage and name.split("/")[0] not in (
-                "objects", "lightcurves", "meta", "runs") else "  -> restore from a copy"
+            fix = (f"  -> rerun {stage}" if stage and name.split("/")[0] not in INGESTED
+                   else "  -> restore from a copy")
         lines.append(f"  /{name.strip('/'):<22} {rep['state']}{detail}{fix}")
     bad = damaged_groups(report)
     lines.append(f"{len(bad)} damaged: " + ", ".join(f"/{b}" for b in bad) if bad

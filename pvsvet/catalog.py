@@ -14,28 +14,16 @@ import numpy as np
 
 from engine.anomaly.stats import rank_order, ranks
 from engine.labels import RANK_PREFERENCE   # the space that ranks when none is chosen
+from engine.schema import SCORE_SPACES as SPACES
 from engine.store import Status
 
 logger = logging.getLogger(__name__)
 
-#: The score spaces the GUI knows, as one mapping: a new space is one entry here.
-#: space -> (short name for headers, what the score is). Order = column order.
-SCORE_SPACES = {
-    "vetting": ("vet.", "vetting-space score, max 1: the most significant of five vetting "
-                "questions (does the period fold the data, do g and r vary in step, did it "
-                "fade or brighten once, is its dip flat-bottomed, is its colour usual for its "
-                "period and shape); see the why column"),
-    "diagnostic": ("diag.", "isolation-forest score, diagnostic space, max 1: a period that "
-                   "does not fold the data, g and r out of step, points off the fold (fades, "
-                   "outbursts), an unfamiliar shape"),
-    "residual": ("resid.", "isolation-forest score, Cartesian features + the VAE "
-                 "reconstruction residual, max 1"),
-    "cartesian": ("cart.", "isolation-forest score, Cartesian latent space (paper), max 1"),
-    "spherical": ("sph.", "isolation-forest score, spherical latent space (paper, eq. 9), "
-                  "max 1"),
-    "active": ("labels", "label-aware score, max 1: active anomaly detection (AAD) on your "
-               "labels, from Run ▸ Score with labels"),
-}
+#: The score spaces the GUI shows: engine.schema.SCORE_SPACES (a new space is one entry
+#: there), as space -> (short name for headers, what the score is). Column order: the
+#: ranking preference first, then the rest in the engine's order.
+SCORE_SPACES = {sp: (SPACES[sp].short, SPACES[sp].about)
+                for sp in dict.fromkeys(RANK_PREFERENCE + tuple(SPACES))}
 SCORE_KEYS = tuple(f"score_{sp}" for sp in SCORE_SPACES)
 
 

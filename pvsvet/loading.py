@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from engine import schema
 from engine.errors import StoreError
 from engine.store import Store
 
@@ -20,9 +21,9 @@ from .catalog import OPTIONAL, SCORE_SPACES, Catalog
 logger = logging.getLogger(__name__)
 
 #: Store paths whose presence the panes care about.
-KNOWN_GROUPS = ("interp", "interp/mean", "vae", "vae/mu", "vae/model",
-                "context", "sim") + tuple(f"scores/{sp}" for sp in SCORE_SPACES)
-MODEL_GROUPS = {"vae/model"}
+KNOWN_GROUPS = (schema.INTERP, schema.INTERP_MEAN, schema.VAE, schema.VAE_MU, schema.VAE_MODEL,
+                schema.CONTEXT, schema.SIM) + tuple(schema.score_group(sp) for sp in SCORE_SPACES)
+MODEL_GROUPS = {schema.VAE_MODEL}
 
 
 @dataclass
@@ -40,16 +41,6 @@ class ObjectDetail:
     error: str = ""
 
 
-def _column(store: Store, name: str, n: int, dtype: str = "f4") -> np.ndarray:
-    """A per-object stage dataset padded with NaN (or 0) to ``n`` rows."""
-    fill = 0 if np.dtype(dtype).kind in "iu" else np.nan
-    out = np.full(n, fill, dtype=dtype)
-    if store.has(name):
-        data = store.read(name)[:n]
-        out[:len(data)] = data
-    return out
-
-
 def load_catalog(path: Path, wait: float = 5.0) -> tuple[Catalog, set[str]]:
     """The table's arrays and the set of stage groups present."""
     with Store(path, "r", wait=wait) as s:
@@ -59,49 +50,50 @@ def load_catalog(path: Path, wait: float = 5.0) -> tuple[Catalog, set[str]]:
                               decode=False)
         extra = s.read_objects([k for k in OPTIONAL if k in have], decode=False)
         groups = {g for g in KNOWN_GROUPS if s.has(g)}
-        spaces = [sp for sp in SCORE_SPACES if s.has(f"scores/{sp}/score")]
+        spaces = schema.scored_spaces(s, SCORE_SPACES)
         cat = Catalog(
             ids=cols["id"], names=cols["name"], classes=cols["class"],
             period=cols["period"].astype("f8"),
             gr=(cols["mean_g"] - cols["mean_r"]).astype("f4"),
-            scores={sp: _column(s, f"scores/{sp}/score", n) for sp in spaces},
-            ranks={sp: _column(s, f"scores/{sp}/rank", n, "i4") for sp in spaces
-                   if s.has(f"scores/{sp}/rank")},
-            flags=_column(s, "interp/status", n, "u4") | _column(s, "objects/status", n, "u4"),
+            scores={sp: schema.padded(s, schema.score_path(sp, "score"), n) for sp in spaces},
+            ranks={sp: schema.padded(s, schema.score_path(sp, "rank"), n, "i4")
+                   for sp in schema.scored_spaces(s, spaces, need="rank")},
+            flags=(schema.padded(s, schema.INTERP_STATUS, n, "u4")
+                   | schema.padded(s, schema.OBJECTS_STATUS, n, "u4")),
             extra=extra,
-            runs={sp: str(s.attrs(f"scores/{sp}").get("written", "")) for sp in spaces})
-        if s.has("scores/vetting/surprise"):
+            runs={sp: schema.written(s, schema.score_group(sp)) for sp in spaces})
+        if s.has(schema.score_path("vetting", "surprise")):
             _read_vetting(s, cat, n)
             cat.vet_surprise[~np.isfinite(cat.score("vetting"))] = np.nan   # unscored rows
-        if s.has("interp/status_msg"):
-            cat.flag_msgs = s.read("interp/status_msg")[:n]
+        if s.has(schema.INTERP_STATUS_MSG):
+            cat.flag_msgs = s.read(schema.INTERP_STATUS_MSG)[:n]
         _read_variability(s, cat, spaces, n)
     return cat, groups
 
 
 def _read_variability(s: Store, cat: Catalog, spaces: list[str], n: int) -> None:
     """The engine's not-variable flag (same in every space) and the significance."""
-    flagged = next((f"scores/{sp}/not_variable" for sp in spaces
-                    if s.has(f"scores/{sp}/not_variable")), None)
+    flagged = schema.scored_spaces(s, spaces, need="not_variable")
     if flagged:
-        cat.not_variable = _column(s, flagged, n, "u1").astype(bool)
-    if s.has("foldstats/variability_sigma"):
-        cat.variability_sigma = _column(s, "foldstats/variability_sigma", n)
+        cat.not_variable = schema.padded(s, schema.score_path(flagged[0], "not_variable"), n,
+                                         "u1").astype(bool)
+    if s.has(schema.VARIABILITY_SIGMA):
+        cat.variability_sigma = schema.padded(s, schema.VARIABILITY_SIGMA, n)
 
 
 def _read_vetting(s: Store, cat: Catalog, n: int) -> None:
     """The per-question −log10 p of the vetting space and the questions' texts."""
-    data = np.asarray(s.read("scores/vetting/surprise"), dtype="f4")[:n]
+    data = np.asarray(s.read(schema.score_path("vetting", "surprise")), dtype="f4")[:n]
     surprise = np.full((n, data.shape[1]), np.nan, "f4")
     surprise[:len(data)] = data
-    attrs = s.attrs("scores/vetting")
+    attrs = s.attrs(schema.score_group("vetting"))
     cat.vet_surprise = surprise
     cat.question_names = [str(q) for q in attrs.get("features", [])]
     cat.question_text = {str(k): str(v) for k, v in (attrs.get("questions") or {}).items()}
 
 
 #: Score spaces whose forest feature matrix a viewer can plot, in chooser order.
-FEATURE_SPACES = ("cartesian", "spherical", "residual", "diagnostic")
+FEATURE_SPACES = schema.FOREST_SPACES
 
 
 def feature_columns(path: Path, wait: float = 5.0) -> dict[str, tuple[str, int]]:
@@ -113,13 +105,12 @@ def feature_columns(path: Path, wait: float = 5.0) -> dict[str, tuple[str, int]]
     out: dict[str, tuple[str, int]] = {}
     with Store(path, "r", wait=wait) as s:
         for space in FEATURE_SPACES:
-            if not s.has(f"scores/{space}/features"):
+            if not s.has(schema.score_path(space, "features")):
                 continue
-            names = [str(n) for n in s.attrs(f"scores/{space}").get("features", [])]
-            for j, name in enumerate(names):
+            for j, name in enumerate(schema.feature_names(s, space)):
                 if name in out:
                     continue
-                key = name if space in ("cartesian", "spherical") else f"{space}: {name}"
+                key = name if schema.SCORE_SPACES[space].latent else f"{space}: {name}"
                 out.setdefault(key, (space, j))
     return out
 
@@ -127,14 +118,14 @@ def feature_columns(path: Path, wait: float = 5.0) -> dict[str, tuple[str, int]]
 def read_feature(path: Path, space: str, column: int, wait: float = 5.0) -> np.ndarray:
     """One column of ``/scores/<space>/features`` for every object (float64)."""
     with Store(path, "r", wait=wait) as s:
-        return np.asarray(s.read(f"scores/{space}/features")[:, column], dtype="f8")
+        return np.asarray(s.read(schema.score_path(space, "features"))[:, column], dtype="f8")
 
 
 def last_angle(path: Path, wait: float = 5.0) -> str:
     """The last-angle convention the spherical space was scored with ('paper' default)."""
     with Store(path, "r", wait=wait) as s:
-        if s.has("scores/spherical"):
-            settings = s.attrs("scores/spherical").get("settings") or {}
+        if s.has(schema.score_group("spherical")):
+            settings = s.attrs(schema.score_group("spherical")).get("settings") or {}
             return str(settings.get("last_angle", "paper"))
     return "paper"
 
@@ -143,7 +134,7 @@ def band_labels(path: Path, groups: set[str], wait: float = 5.0) -> tuple[str, s
     """Names of the two pipeline bands for the legend: with the survey when the store
     records one (``survey`` in /meta or in the ingest run), "simulated ZTF" for the demo,
     else plain g and r (ingest maps ZTF, SDSS and PS1 g/r alike onto them)."""
-    if "sim" in groups:
+    if schema.SIM in groups:
         return "g (simulated ZTF)", "r (simulated ZTF)"
     with Store(path, "r", wait=wait) as s:
         run = s.last_run("ingest") or {}
@@ -156,9 +147,9 @@ def load_latent(path: Path, groups: set[str], wait: float = 5.0) -> tuple[np.nda
     """VAE latent means (N, 10) and the HR-diagram data, each None when absent."""
     latent, hr = None, None
     with Store(path, "r", wait=wait) as s:
-        if "vae/mu" in groups:
-            latent = np.asarray(s.read("vae/mu"), dtype="f4")[:s.n_objects]
-        if "context" in groups:
+        if schema.VAE_MU in groups:
+            latent = np.asarray(s.read(schema.VAE_MU), dtype="f4")[:s.n_objects]
+        if schema.CONTEXT in groups:
             hr = _load_hr(s)
     return latent, hr
 
@@ -190,9 +181,9 @@ def read_detail(path: Path, row: int, catalog: Catalog, groups: set[str],
     try:
         with Store(path, "r", wait=wait) as s:
             det.lightcurve = s.lightcurve(row)
-            if "interp/mean" in groups:
+            if schema.INTERP_MEAN in groups:
                 det.interp = _read_interp(s, row)
-            if "context" in groups:
+            if schema.CONTEXT in groups:
                 det.context, det.context_message = _read_context(s, row)
             else:
                 det.context_message = "no cross-match yet — Run ▸ Context"
@@ -205,12 +196,13 @@ def read_detail(path: Path, row: int, catalog: Catalog, groups: set[str],
 
 
 def _read_interp(s: Store, row: int) -> dict:
-    out = {k: np.asarray(s.read(f"interp/{k}", rows=row))
+    out = {k: np.asarray(s.read(schema.dataset(schema.INTERP, k), rows=row))
            for k in ("mean", "std", "raw_mean_mag", "raw_std_mag")}
-    out["phase"] = (np.asarray(s.read("interp/phase")) if s.has("interp/phase")
+    out["phase"] = (np.asarray(s.read(schema.INTERP_PHASE)) if s.has(schema.INTERP_PHASE)
                     else np.linspace(0, 1, out["mean"].shape[-1], endpoint=False))
-    out["status"] = int(s.read("interp/status", rows=row)) if s.has("interp/status") else 0
-    msg = s.read("interp/status_msg", rows=row) if s.has("interp/status_msg") else b""
+    out["status"] = (int(s.read(schema.INTERP_STATUS, rows=row))
+                     if s.has(schema.INTERP_STATUS) else 0)
+    msg = s.read(schema.INTERP_STATUS_MSG, rows=row) if s.has(schema.INTERP_STATUS_MSG) else b""
     out["status_msg"] = msg.decode("utf-8", "replace") if isinstance(msg, bytes) else str(msg)
     return out
 

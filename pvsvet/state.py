@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from engine import schema
 from engine.errors import PvsvetError
 
 from .catalog import Catalog, CatalogView
@@ -186,11 +187,12 @@ class AppState:
         ranked by vetting'."""
         cat, g = self.catalog, self.groups
         parts = [f"{len(cat):,} objects"]
-        parts += [text for key, text in (("interp", "GP curves"), ("vae/mu", "VAE latent means"))
+        parts += [text for key, text in ((schema.INTERP, "GP curves"),
+                                       (schema.VAE_MU, "VAE latent means"))
                   if key in g]
         spaces = cat.spaces()
         parts.append("scored: " + ", ".join(spaces) if spaces else "not scored yet")
-        if "context" in g:
+        if schema.CONTEXT in g:
             parts.append("context")
         if cat.rank_space:
             parts.append(f"ranked by {cat.rank_space}")

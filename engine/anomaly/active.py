@@ -13,6 +13,7 @@ import logging
 
 import numpy as np
 
+from .. import schema
 from ..config import ScoreConfig
 from ..progress import Progress, StageGen
 from . import stats
@@ -98,7 +99,7 @@ def active_stage(store_path, cfg: ScoreConfig, feats: Features,
         message = f"re-ranked with {len(rows)} labels ({int((known > 0).sum())} anomalous)"
     else:
         with Store(store_path, "r") as st:
-            raw = st.read(f"scores/{space}/score").astype(float)
+            raw = st.read(schema.score_path(space, "score")).astype(float)
         method = f"isolation forest ({space}); no usable labels"
         message = "no usable labels in the journal: the plain forest ranking is used"
     score = stats.minmax(raw)
@@ -112,6 +113,6 @@ def active_stage(store_path, cfg: ScoreConfig, feats: Features,
         arrays["not_variable"] = np.asarray(demoted, np.uint8)
         attrs["n_not_variable"] = int((demoted & np.isfinite(score)).sum())
     with Store(store_path, "a") as st:
-        st.write_group("scores/active", arrays, attrs)
+        st.write_group(schema.score_group("active"), arrays, attrs)
     yield Progress("score-active", 1, 1, message, "fit")
     return {"space": space, "n_labels": int(len(rows)), "message": message}

@@ -5,9 +5,9 @@ import logging
 
 import numpy as np
 
+from .. import schema
 from ..config import ScoreConfig
 from ..errors import StageError
-from .features import SPACE_NAMES
 
 logger = logging.getLogger(__name__)
 
@@ -55,11 +55,11 @@ def recall_report(store_path, fractions=(0.01, 0.02), k: int = 100) -> dict:
     report: dict = {}
     with Store(store_path, "r") as st:
         truth, kinds, classes = _truth(st)
-        spaces = [s for s in SPACE_NAMES + ("active",) if st.has(f"scores/{s}")]
+        spaces = [s for s in tuple(schema.SCORE_SPACES) if st.has(schema.score_group(s))]
         if not spaces:
             raise StageError(f"{st.path}: no /scores yet (run pvsvet-engine score)")
-        ranks = {s: st.read(f"scores/{s}/rank") for s in spaces}
-        scores = {s: st.read(f"scores/{s}/score") for s in spaces}
+        ranks = {s: st.read(schema.score_path(s, "rank")) for s in spaces}
+        scores = {s: st.read(schema.score_path(s, "score")) for s in spaces}
     for s in spaces:
         mix = stats.class_mix(scores[s], classes, k)
         bottom_ew = mix["bottom"].get(PAPER_BOTTOM_CLASS, 0) / max(1, mix["k"])
@@ -93,10 +93,10 @@ def feedback_experiment(store_path, rounds: int = 5, per_round: int = 20,
     space = cfg.aad_space
     with Store(store_path, "r") as st:
         truth, _, _ = _truth(st)
-        if not st.has(f"scores/{space}"):
+        if not st.has(schema.score_group(space)):
             raise StageError(f"{st.path}: no /scores/{space} (run pvsvet-engine score first)")
-        plain_rank = st.read(f"scores/{space}/rank")
-        flag = f"scores/{space}/not_variable"
+        plain_rank = st.read(schema.score_path(space, "rank"))
+        flag = schema.score_path(space, "not_variable")
         demoted = st.read(flag).astype(bool) if st.has(flag) else None
     feats = load_features(store_path, cfg.last_angle)
     rows = np.flatnonzero(feats.valid_for(space))

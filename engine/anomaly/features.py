@@ -48,6 +48,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import schema
 from ..errors import DamagedError, FeatureError, StoreError
 
 logger = logging.getLogger(__name__)
@@ -79,9 +80,9 @@ OUTLIER_FLOOR = 1e-3
 HYPER_NAMES = ["l_phi", "l_lambda", "C", "delta"]
 
 #: every feature space :meth:`Features.space` knows; the paper's are the first two
-SPACE_NAMES = ("cartesian", "spherical", "residual", "diagnostic", "vetting")
+SPACE_NAMES = schema.FEATURE_SPACES
 #: spaces scored by isolation forests (vetting: tail probabilities, engine.anomaly.vetting)
-FOREST_SPACES = SPACE_NAMES[:4]
+FOREST_SPACES = schema.FOREST_SPACES
 
 
 def to_spherical(x: np.ndarray, last_angle: str = "paper") -> np.ndarray:
@@ -218,8 +219,8 @@ def _colour(store, n: int) -> tuple[np.ndarray, str]:
         m_gr = np.full(n, np.nan)
         source = ""
     missing = ~np.isfinite(m_gr)
-    if missing.any() and store.has("interp/raw_mean_mag"):
-        raw = store.read("interp/raw_mean_mag").astype(np.float64)
+    if missing.any() and store.has(schema.INTERP_RAW_MEAN):
+        raw = store.read(schema.INTERP_RAW_MEAN).astype(np.float64)
         m_gr[missing] = raw[missing, 0] - raw[missing, 1]
         source = (source + "; " if source else "") + f"interp.raw_mean_mag for {missing.sum()} rows"
     if not source:
@@ -229,11 +230,11 @@ def _colour(store, n: int) -> tuple[np.ndarray, str]:
 
 
 def _hyper(store) -> np.ndarray:
-    names = list(store.attrs("interp").get("hyper_names", HYPER_NAMES))
+    names = list(store.attrs(schema.INTERP).get("hyper_names", HYPER_NAMES))
     if names[:2] != HYPER_NAMES[:2] or [n.split("_")[0] for n in names[2:]] != ["C", "delta"]:
         raise FeatureError(f"{store.path}: /interp/hyper columns are {names}, expected "
                            "l_phi, l_lambda, C, delta")
-    return store.read("interp/hyper").astype(np.float64)
+    return store.read(schema.INTERP_HYPER).astype(np.float64)
 
 
 def load_features(store_path, last_angle: str = "paper") -> Features:
@@ -248,7 +249,7 @@ def load_features(store_path, last_angle: str = "paper") -> Features:
     from ..store import Store
 
     with Store(store_path, "r") as store:
-        mu = _require(store, "vae/mu", "latent means").astype(np.float64)
+        mu = _require(store, schema.VAE_MU, "latent means").astype(np.float64)
         n = store.n_objects
         if mu.ndim != 2 or mu.shape[0] != n:
             raise FeatureError(f"{store.path}: /vae/mu has shape {mu.shape}, expected ({n}, k)")
@@ -257,11 +258,11 @@ def load_features(store_path, last_angle: str = "paper") -> Features:
                                "no /objects/period")
         period = store.read_objects(["period"])["period"].astype(np.float64)
         m_gr, source = _colour(store, n)
-        recon = (store.read("vae/recon_residual").astype(np.float64)
-                 if store.has("vae/recon_residual") else None)
-        hyper = _hyper(store) if store.has("interp/hyper") else None
-        fold = (store.read("foldstats/fold_outlier_frac").astype(np.float64)
-                if store.has("foldstats/fold_outlier_frac") else None)
+        recon = (store.read(schema.VAE_RECON_RESIDUAL).astype(np.float64)
+                 if store.has(schema.VAE_RECON_RESIDUAL) else None)
+        hyper = _hyper(store) if store.has(schema.INTERP_HYPER) else None
+        fold = (store.read(schema.FOLD_OUTLIER_FRAC).astype(np.float64)
+                if store.has(schema.FOLD_OUTLIER_FRAC) else None)
     return build_features(mu, period, m_gr, last_angle, source, where=str(store_path),
                           recon_residual=recon, gp_hyper=hyper, outlier_frac=fold)
 

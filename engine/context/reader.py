@@ -6,6 +6,7 @@ import os
 
 import numpy as np
 
+from .. import schema
 from ..store import Store
 from . import hr
 
@@ -27,9 +28,9 @@ def load_context(store, row: int) -> dict | None:
     """Context of object ``row``; None when the stage did not process it."""
     st, close = _open(store)
     try:
-        if not st.has("context/row"):
+        if not st.has(schema.CONTEXT_ROW):
             return None
-        hit = np.flatnonzero(st.read("context/row") == int(row))
+        hit = np.flatnonzero(st.read(schema.CONTEXT_ROW) == int(row))
         if not len(hit):
             return None
         return _record(st, int(hit[0]))
@@ -38,12 +39,16 @@ def load_context(store, row: int) -> dict | None:
             st.close()
 
 
+def _in_context(name: str) -> str:
+    return schema.dataset(schema.CONTEXT, name)
+
+
 def _one(st: Store, name: str, i: int):
-    return st.read(f"context/{name}", rows=[i])[0]
+    return st.read(_in_context(name), rows=[i])[0]
 
 
 def _record(st: Store, i: int) -> dict:
-    attrs = st.attrs("context")
+    attrs = st.attrs(schema.CONTEXT)
     fit = None
     grid = _one(st, "fit_grid", i).decode()
     if grid:
@@ -51,10 +56,12 @@ def _record(st: Store, i: int) -> dict:
         fit["grid"] = grid
         fit["grid_note"] = str(attrs.get("grid_note", ""))
         for k in OPTIONAL_FIT_KEYS:
-            fit[k] = float(_one(st, f"fit_{k}", i)) if st.has(f"context/fit_{k}") else np.nan
-        fit["model_wavelength_um"] = st.read("context/model_wavelength_um")
+            fit[k] = (float(_one(st, f"fit_{k}", i)) if st.has(_in_context(f"fit_{k}"))
+                      else np.nan)
+        fit["model_wavelength_um"] = st.read(_in_context("model_wavelength_um"))
         fit["model_lam_flam"] = _one(st, "fit_model_lam_flam", i)
-    sed = {"band": list(attrs["sed_bands"]), "wavelength_um": st.read("context/sed_wavelength_um"),
+    sed = {"band": list(attrs["sed_bands"]),
+           "wavelength_um": st.read(_in_context("sed_wavelength_um")),
            "flux_jy": _one(st, "sed_flux_jy", i), "flux_err_jy": _one(st, "sed_flux_err_jy", i),
            "lam_flam": _one(st, "sed_lam_flam", i),
            "lam_flam_err": _one(st, "sed_lam_flam_err", i),
@@ -86,10 +93,10 @@ def hr_points(store) -> dict:
     """M_G, BP-RP and rows of every object in ``/context`` (empty arrays if none)."""
     st, close = _open(store)
     try:
-        if not st.has("context/row"):
+        if not st.has(schema.CONTEXT_ROW):
             return {"M_G": np.empty(0), "bp_rp": np.empty(0), "rows": np.empty(0, np.int64)}
-        return {"M_G": st.read("context/M_G"), "bp_rp": st.read("context/bp_rp"),
-                "rows": st.read("context/row")}
+        return {"M_G": st.read(_in_context("M_G")), "bp_rp": st.read(_in_context("bp_rp")),
+                "rows": st.read(schema.CONTEXT_ROW)}
     finally:
         if close:
             st.close()
@@ -99,10 +106,10 @@ def hr_background(store) -> dict | None:
     """Field-star M_G and BP-RP fetched online (None offline: show only the objects)."""
     st, close = _open(store)
     try:
-        if not st.has("context/hr_background_M_G"):
+        if not st.has(_in_context("hr_background_M_G")):
             return None
-        return {"M_G": st.read("context/hr_background_M_G"),
-                "bp_rp": st.read("context/hr_background_bp_rp")}
+        return {"M_G": st.read(_in_context("hr_background_M_G")),
+                "bp_rp": st.read(_in_context("hr_background_bp_rp"))}
     finally:
         if close:
             st.close()
@@ -114,8 +121,8 @@ def mowlavi_line(store=None) -> dict:
         return hr.mowlavi_line()
     st, close = _open(store)
     try:
-        if st.has("context"):
-            m = st.attrs("context").get("mowlavi") or {}
+        if st.has(schema.CONTEXT):
+            m = st.attrs(schema.CONTEXT).get("mowlavi") or {}
             return hr.mowlavi_line(m.get("slope", hr.MOWLAVI_SLOPE),
                                    m.get("intercept", hr.MOWLAVI_INTERCEPT))
         return hr.mowlavi_line()

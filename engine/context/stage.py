@@ -10,6 +10,7 @@ import numpy as np
 from ..config import ContextConfig, config_hash, to_dict
 from ..errors import StageError
 from ..progress import Progress, StageGen
+from .. import schema
 from ..store import Store
 from . import dusty, hr, sed, selection
 from ..workcache import locked_stage
@@ -31,11 +32,12 @@ def _read_inputs(store_path) -> dict:
         out = {"objects": st.read_objects(["id", "ra", "dec", "class"]), "n": st.n_objects,
                "ranks": {}, "scores": {}, "sim": None}
         for space in selection.SPACES:
-            if st.has(f"scores/{space}/rank"):
-                out["ranks"][space] = st.read(f"scores/{space}/rank")
-                out["scores"][space] = st.read(f"scores/{space}/score")
-        if st.has("sim") and bool(st.attrs("sim").get("synthetic", False)):
-            out["sim"] = {k: st.read(f"sim/{k}") for k in st.group_keys("sim")}
+            if st.has(schema.score_path(space, "rank")):
+                out["ranks"][space] = st.read(schema.score_path(space, "rank"))
+                out["scores"][space] = st.read(schema.score_path(space, "score"))
+        if st.has(schema.SIM) and bool(st.attrs(schema.SIM).get("synthetic", False)):
+            out["sim"] = {k: st.read(schema.dataset(schema.SIM, k))
+                          for k in st.group_keys(schema.SIM)}
             for k, v in out["sim"].items():
                 if v.dtype.kind == "S":
                     out["sim"][k] = v.astype("U")

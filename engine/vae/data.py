@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import schema
 from ..errors import StageError
 from ..store import NO_CURVE, NOT_FOR_TRAINING, Store
 
@@ -34,14 +35,14 @@ class InterpInfo:
 def interp_info(store_path: str | Path) -> InterpInfo:
     """Shape, split and a hash of ``/interp``; a clear error when the GP stage has not run."""
     with Store(store_path, "r") as st:
-        if not st.has("interp/mean") or not st.has("interp/split"):
+        if not st.has(schema.INTERP_MEAN) or not st.has(schema.INTERP_SPLIT):
             raise StageError(f"{store_path}: no /interp (mean, split) in the store; "
                              "run `pvsvet-engine interpolate` first")
-        shape = st.shape("interp/mean")
+        shape = st.shape(schema.INTERP_MEAN)
         if len(shape) != 3 or shape[1] != 2:
             raise StageError(f"{store_path}: /interp/mean has shape {shape}, expected (N, 2, phases)")
-        split = st.read("interp/split").astype("u1")
-        written = str(st.attrs("interp").get("written", ""))
+        split = st.read(schema.INTERP_SPLIT).astype("u1")
+        written = str(st.attrs(schema.INTERP).get("written", ""))
     status = _status(store_path, len(split))
     split = np.where(status & int(NOT_FOR_TRAINING), EXCLUDED, split).astype("u1")
     encodable = (status & int(NO_CURVE)) == 0
@@ -57,24 +58,24 @@ def _status(store_path, n: int) -> np.ndarray:
     exclude anything; failed fits have no curve; unphysical fits are encoded (and so
     scored, flagged) but never trained on."""
     with Store(store_path, "r") as st:
-        if not st.has("interp/status"):
+        if not st.has(schema.INTERP_STATUS):
             return np.zeros(n, "u4")
-        return st.read("interp/status")[:n].astype("u4")
+        return st.read(schema.INTERP_STATUS)[:n].astype("u4")
 
 
 def encodable_rows(store_path: str | Path, rows: np.ndarray) -> np.ndarray:
     """Mask of ``rows`` that have a curve (the GP stage did not fail on them)."""
     rows = np.asarray(rows)
     with Store(store_path, "r") as st:
-        if not st.has("interp/status"):
+        if not st.has(schema.INTERP_STATUS):
             return np.ones(len(rows), bool)
-        status = st.read("interp/status", rows=rows).astype("u4")
+        status = st.read(schema.INTERP_STATUS, rows=rows).astype("u4")
     return (status & int(NO_CURVE)) == 0
 
 
 def read_curves(store_path: str | Path, rows: np.ndarray, std: bool = False) -> np.ndarray:
     """``/interp/mean`` (or ``std``) at ``rows`` as float32 (len(rows), 2, phases)."""
-    name = "interp/std" if std else "interp/mean"
+    name = schema.INTERP_STD if std else schema.INTERP_MEAN
     with Store(store_path, "r") as st:
         return np.asarray(st.read(name, rows=np.asarray(rows)), dtype="f4")
 
@@ -211,7 +212,7 @@ def write_synthetic_interp(store_path: str | Path, n: int, seed: int = 0,
             "mean_g": rng.normal(16, 1, n), "mean_r": rng.normal(15.5, 1, n)}
     with Store.create(store_path, overwrite=True) as st:
         st.append_objects(cols, [empty] * n)
-        st.write_group("interp", {"mean": mean, "std": std, "split": split, "status": status,
+        st.write_group(schema.INTERP, {"mean": mean, "std": std, "split": split, "status": status,
                                   "phase": np.arange(n_phase, dtype="f4") / n_phase},
                        attrs={"method": "synthetic"})
     return labels
