@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "verify": ("engine.verify", "check every group of a store for damage (checksums)"),
     "label": ("engine.labels", "label objects in the label journal"),
     "export": ("engine.labels", "export the labelled follow-up target list"),
+    "compare": ("engine.compare", "which objects rose or fell most between two scoring runs"),
     "bench": ("engine.benchmarks", "benchmarks: gp, vae, forest, anomaly, knn, fetch, all (the GUI: pvsvet --bench)"),
 }
 

@@ -112,7 +112,11 @@ def active_stage(store_path, cfg: ScoreConfig, feats: Features,
     if demoted is not None:
         arrays["not_variable"] = np.asarray(demoted, np.uint8)
         attrs["n_not_variable"] = int((demoted & np.isfinite(score)).sum())
+    from ..compare import remember
+
     with Store(store_path, "a") as st:
+        remember(st, "active")           # the label-aware ranking this one replaces
         st.write_group(schema.score_group("active"), arrays, attrs)
+        remember(st, "active")
     yield Progress("score-active", 1, 1, message, "fit")
     return {"space": space, "n_labels": int(len(rows)), "message": message}

@@ -161,6 +161,7 @@ def _jobs(cfg: ScoreConfig, feats: Features) -> dict:
 
 
 def _plain(store_path, cfg, feats, ihash, chash, fold=None, demoted=None) -> StageGen:
+    from ..compare import remember
     from ..store import Store
 
     started = time.time()
@@ -182,10 +183,13 @@ def _plain(store_path, cfg, feats, ihash, chash, fold=None, demoted=None) -> Sta
         figures[space] = {k: groups[space][1][k] for k in ("convergence", "timing", "class_mix")}
     with Store(store_path, "a") as st:
         for space, (arrays, attrs) in groups.items():
+            remember(st, space)        # the ranking this run replaces (run comparison)
             st.write_group(f"scores/{space}", arrays, attrs)
         st.record_run("score", "ok", config_hash=chash, input_hash=ihash,
                       started=time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(started)),
                       spaces=list(cfg.spaces))
+        for space in groups:           # the new rankings, with this run's record
+            remember(st, space)
     return figures
 
 
