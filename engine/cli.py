@@ -29,8 +29,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "context": ("engine.context", "cross-match, extinction, SED and dust-shell fits"),
     "info": ("engine.info", "what a store holds: stages done, counts, provenance, failures"),
     "verify": ("engine.verify", "check every group of a store for damage (checksums)"),
-    "label": ("engine.labels", "label objects in the label journal"),
-    "export": ("engine.labels", "export the labelled follow-up target list"),
+    "label": ("engine.label_cli", "label objects in the label journal"),
+    "export": ("engine.export", "export the labelled follow-up target list"),
     "compare": ("engine.compare", "which objects rose or fell most between two scoring runs"),
     "bench": ("engine.benchmarks", "benchmarks: gp, vae, forest, anomaly, knn, fetch, all (the GUI: pvsvet --bench)"),
 }

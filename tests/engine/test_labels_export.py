@@ -4,8 +4,8 @@ import pytest
 from astropy.table import Table
 
 from engine.cli import main
-from engine.export import ExportError, format_for, iau_name
-from engine.labels import LabelJournal, export_targets
+from engine.export import ExportError, export_targets, format_for, iau_name
+from engine.labels import LabelJournal
 from engine.store import LightCurve, Store
 
 
