@@ -21,7 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("engine.simulate", "make the synthetic demo catalogue (raw light curves + truth)"),
     "ingest": ("engine.ingest", "read a catalogue and light-curve files into a store"),
     "fetch": ("engine.ingest.fetch", "fetch the CPVS from VizieR and its ZTF light curves from IRSA"),
-    "run": ("engine.pipeline", "run the stale stages of the pipeline"),
+    "run": ("engine.pipeline_cli", "run the stale stages of the pipeline"),
     "interpolate": ("engine.gp", "fold and interpolate light curves with the 2-D GP"),
     "train": ("engine.vae", "train the convolutional VAE"),
     "encode": ("engine.vae", "encode all objects with the trained VAE"),

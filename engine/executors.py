@@ -239,17 +239,15 @@ class DaskExecutor(_ContextMixin):
     name = "dask"
 
     def __init__(self, address: str = "", local_workers: int = 0, timeout: float = 30.0):
-        from distributed import Client, LocalCluster
+        from distributed import Client
 
         self._cluster = None
         try:
             if address:
                 self._client = Client(address, timeout=timeout)
             else:
-                self._cluster = LocalCluster(n_workers=max(1, local_workers), threads_per_worker=1,
-                                             processes=True, dashboard_address=None,
-                                             env=dict(_WORKER_ENV))
-                self._client = Client(self._cluster)
+                self._cluster, security = _secure_local_cluster(max(1, local_workers))
+                self._client = Client(self._cluster, security=security)
         except (OSError, TimeoutError) as exc:
             self.close()
             raise StageError(f"cannot reach the dask scheduler at {address or 'LocalCluster'}: "
@@ -315,6 +313,35 @@ class DaskExecutor(_ContextMixin):
         if self._cluster is not None:
             self._cluster.close()
             self._cluster = None
+
+
+#: Loopback on a port the system picks: every listener of the local cluster.
+LOOPBACK = "127.0.0.1"
+
+
+def _secure_local_cluster(n_workers: int):
+    """A LocalCluster that no other local user can drive.
+
+    dask unpickles what a scheduler or worker is sent, so anyone who can connect runs
+    code in the workers. Every listener binds to 127.0.0.1 on a port of the system's
+    choosing; scheduler, workers and client talk mutual TLS with a throw-away
+    certificate authority made for this cluster (``Security.temporary``), so a
+    connection without its certificate is refused in the handshake. The HTTP servers
+    that distributed always starts (dashboard, metrics) bind to loopback too and serve
+    no routes.
+    """
+    import dask
+    from distributed import LocalCluster
+    from distributed.security import Security
+
+    security = Security.temporary()
+    no_routes = {"distributed.scheduler.http.routes": [], "distributed.worker.http.routes": []}
+    with dask.config.set(no_routes):
+        cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
+                               host=LOOPBACK, dashboard_address=f"{LOOPBACK}:0",
+                               worker_dashboard_address=f"{LOOPBACK}:0", security=security,
+                               env=dict(_WORKER_ENV))
+    return cluster, security
 
 
 def make_executor(workers: int = 1, scheduler: str = "", dask_local: int = 0) -> Executor:

@@ -365,7 +365,3 @@ def _try_record(store_path, name: str, state: StageState, status: str, **extra: 
         _record(store_path, name, state, status, **extra)
     except Exception as exc:  # never hide the original failure behind a bookkeeping one
         logger.warning("could not record %s run of %s: %s", status, name, exc)
-
-
-# -- CLI ------------------------------------------------------------------------
-from .pipeline_cli import cli_run, configure_run  # noqa: E402,F401  (CLI registry entry)

@@ -1,24 +1,21 @@
 """``pvsvet-engine run STORE``: run the stale stages of the pipeline.
 
-The settings come from ``--config TOML`` (then saved in the store, so a later
-``run`` without ``--config`` uses the same ones), else from the settings saved by
-the last ``--config`` run, else the defaults. ``--workers``, ``--scheduler`` and
-``--dask-local`` choose where chunked stages run and never make a stage stale.
+Settings are resolved by :func:`engine.config.resolve`: the science settings come
+from ``--config TOML`` (then saved in the store, so a later ``run`` without
+``--config`` uses the same ones), else from the settings saved in the store, else
+the defaults. Machine settings (``--workers``, ``--scheduler``, ``--dask-local``,
+servers, paths) come from this machine only, never from the store, and never make a
+stage stale.
 """
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import logging
 
 from . import config as C
 
 logger = logging.getLogger(__name__)
-
-#: Key of the pipeline settings inside the store's ``/meta`` config JSON.
-META_KEY = "run"
-
 
 def configure_run(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("store", help="the pvsvet store (HDF5)")
@@ -43,47 +40,22 @@ def configure_run(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
 
 
-def resolve_config(store_path, config_path: str | None) -> tuple[C.Config, str]:
-    """The settings of a run and where they came from (``"file"``, ``"store"``, ``"defaults"``)."""
-    from .store import Store
-
-    if config_path:
-        return C.load(config_path), "file"
-    with Store(store_path, "r") as store:
-        saved = store.meta["config"].get(META_KEY)
-    if saved:
-        return C.from_dict(saved, f"{store_path} (settings saved by an earlier run)"), "store"
-    return C.Config(), "defaults"
-
-
-def save_config(store_path, cfg: C.Config) -> None:
-    """Keep the settings in ``/meta`` so the next ``run`` without ``--config`` reuses them."""
-    from .store import Store
-
-    with Store(store_path, "a") as store:
-        meta_cfg = store.meta["config"]
-        meta_cfg[META_KEY] = C.to_dict(cfg)
-        store.set_config(meta_cfg)
-
-
-def apply_overrides(cfg: C.Config, args: argparse.Namespace) -> C.Config:
-    """Command-line executor options override ``[pipeline]``."""
-    p = cfg.pipeline
-    if args.workers is not None:
-        p = dataclasses.replace(p, workers=args.workers)
-    if args.scheduler:
-        p = dataclasses.replace(p, scheduler=args.scheduler, dask_local=0)
-    if args.dask_local:
-        p = dataclasses.replace(p, dask_local=args.dask_local, scheduler="")
-    return dataclasses.replace(cfg, pipeline=p)
+def flag_overrides(args: argparse.Namespace) -> dict[str, dict]:
+    """Command-line executor options, as overrides of ``[pipeline]`` (validated by resolve)."""
+    pipeline = {"workers": args.workers}
+    if args.scheduler is not None:
+        pipeline.update(scheduler=args.scheduler, dask_local=0)
+    if args.dask_local is not None:
+        pipeline.update(dask_local=args.dask_local, scheduler="")
+    return {"pipeline": pipeline}
 
 
 def cli_run(args: argparse.Namespace) -> int:
     from .pipeline import plan, run_pipeline
     from .progress import drive
 
-    cfg, source = resolve_config(args.store, args.config)
-    cfg = apply_overrides(cfg, args)
+    resolved = C.resolve(args.store, args.config, flag_overrides(args))
+    cfg, source = resolved.config, resolved.source
     if args.dry_run:
         states = plan(args.store, cfg, args.stages, force=args.force)
         rows = [{"stage": s.name, "stale": s.stale, "reason": s.reason} for s in states]
@@ -94,7 +66,7 @@ def cli_run(args: argparse.Namespace) -> int:
                 print(f"{r['stage']:12s} {'stale' if r['stale'] else 'fresh'}: {r['reason']}")
         return 0
     if source == "file":
-        save_config(args.store, cfg)
+        C.save(args.store, cfg)
     logger.info("settings from %s", source)
     gen = run_pipeline(args.store, cfg, args.stages, force=args.force)
     result = drive(gen, show=not args.quiet, steps=("pipeline",))

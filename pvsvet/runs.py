@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from engine import config as C
-from engine.errors import ConfigError, StageError
+from engine.errors import StageError
 
 logger = logging.getLogger(__name__)
 
@@ -34,16 +34,9 @@ DEMO_TRAIN_MINUTES = 2.5
 
 
 def store_config(store_path: Path) -> C.Config:
-    """The store's own settings (``/meta`` config), defaults where absent or unreadable."""
-    from engine.store import Store
-
-    with Store(store_path, "r") as s:
-        data = s.meta.get("config") or {}
-    try:
-        return C.from_dict({k: v for k, v in data.items() if isinstance(v, dict)})
-    except ConfigError as exc:
-        logger.warning("%s: stored config ignored (%s)", store_path, exc)
-        return C.Config()
+    """The settings a run on this store uses: the engine's one resolver (the store's
+    saved science settings, this machine's machine settings), as on the command line."""
+    return C.resolve(store_path).config
 
 
 def run_factory(key: str, store_path: Path, config: C.Config | None = None) -> Callable[[], Any]:
@@ -90,7 +83,10 @@ def demo_bootstrap(store_path: Path, n_objects: int = DEMO_OBJECTS, seed: int = 
     if not store_path.exists():
         from engine.simulate import make_demo
         yield from make_demo(store_path, n_objects, seed)
-    return (yield from run_pipeline(store_path, config or demo_config()))
+    cfg = config or demo_config()
+    # saved like a `run --config`: Run > Score and the command line reuse the demo's settings
+    C.save(store_path, cfg)
+    return (yield from run_pipeline(store_path, cfg))
 
 
 def demo_is_complete(store_path: Path) -> bool:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import logging
 
@@ -34,9 +33,8 @@ def configure_score(parser: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace):
-    from ..config import ScoreConfig, load
+    from ..config import resolve
 
-    cfg = load(args.config).score if args.config else ScoreConfig()
     changes = {}
     if args.trees is not None:
         changes["n_estimators"] = args.trees
@@ -45,7 +43,7 @@ def config_from_args(args: argparse.Namespace):
             args.space, (args.space,))
     if args.no_convergence:
         changes["convergence_check"] = False
-    return dataclasses.replace(cfg, **changes)
+    return resolve(args.store, args.config, {"score": changes}).config.score
 
 
 def cli_score(args: argparse.Namespace) -> int:

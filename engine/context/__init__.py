@@ -46,7 +46,6 @@ Reader API for the GUI
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import logging
 
@@ -75,7 +74,6 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 def _config(args: argparse.Namespace):
     from .. import config as cfgmod
 
-    cfg = cfgmod.load(args.config).context if args.config else cfgmod.ContextConfig()
     changes = {}
     if args.top is not None:
         changes["top_n"] = args.top
@@ -85,7 +83,7 @@ def _config(args: argparse.Namespace):
         changes["offline"] = True
     if args.bayestar:
         changes["bayestar_path"] = args.bayestar
-    return dataclasses.replace(cfg, **changes)
+    return cfgmod.resolve(args.store, args.config, {"context": changes}).config.context
 
 
 def cli(args: argparse.Namespace) -> int:

@@ -9,7 +9,6 @@ the functions that use them.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import logging
 
@@ -32,16 +31,11 @@ def configure_interpolate(parser: argparse.ArgumentParser) -> None:
 
 
 def cli_interpolate(args: argparse.Namespace) -> int:
-    from ..config import InterpConfig, load
-    from ..errors import ConfigError
+    from ..config import resolve
     from ..progress import drive
 
-    cfg = load(args.config).interp if args.config else InterpConfig()
-    changes = {k: v for k, v in (("method", args.method), ("workers", args.workers),
-                                 ("chunk_size", args.chunk_size)) if v is not None}
-    if changes.get("workers", 1) < 1 or changes.get("chunk_size", 1) < 1:
-        raise ConfigError("--workers and --chunk-size must be at least 1")
-    cfg = dataclasses.replace(cfg, **changes)
+    flags = {"method": args.method, "workers": args.workers, "chunk_size": args.chunk_size}
+    cfg = resolve(args.store, args.config or None, {"interp": flags}).config.interp
     result = drive(interpolate(args.store, cfg), show=not args.json)
     if args.json:
         print(json.dumps(result, default=str))

@@ -1,7 +1,6 @@
 """The interpolation stage: chunked, parallel, resumable; one atomic commit of ``/interp``."""
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from typing import Iterator
@@ -30,7 +29,7 @@ def cache_for(store_path, cfg: InterpConfig) -> tuple[ChunkCache, dict]:
 
     with Store(store_path, "r") as store:
         rec = stage_record(store, STAGE, cfg)
-    key = config_hash(dataclasses.replace(cfg, workers=0), rec["input_hash"])
+    key = config_hash(cfg, rec["input_hash"])
     return ChunkCache(store_path, STAGE, key), rec
 
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import logging
 
@@ -35,12 +34,10 @@ def configure_encode(parser: argparse.ArgumentParser) -> None:
 
 
 def _config(args: argparse.Namespace) -> VAEConfig:
-    from ..config import load
+    from ..config import resolve
 
-    cfg = load(args.config).vae if args.config else VAEConfig()
-    changes = {k: getattr(args, k) for k in ("epochs", "minutes")
-               if getattr(args, k, None) is not None}
-    return dataclasses.replace(cfg, **changes)
+    flags = {k: getattr(args, k, None) for k in ("epochs", "minutes")}
+    return resolve(args.store, args.config or None, {"vae": flags}).config.vae
 
 
 def _report(result: dict, args: argparse.Namespace, title: str) -> None:

@@ -13,7 +13,6 @@ schedule, and training ends when it is reached (``stopped == "schedule"``).
 """
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import logging
 import time
@@ -39,9 +38,8 @@ STAGE = "train"
 
 def resume_key(cfg: VAEConfig, input_hash: str) -> str:
     """Settings that change what is learnt; the epoch cap and budget do not."""
-    kept = dataclasses.replace(cfg, epochs=0, minutes=0.0, patience=0, n_decode=0,
-                               encode_batch=0, deterministic=False)
-    return config_hash(kept, input_hash)
+    return config_hash(cfg, input_hash, ignore=("epochs", "minutes", "patience", "n_decode",
+                                                "encode_batch", "deterministic"))
 
 
 @locked_stage("train")
