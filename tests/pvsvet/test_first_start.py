@@ -43,6 +43,20 @@ def test_first_start_builds_the_demo_runs_the_pipeline_and_opens_it(qtbot, tmp_p
         assert np.nanmax(s.read("scores/cartesian/score")) == 1.0
     assert w.state.selection.current == int(w.state.view.rows[0])        # rank 1 shown
     assert w.statusBar().currentMessage().startswith("first start done: 300 objects")
+    # Run > Score afterwards uses the settings the demo saved (all four of its spaces),
+    # not the defaults' two: the one resolver reads them back from the store
+    assert (C.science_of("score", runs.store_config(store).score)
+            == C.science_of("score", small.score))
+    with Store(store) as s:
+        before = {sp: s.attrs(f"scores/{sp}").get("write_id") for sp in small.score.spaces}
+        n_runs = len(s.runs("score"))
+    w.menus.start_run("score")
+    qtbot.waitUntil(lambda: not w.menus.runner.busy, timeout=300000)
+    with Store(store) as s:
+        assert len(s.runs("score")) > n_runs
+        for space in small.score.spaces:
+            assert s.has(f"scores/{space}/score"), space
+            assert s.attrs(f"scores/{space}").get("write_id") != before[space], space
     from tests.pvsvet.conftest import _dispose
     _dispose(w)
 
