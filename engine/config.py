@@ -312,7 +312,7 @@ def _scheduler(v: str) -> str | None:
 
 
 def _spaces(v: tuple) -> str | None:
-    from .anomaly.features import SPACE_NAMES  # light: numpy only
+    from .schema import FEATURE_SPACES as SPACE_NAMES
 
     if not v:
         return "must name at least one space"
