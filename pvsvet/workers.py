@@ -5,6 +5,14 @@ A :class:`StageWorker` lives on a ``QThread`` and drives one generator: every
 at the next yield by closing the generator (the stage then leaves the store as it
 was). Exactly one of ``finished``, ``errored`` or ``cancelled`` is emitted, then
 ``done``. :class:`Runner` owns the thread and allows one run at a time.
+
+Why not superqt's ``create_worker``/``GeneratorWorker``: each of its workers wraps its
+whole run in ``warnings.catch_warnings()`` and points the process-wide
+``warnings.showwarning`` at its own signal. That state is global, not per thread: two
+workers that overlap (a stage run and the light-curve pane's decode) restore each other's
+handler, and a warning from any thread can then reach a finished worker (napari#2694).
+Tried here, it crashed the first-start test (a segfault in the decode as the demo
+pipeline ran). Warnings stay Python's; these few classes keep the threads.
 """
 from __future__ import annotations
 

@@ -249,10 +249,14 @@ def nearest(table, catalog: Catalog, ra: float, dec: float, source_id: str = "")
 
 
 def _separation_arcsec(ra0, dec0, ra, dec) -> np.ndarray:
-    """Great-circle distance (haversine), arcsec."""
-    r0, d0, r1, d1 = (np.radians(x) for x in (ra0, dec0, ra, dec))
-    a = np.sin((d1 - d0) / 2) ** 2 + np.cos(d0) * np.cos(d1) * np.sin((r1 - r0) / 2) ** 2
-    return np.degrees(2 * np.arcsin(np.sqrt(np.clip(a, 0, 1)))) * 3600.0
+    """Great-circle distance, arcsec (astropy's Vincenty formula: exact at every
+    distance, which the haversine is not near 180 degrees)."""
+    from astropy import units as u
+    from astropy.coordinates import angular_separation
+
+    sep = angular_separation(np.asarray(ra0, float) * u.deg, np.asarray(dec0, float) * u.deg,
+                             np.asarray(ra, float) * u.deg, np.asarray(dec, float) * u.deg)
+    return np.asarray(sep.to_value(u.arcsec), dtype=float)
 
 
 def row_value(row, name: str) -> float:

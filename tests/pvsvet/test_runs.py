@@ -71,3 +71,43 @@ def test_a_failing_run_shows_the_error_and_keeps_the_window(qtbot, window, monke
     assert boxes and "no latent means" in boxes[0].text()
     boxes[0].close()
     assert window.state.path is not None and window.isVisible()
+
+
+def test_cancel_closes_the_stage_before_the_gui_hears_of_it(qtbot):
+    """The stage's clean-up (GeneratorExit at its yield) runs on the worker thread and
+    is over when ``cancelled`` arrives; progress and the callback come on the GUI thread."""
+    import threading
+
+    from engine.progress import Progress
+    from pvsvet.workers import Runner, call_async
+
+    closed, gui = [], threading.current_thread()
+    release = threading.Event()
+
+    def stage():
+        try:
+            for i in range(10_000):
+                yield Progress("toy", i, 10_000, "", "it")
+                release.wait(0.01)
+        finally:
+            closed.append(threading.current_thread())
+
+    runner = Runner()
+    seen, events = [], []
+    runner.progressed.connect(lambda p: seen.append(threading.current_thread()))
+    runner.cancelled.connect(lambda name: events.append(("cancelled", list(closed))))
+    runner.finished.connect(lambda *a: events.append(("finished", None)))
+    assert runner.start("toy", stage) and not runner.start("again", stage)
+    qtbot.waitUntil(lambda: len(seen) > 2, timeout=10000)
+    runner.cancel()
+    qtbot.waitUntil(lambda: not runner.busy, timeout=10000)
+    assert [e[0] for e in events] == ["cancelled"]
+    assert events[0][1] and events[0][1][0] is not gui      # closed first, off the GUI thread
+    assert set(seen) == {gui}
+
+    answers = []
+    call_async(lambda: 6 * 7, lambda r, err: answers.append((r, err, threading.current_thread())))
+    call_async(lambda: 1 / 0, lambda r, err: answers.append((r, err, threading.current_thread())))
+    qtbot.waitUntil(lambda: len(answers) == 2, timeout=10000)
+    assert {a[:2] for a in answers} == {(42, None), (None, "ZeroDivisionError: division by zero")}
+    assert all(a[2] is gui for a in answers)
