@@ -42,6 +42,8 @@ class MainWindow(QMainWindow):
     settings : where layout and choices persist (tests pass a temporary file)
     """
 
+    WATCH_MS = 1000       # how often the open store is checked for commits of others
+
     def __init__(self, state: AppState, settings: QSettings | None = None):
         super().__init__()
         self.state = state
@@ -63,6 +65,11 @@ class MainWindow(QMainWindow):
         self._default_state = self.saveState()
         self._retry = QTimer(self, singleShot=True, interval=500)
         self._retry.timeout.connect(self.refresh_panes)
+        # another process (pvsvet-engine) may commit a stage to the open store: look
+        # once a second (a stat; a short read only when the file changed) and reload
+        self._watch = QTimer(self, interval=self.WATCH_MS)
+        self._watch.timeout.connect(self.reload_if_changed)
+        self._watch.start()
         state.selection.changed.connect(self._after_selection)
         state.loaded.connect(self._on_loaded)
         QApplication.instance().installEventFilter(self)
@@ -118,6 +125,21 @@ class MainWindow(QMainWindow):
             QMessageBox.warning(self, "Cannot open store", str(exc))
             return False
         self.settings.setValue("last_store", str(Path(path).resolve()))
+        return True
+
+    def reload_if_changed(self) -> bool:
+        """Reload when a commit finished since the last load (not while our own run is
+        going: it reloads when it ends). Keeps order, filter, selection and labels."""
+        if self.menus.runner.busy or not self.state.changed_on_disk():
+            return False
+        try:
+            self.state.reload()
+        except PvsvetError as exc:       # e.g. it became busy again: the next tick retries
+            self.statusBar().showMessage(f"the store changed on disk; could not reload: {exc}",
+                                         10000)
+            return False
+        self.statusBar().showMessage("the store changed on disk (another process committed); "
+                                     "reloaded", 8000)
         return True
 
     def _on_loaded(self, state: AppState) -> None:

@@ -21,8 +21,8 @@ from engine import schema
 from engine.errors import PvsvetError
 
 from .catalog import Catalog, CatalogView
-from .loading import (ObjectDetail, band_labels, feature_columns, load_catalog, load_latent,
-                      read_detail)
+from .loading import (ObjectDetail, band_labels, feature_columns, file_signature, load_catalog,
+                      load_latent, read_detail, store_stamp)
 
 logger = logging.getLogger(__name__)
 
@@ -140,6 +140,8 @@ class AppState:
     #: row -> period (days) the user chose in the period pane; recorded with its labels
     corrected_period: dict = field(default_factory=dict)
     _cache: OrderedDict = field(default_factory=OrderedDict)
+    _signature: tuple | None = None           # file_signature / store_stamp at the last load
+    _stamp: tuple | None = None
 
     def __post_init__(self) -> None:
         if self.view is None:
@@ -154,13 +156,7 @@ class AppState:
         """
         path = Path(path)
         t0 = time.perf_counter()
-        catalog, groups = load_catalog(path, wait)
-        if self.rank_space in catalog.scores:
-            catalog.rank_space = self.rank_space
-        self.path, self.catalog, self.groups = path, catalog, groups
-        self.latent, self.hr = load_latent(path, groups, wait)
-        self.band_labels = band_labels(path, groups, wait)
-        self.features = feature_columns(path, wait)
+        self._load_consistent(path, wait)
         self._cache.clear()
         if not keep_view:              # another store: its rows are other objects
             self.corrected_period = {}
@@ -169,17 +165,59 @@ class AppState:
         if keep_view:
             self.view.filter = old.filter
             self.view.sort(old.sort_key, old.descending)
-        logger.info("loaded %s (%d objects) in %.2f s", path, len(catalog),
+        logger.info("loaded %s (%d objects) in %.2f s", path, len(self.catalog),
                     time.perf_counter() - t0)
         cur = self.selection.current
-        if cur is not None and cur >= len(catalog):
+        if cur is not None and cur >= len(self.catalog):
             self.selection.clear(source=self)
         self.loaded.emit(self)
+
+    def _load_consistent(self, path: Path, wait: float, tries: int = 3) -> None:
+        """Read everything the panes show from one version of the store.
+
+        Each read is a separate short read-only open (the engine may commit in between);
+        the commit stamp is read before and after, and a load that straddled a commit
+        is read again, so the panes never mix one stage version with another.
+        """
+        for attempt in range(tries):
+            signature, stamp = file_signature(path), store_stamp(path, wait)
+            catalog, groups = load_catalog(path, wait)
+            latent, hr = load_latent(path, groups, wait)
+            bands = band_labels(path, groups, wait)
+            features = feature_columns(path, wait)
+            if store_stamp(path, wait) == stamp:
+                break
+            logger.info("%s changed while it was read: reading it again", path)
+        if self.rank_space in catalog.scores:
+            catalog.rank_space = self.rank_space
+        self.path, self.catalog, self.groups = path, catalog, groups
+        self.latent, self.hr, self.band_labels, self.features = latent, hr, bands, features
+        self._signature, self._stamp = signature, stamp
 
     def reload(self) -> None:
         """Re-read the store after a stage committed; keep order, filter and selection."""
         if self.path is not None:
             self.open(self.path, keep_view=True)
+
+    def changed_on_disk(self) -> bool:
+        """Whether a commit (of another process, e.g. ``pvsvet-engine``) finished since
+        the store was loaded. Cheap enough to poll every second: a ``stat`` of the file,
+        and only when that changed a short read-only open for the commit stamp. While a
+        writer holds the file it answers False (the write is not finished) and looks
+        again next time."""
+        if self.path is None:
+            return False
+        signature = file_signature(self.path)
+        if signature is None or signature == self._signature:
+            return False
+        try:
+            stamp = store_stamp(self.path, wait=0.0)
+        except PvsvetError:          # being written (busy), or gone/damaged: not now
+            return False
+        if stamp == self._stamp:
+            self._signature = signature     # touched without a commit
+            return False
+        return True
 
     def summary(self) -> str:
         """One line on what the open store holds, e.g. '20,000 objects · GP curves · VAE
