@@ -175,6 +175,8 @@ class ContextConfig:
     backoff_s: float = 1.0
     rate_per_s: float = 2.0      # polite request rate
     max_consecutive_failures: int = 3  # objects in a row with failed queries: go offline
+    max_query_s: float = 0.0     # bound on one run's time querying VizieR (0: none); past it
+                                 # the rest is cache-only and flagged, a rerun fills the gaps
     vizier_server: str = ""      # host[:port] of a VizieR mirror; empty: astroquery's default
     bayestar_path: str = ""      # a Bayestar19 HDF5 file; empty: the flagged fallback
     extinction_mode: str = "mean"      # "mean" | "median" of the Bayestar19 samples

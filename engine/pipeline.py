@@ -90,7 +90,7 @@ GRAPH: dict[str, StageSpec] = {s.name: s for s in (
     StageSpec("context", "context", ("score",), _fixed("context"),
               "engine.context:run_context",
               ignore=("timeout_s", "retries", "backoff_s", "rate_per_s", "cache_dir",
-                      "max_consecutive_failures")),
+                      "max_consecutive_failures", "max_query_s")),
 )}
 ORDER: tuple[str, ...] = tuple(GRAPH)
 RUNNABLE: tuple[str, ...] = ORDER[1:]

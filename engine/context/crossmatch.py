@@ -126,11 +126,15 @@ class VizierClient:
         At most this many requests per second.
     offline : bool
         Only the cache; a miss raises :class:`NotCached`.
+    max_query_s : float, s
+        Bound on the time this client spends querying (0: none). Request time-outs,
+        back-offs and rate waits are cut to what is left; once it is spent the client
+        answers from the cache only (a miss is :class:`NotCached`, filled by a rerun).
     """
 
     def __init__(self, cache: VizierCache, server: str = "", timeout_s: float = 30.0,
                  retries: int = 3, rate_per_s: float = 2.0, backoff_s: float = 1.0,
-                 offline: bool = False):
+                 offline: bool = False, max_query_s: float = 0.0):
         self.cache = cache
         self.server = server
         self.timeout_s = timeout_s
@@ -140,15 +144,29 @@ class VizierClient:
         self.offline = offline
         self.n_requests = 0
         self._last = 0.0
+        self.deadline = time.monotonic() + max_query_s if max_query_s > 0 else None
+        self.out_of_time = False
+
+    def _left(self) -> float:
+        """Seconds of the query budget left (inf without a budget)."""
+        return float("inf") if self.deadline is None else self.deadline - time.monotonic()
+
+    def _check_budget(self) -> None:
+        if not self.offline and self._left() <= 0:
+            logger.warning("context: the query time budget (max_query_s) is spent: the "
+                           "rest is read from the cache only; run context again to fill "
+                           "the gaps")
+            self.offline = self.out_of_time = True
 
     def _vizier(self, catalog: Catalog, row_limit: int = 20):
         from astroquery.vizier import Vizier, conf
 
+        timeout = max(0.1, min(self.timeout_s, self._left()))   # never past the budget
         return Vizier(columns=catalog.columns, catalog=catalog.vizier, row_limit=row_limit,
-                      timeout=self.timeout_s, vizier_server=self.server or conf.server)
+                      timeout=timeout, vizier_server=self.server or conf.server)
 
     def _wait_turn(self) -> None:
-        delay = self._last + self.min_interval - time.monotonic()
+        delay = min(self._last + self.min_interval - time.monotonic(), self._left())
         if delay > 0:
             time.sleep(delay)
         self._last = time.monotonic()
@@ -161,8 +179,11 @@ class VizierClient:
         try:
             table, meta = self.cache.get(catalog.vizier, ra, dec, radius_arcsec)
             return table, {**meta, "cached": True}
-        except NotCached:
+        except NotCached as exc:
+            self._check_budget()
             if self.offline:
+                if self.out_of_time:
+                    raise NotCached(f"{exc} (the query time budget was spent)") from None
                 raise
         table = self._fetch(catalog, ra, dec, radius_arcsec)
         meta = {"fetched": utc_now(), "server": self.server or "default", "catalog": catalog.vizier,
@@ -179,7 +200,9 @@ class VizierClient:
         last: Exception | None = None
         for attempt in range(self.retries + 1):
             if attempt:
-                time.sleep(self.backoff_s * 2 ** (attempt - 1))
+                time.sleep(max(0.0, min(self.backoff_s * 2 ** (attempt - 1), self._left())))
+                if self._left() <= 0:
+                    break                  # the budget ran out while retrying: failed
             self._wait_turn()
             self.n_requests += 1
             try:
@@ -199,6 +222,7 @@ class VizierClient:
         try:
             return self.cache.get(cat.vizier + "_field", 0.0, 0.0, row_limit)[0]
         except NotCached:
+            self._check_budget()
             if self.offline:
                 raise
         self._wait_turn()

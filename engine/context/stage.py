@@ -72,7 +72,7 @@ def run_context(store_path, cfg: ContextConfig = ContextConfig()) -> StageGen:
                    "obj")
     client = None if synthetic else VizierClient(
         VizierCache(cache_root(store_path, cfg)), cfg.vizier_server, cfg.timeout_s, cfg.retries,
-        cfg.rate_per_s, cfg.backoff_s, cfg.offline)
+        cfg.rate_per_s, cfg.backoff_s, cfg.offline, cfg.max_query_s)
     ext_map = None if synthetic else ExtinctionMap(cfg.bayestar_path, cfg.extinction_mode,
                                                    cfg.extinction_fallback)
     results, streak = [], 0
@@ -205,4 +205,5 @@ def _summary(arrays: dict, client) -> dict:
     return {"objects": len(status), "fitted": int(np.isfinite(arrays["fit_teff"]).sum()),
             "query_failed": int((status & ContextStatus.QUERY_FAILED).astype(bool).sum()),
             "not_cached": int((status & ContextStatus.NOT_CACHED).astype(bool).sum()),
-            "requests": client.n_requests if client else 0}
+            "requests": client.n_requests if client else 0,
+            "out_of_time": bool(client.out_of_time) if client else False}
