@@ -237,7 +237,8 @@ MACHINE: dict[str, frozenset[str]] = {
     "interp": frozenset({"workers"}),
     "score": frozenset({"n_jobs"}),
     "context": frozenset({"vizier_server", "bayestar_path", "cache_dir", "timeout_s",
-                          "retries", "backoff_s", "rate_per_s", "max_consecutive_failures"}),
+                          "retries", "backoff_s", "rate_per_s", "max_consecutive_failures",
+                          "max_query_s"}),
     "pipeline": frozenset({"workers", "scheduler", "dask_local"}),
 }
 
@@ -362,7 +363,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("context", "normal_classes"): _SIZE, ("context", "radius_arcsec"): _between(1e-3, 3600),
     ("context", "timeout_s"): _positive, ("context", "retries"): _SIZE,
     ("context", "backoff_s"): _SIZE, ("context", "rate_per_s"): _positive,
-    ("context", "max_consecutive_failures"): _COUNT,
+    ("context", "max_consecutive_failures"): _COUNT, ("context", "max_query_s"): _SIZE,
     ("context", "extinction_mode"): _one_of("mean", "median"),
     ("context", "extinction_fallback"): _one_of("bh", "none"),
     ("context", "grid"): _one_of("auto", "oxygen", "carbon"), ("context", "min_bands"): _COUNT,

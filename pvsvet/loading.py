@@ -6,6 +6,7 @@ file for writing only at commits, and a handle held by the GUI would block them.
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +40,28 @@ class ObjectDetail:
     context_message: str = ""
     busy: bool = False                # the store was being written; try again
     error: str = ""
+
+
+def file_signature(path: Path) -> tuple[int, int, int] | None:
+    """(inode, size, mtime in ns) of the store file, None when it is gone: a cheap test
+    of whether anything wrote it (a replaced file has a new inode)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def store_stamp(path: Path, wait: float = 0.0) -> tuple:
+    """What every commit changes: the store-wide group write counter (each atomic group
+    replace), the object and light-curve counts (ingest, fetch appends), the run records
+    (every stage ends with one) and the /meta digest (saved settings). A store that is
+    being written raises StoreError("busy") at once with ``wait=0``."""
+    with Store(path, "r", wait=wait) as s:
+        counts = tuple(s.shape(n)[0] if s.has(n) else 0
+                       for n in (schema.LC_OFFSETS, schema.RUN_RECORDS))
+        return (s.group_writes, s.n_objects, *counts,
+                str(s.attrs(schema.META).get("digest", "")))
 
 
 def load_catalog(path: Path, wait: float = 5.0) -> tuple[Catalog, set[str]]:

@@ -22,6 +22,13 @@ logger = logging.getLogger("engine.store")
 class StageGroups:
     """Stage-group reads and atomic writes, and the run records (a :class:`Store` mixin)."""
 
+    @property
+    def group_writes(self) -> int:
+        """How many group replaces were ever committed to this store (the counter that
+        :meth:`writing_group` raises with each commit; readers watch it for changes)."""
+        with self.reading("/"):
+            return int(self._h5.attrs.get("group_writes", 0))
+
     def has(self, name: str) -> bool:
         with self.reading(name):
             return name.strip("/") in self._h5

@@ -79,7 +79,7 @@ def server(failing_server, monkeypatch):
 
 
 def _cfg(address: str, **kw) -> ContextConfig:
-    opts = dict(vizier_server=address, timeout_s=5, retries=0, backoff_s=0.01, rate_per_s=0,
+    opts = dict(vizier_server=address, timeout_s=5, retries=0, backoff_s=0.01, rate_per_s=1000,
                 extinction_fallback="none", hr_background=False, max_consecutive_failures=10)
     return ContextConfig(**{**opts, **kw})
 
