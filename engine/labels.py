@@ -15,6 +15,7 @@ The label set offered to users (:data:`DEFAULT_LABELS`, editable) is kept in the
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -109,6 +110,21 @@ def _utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
+#: SQLite's result codes of a write the disk could not take (full, a file-size limit,
+#: an I/O error): the transaction is rolled back, the journal keeps what it had
+_NO_SPACE = ("SQLITE_FULL", "SQLITE_IOERR")
+
+
+def _write_failed(path: Path, exc: sqlite3.Error, what: str) -> LabelError:
+    """One line for a failed journal write; says when the disk is the cause."""
+    code = str(getattr(exc, "sqlite_errorname", ""))
+    if code.startswith(_NO_SPACE) or "disk is full" in str(exc):
+        return LabelError(f"{path}: cannot write {what}: the disk is full, a file-size limit "
+                          f"was reached or the disk failed ({exc}); every label recorded "
+                          "before is kept, free some space and label again")
+    return LabelError(f"{path}: cannot write {what} ({exc})")
+
+
 class LabelJournal:
     """The label journal of a store.
 
@@ -130,6 +146,8 @@ class LabelJournal:
             self._db.executescript(_SCHEMA)
             self._add_period_column()
         except sqlite3.DatabaseError as exc:
+            if str(getattr(exc, "sqlite_errorname", "")).startswith(_NO_SPACE):
+                raise _write_failed(self.path, exc, "the label journal") from exc
             raise LabelError(f"{self.path}: not a usable label journal ({exc})") from exc
 
     def _add_period_column(self) -> None:
@@ -182,8 +200,7 @@ class LabelJournal:
                     "INSERT INTO labels (object_id, label, note, author, time, score, rank, "
                     "space, run, undoes, period) VALUES (?,?,?,?,?,?,?,?,?,?,?)", row)
             except sqlite3.OperationalError as exc:
-                raise LabelError(f"{self.path}: cannot write the label of {object_id} "
-                                 f"({exc})") from exc
+                raise _write_failed(self.path, exc, f"the label of {object_id}") from exc
         return int(cur.lastrowid)
 
     def add_many(self, rows: list[tuple[str, str, str]], author: str = "") -> int:
@@ -198,8 +215,9 @@ class LabelJournal:
                 self._db.execute("COMMIT")
             except sqlite3.Error as exc:
                 if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                raise LabelError(f"{self.path}: cannot write labels ({exc})") from exc
+                    with contextlib.suppress(sqlite3.Error):   # SQLite rolls back itself
+                        self._db.execute("ROLLBACK")
+                raise _write_failed(self.path, exc, "labels") from exc
         return len(clean)
 
     def add_entries(self, entries: list[Entry]) -> int:
@@ -221,8 +239,9 @@ class LabelJournal:
                 self._db.execute("COMMIT")
             except sqlite3.Error as exc:
                 if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                raise LabelError(f"{self.path}: cannot write merged labels ({exc})") from exc
+                    with contextlib.suppress(sqlite3.Error):   # SQLite rolls back itself
+                        self._db.execute("ROLLBACK")
+                raise _write_failed(self.path, exc, "merged labels") from exc
         return len(entries)
 
     # -- reading -----------------------------------------------------------------
@@ -281,8 +300,11 @@ class LabelJournal:
         if len(set(clean)) != len(clean):
             raise LabelError(f"{self.path}: the label set has duplicates: {clean}")
         with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO settings (key, value) VALUES "
-                             "('label_set', ?)", (json.dumps(clean),))
+            try:
+                self._db.execute("INSERT OR REPLACE INTO settings (key, value) VALUES "
+                                 "('label_set', ?)", (json.dumps(clean),))
+            except sqlite3.Error as exc:
+                raise _write_failed(self.path, exc, "the label set") from exc
 
     def close(self) -> None:
         with self._lock:

@@ -74,3 +74,50 @@ def test_space_check_runs_before_anything_is_written(tmp_path, monkeypatch):
             st.write_group("x", {"big": np.zeros(200_000)})
         assert not st.has("x") and not st.has("_tmp_x")
     assert path.stat().st_size <= size + 16384
+
+
+# -- labelling ----------------------------------------------------------------------
+def _labelled(tmp, n=5):
+    path = make_store(tmp / "s.h5", n=50)
+    for i in range(n):
+        assert engine(["label", path, f"o{i}", "anomaly", "--note", f"n{i}"]).returncode == 0
+    return path
+
+
+def _journal(path):
+    from engine.labels import LabelJournal
+
+    with LabelJournal(path) as j:
+        return [(e.object_id, e.label, e.note) for e in j.entries()]
+
+
+def _refused_label(path, **kw):
+    line = one_line_error(engine(["label", path, "o9", "anomaly", "--note", "x" * 5000], **kw))
+    assert "label journal" in line or ".labels.sqlite" in line
+    assert "the disk is full" in line and "every label recorded before is kept" in line
+    return line
+
+
+def test_label_under_a_file_size_limit_keeps_every_label(tmp_path):
+    path = _labelled(tmp_path)
+    before = _journal(path)
+    _refused_label(path, fsize=4096)
+    label_file = tmp_path / "more.csv"
+    label_file.write_text("id,label\n" + "".join(f"o{i},normal\n" for i in range(10, 40)))
+    line = one_line_error(engine(["label", path, "--from", label_file], fsize=4096))
+    assert "the disk is full" in line
+    assert _journal(path) == before                  # nothing lost, nothing half written
+    assert engine(["label", path, "o9", "anomaly"]).returncode == 0
+    assert _journal(path)[:-1] == before and _journal(path)[-1][:2] == ("o9", "anomaly")
+
+
+def test_label_on_a_full_file_system_keeps_every_label(tmp_path):
+    with small_filesystem(4 * 1024, tmp_path) as fs:
+        path = _labelled(fs)
+        before = _journal(path)
+        filler = _fill(fs, 4)
+        _refused_label(path)
+        filler.unlink()        # (a full disk also stops SQLite opening the journal to read)
+        assert _journal(path) == before
+        assert engine(["label", path, "o9", "anomaly"]).returncode == 0
+        assert len(_journal(path)) == len(before) + 1
