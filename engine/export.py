@@ -9,6 +9,7 @@ import numpy as np
 
 from . import schema
 from .errors import PvsvetError
+from .names import iau_name
 
 logger = logging.getLogger(__name__)
 
@@ -135,19 +136,6 @@ def _sexagesimal(ra: np.ndarray, dec: np.ndarray) -> tuple[list[str], list[str]]
         dec_s[ok] = Angle(dec[ok], u.deg).to_string(unit=u.deg, sep=":", precision=1,
                                                     pad=True, alwayssign=True)
     return list(ra_s), list(dec_s)
-
-
-def iau_name(ra: float, dec: float, prefix: str = "ZTF") -> str:
-    """``ZTF Jhhmmss.ss+ddmmss.s`` (truncated, as the IAU convention asks)."""
-    if not (np.isfinite(ra) and np.isfinite(dec)):
-        return ""
-    # truncate in integer units (0.01 s of time, 0.1 arcsec); the 1e-6 absorbs float error
-    cs = int(np.floor((ra % 360.0) / 15.0 * 360000 + 1e-6))
-    ds = int(np.floor(abs(dec) * 36000 + 1e-6))
-    sign = "+" if dec >= 0 else "-"
-    return (f"{prefix} J{cs // 360000:02d}{cs // 6000 % 60:02d}{cs % 6000 // 100:02d}."
-            f"{cs % 100:02d}{sign}{ds // 36000:02d}{ds // 600 % 60:02d}{ds % 600 // 10:02d}."
-            f"{ds % 10}")
 
 
 def export_targets(store_path, out, fmt: str | None = None, labels=None, top: int | None = None,

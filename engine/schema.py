@@ -123,6 +123,11 @@ NO_CURVE = NOT_INTERPOLATED | Status.GP_FAILED
 NOT_FOR_TRAINING = NO_CURVE | Status.GP_UNPHYSICAL
 
 
+#: Codes of ``/interp/split``: the VAE's train/validation/test sets, and objects kept out
+#: of all three (flags of :data:`NOT_FOR_TRAINING`).
+SPLIT_TRAIN, SPLIT_VALIDATION, SPLIT_TEST, SPLIT_EXCLUDED = 0, 1, 2, 255
+
+
 @dataclass
 class LightCurve:
     """Raw photometry of one object.

@@ -33,7 +33,7 @@ LATENT = 10
 
 
 def _names(ra: np.ndarray, dec: np.ndarray) -> tuple[list[str], list[str]]:
-    from engine.export import iau_name
+    from engine.names import iau_name
 
     ids = [f"ZTFJ{r:09.5f}{d:+09.5f}" for r, d in zip(ra, dec)]     # survey-style ids
     return ids, [iau_name(r, d) for r, d in zip(ra, dec)]

@@ -56,8 +56,8 @@ def run(args: argparse.Namespace) -> dict:
     from engine.config import InterpConfig
     from engine.executors import make_executor
     from engine.gp import interpolate
-    from engine.gp.chunk import EXCLUDED
     from engine.progress import run_quiet
+    from engine.schema import NOT_FOR_TRAINING
     from engine.store import Store
 
     n = args.n or 2000
@@ -89,15 +89,15 @@ def run(args: argparse.Namespace) -> dict:
            "fast_failed": fast["n_failed"], "fast_unphysical": fast["n_unphysical"],
            "n_george": ng}
     if ng:
-        both = ((fstat & int(EXCLUDED)) == 0) & ((ref["status"] & int(EXCLUDED)) == 0)
+        fast_out = (fstat & int(NOT_FOR_TRAINING)) != 0       # kept out of the split
+        george_out = (ref["status"] & int(NOT_FOR_TRAINING)) != 0
+        both = ~fast_out & ~george_out
         rms = parity(fmean[both].astype(float), ref["mean"][both].astype(float))
         out.update({"george_lc_per_s": round(ng / g_wall, 3), "george_s_per_lc_per_worker":
                     round(g_wall * args.workers / ng, 3), "speedup": round(n / fast_wall * g_wall / ng, 1),
                     "parity_n": int(both.sum()),
-                    "parity_excluded_fast_only": int((((fstat & int(EXCLUDED)) != 0)
-                                                      & ((ref["status"] & int(EXCLUDED)) == 0)).sum()),
-                    "parity_excluded_george_only": int((((fstat & int(EXCLUDED)) == 0)
-                                                        & ((ref["status"] & int(EXCLUDED)) != 0)).sum()),
+                    "parity_excluded_fast_only": int((fast_out & ~george_out).sum()),
+                    "parity_excluded_george_only": int((~fast_out & george_out).sum()),
                     "parity_rms_median": round(float(np.median(rms)), 4) if len(rms) else None,
                     "parity_rms_p95": round(float(np.percentile(rms, 95)), 4) if len(rms) else None,
                     "parity_within_0.1": round(float(np.mean(rms <= 0.1)), 4) if len(rms) else None})

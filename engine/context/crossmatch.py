@@ -39,7 +39,7 @@ class NotCached(PvsvetError):
 
 
 @dataclass(frozen=True)
-class Catalog:
+class VizierCatalog:
     """A VizieR catalogue and the columns the context stage takes from it."""
 
     key: str
@@ -58,17 +58,17 @@ class Catalog:
         return cols
 
 
-CATALOGS: tuple[Catalog, ...] = (
-    Catalog("gaia", "I/355/gaiadr3", "Source", "RA_ICRS", "DE_ICRS",
+CATALOGS: tuple[VizierCatalog, ...] = (
+    VizierCatalog("gaia", "I/355/gaiadr3", "Source", "RA_ICRS", "DE_ICRS",
             {"G": ("Gmag", "e_Gmag"), "BP": ("BPmag", "e_BPmag"), "RP": ("RPmag", "e_RPmag")},
             ("Plx", "e_Plx")),
-    Catalog("bailerjones", "I/352/gedr3dis", "Source", "RA_ICRS", "DE_ICRS",
+    VizierCatalog("bailerjones", "I/352/gedr3dis", "Source", "RA_ICRS", "DE_ICRS",
             extra=("rgeo", "b_rgeo", "B_rgeo")),
-    Catalog("ps1", "II/349/ps1", "objID", "RAJ2000", "DEJ2000",
+    VizierCatalog("ps1", "II/349/ps1", "objID", "RAJ2000", "DEJ2000",
             {b: (f"{b}mag", f"e_{b}mag") for b in "grizy"}),
-    Catalog("2mass", "II/246/out", "2MASS", "RAJ2000", "DEJ2000",
+    VizierCatalog("2mass", "II/246/out", "2MASS", "RAJ2000", "DEJ2000",
             {"J": ("Jmag", "e_Jmag"), "H": ("Hmag", "e_Hmag"), "Ks": ("Kmag", "e_Kmag")}),
-    Catalog("allwise", "II/328/allwise", "AllWISE", "RAJ2000", "DEJ2000",
+    VizierCatalog("allwise", "II/328/allwise", "AllWISE", "RAJ2000", "DEJ2000",
             {f"W{i}": (f"W{i}mag", f"e_W{i}mag") for i in range(1, 5)}),
 )
 CATALOG_KEYS = tuple(c.key for c in CATALOGS)
@@ -158,7 +158,7 @@ class VizierClient:
                            "the gaps")
             self.offline = self.out_of_time = True
 
-    def _vizier(self, catalog: Catalog, row_limit: int = 20):
+    def _vizier(self, catalog: VizierCatalog, row_limit: int = 20):
         from astroquery.vizier import Vizier, conf
 
         timeout = max(0.1, min(self.timeout_s, self._left()))   # never past the budget
@@ -171,7 +171,7 @@ class VizierClient:
             time.sleep(delay)
         self._last = time.monotonic()
 
-    def cone(self, catalog: Catalog, ra: float, dec: float, radius_arcsec: float):
+    def cone(self, catalog: VizierCatalog, ra: float, dec: float, radius_arcsec: float):
         """Rows of ``catalog`` within ``radius_arcsec`` of (ra, dec) deg.
 
         Returns ``(table or None, meta)``; ``meta["cached"]`` says where it came from.
@@ -192,7 +192,7 @@ class VizierClient:
         self.cache.put(catalog.vizier, ra, dec, radius_arcsec, table, meta)
         return table, {**meta, "cached": False}
 
-    def _fetch(self, catalog: Catalog, ra: float, dec: float, radius_arcsec: float):
+    def _fetch(self, catalog: VizierCatalog, ra: float, dec: float, radius_arcsec: float):
         import astropy.units as u
         from astropy.coordinates import SkyCoord
 
@@ -243,7 +243,7 @@ def _short(exc: Exception | None, n: int = 160) -> str:
     return str(exc).replace("\n", " ")[:n]
 
 
-def _pick_table(result: Any, catalog: Catalog):
+def _pick_table(result: Any, catalog: VizierCatalog):
     """The catalogue's table from astroquery's TableList (None when empty)."""
     if result is None or isinstance(result, (str, bytes)):
         raise QueryFailed(f"{catalog.vizier}: the server's answer is not a VOTable")
@@ -253,7 +253,7 @@ def _pick_table(result: Any, catalog: Catalog):
     return result[catalog.vizier] if catalog.vizier in keys else result[0]
 
 
-def nearest(table, catalog: Catalog, ra: float, dec: float, source_id: str = ""):
+def nearest(table, catalog: VizierCatalog, ra: float, dec: float, source_id: str = ""):
     """The nearest row and its separation (arcsec); a row with ``source_id`` wins.
 
     Returns ``(row or None, sep_arcsec)``.

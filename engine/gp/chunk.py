@@ -10,15 +10,11 @@ import numpy as np
 
 from ..config import InterpConfig, from_dict, to_dict
 from ..fold import phase_grid, scale
-from ..store import NOT_FOR_TRAINING, NOT_INTERPOLATED, Status
+from ..store import NOT_INTERPOLATED, Status
 from .model import Band2, check_physical, prepare
 
 logger = logging.getLogger(__name__)
 
-#: Ingest flags that keep an object out of the interpolation.
-BLOCKING = NOT_INTERPOLATED
-#: Flags that exclude an object from the train/validation/test split.
-EXCLUDED = NOT_FOR_TRAINING
 
 
 def pack(start: int, lcs: list, period: np.ndarray, status: np.ndarray, ids: np.ndarray,
@@ -53,8 +49,9 @@ def run_piece(arg: dict) -> dict:
     for i in range(m):
         st = int(arg["status"][i])
         out["status"][i] = st
-        if st & BLOCKING:
-            out["status_msg"][i] = f"not interpolated: ingest flags {Status(st & BLOCKING)!s}"
+        if st & NOT_INTERPOLATED:
+            flags = Status(st & NOT_INTERPOLATED)
+            out["status_msg"][i] = f"not interpolated: ingest flags {flags!s}"
             continue
         a, b = off[i], off[i + 1]
         d, flag, msg = prepare(arg["time"][a:b], arg["mag"][a:b], arg["magerr"][a:b],

@@ -10,9 +10,11 @@ import numpy as np
 from ..config import InterpConfig, config_hash, to_dict
 from ..fold import phase_grid
 from ..progress import Progress, StageGen
+from ..schema import (NOT_FOR_TRAINING, SPLIT_EXCLUDED, SPLIT_TEST, SPLIT_TRAIN,
+                      SPLIT_VALIDATION)
 from ..store import Store, utc_now
 from ..workcache import ChunkCache, chunk_starts, locked_stage
-from .chunk import EXCLUDED, pack, run_piece
+from .chunk import pack, run_piece
 
 logger = logging.getLogger(__name__)
 STAGE = "interpolate"
@@ -120,16 +122,16 @@ def make_split(classes: np.ndarray, eligible: np.ndarray, ratios, seed: int) -> 
     Deterministic for ``seed``: each class (in sorted order) is shuffled by one generator
     and cut at the cumulative ratios, rounded.
     """
-    split = np.full(len(classes), 255, dtype=np.uint8)
+    split = np.full(len(classes), SPLIT_EXCLUDED, dtype=np.uint8)
     rng = np.random.default_rng(seed)
     frac = np.cumsum(np.asarray(ratios, float) / np.sum(ratios))
     for cls in np.unique(classes[eligible]):
         idx = np.flatnonzero(eligible & (classes == cls))
         idx = idx[rng.permutation(len(idx))]
         cuts = np.round(frac * len(idx)).astype(int)
-        split[idx[:cuts[0]]] = 0
-        split[idx[cuts[0]:cuts[1]]] = 1
-        split[idx[cuts[1]:]] = 2
+        split[idx[:cuts[0]]] = SPLIT_TRAIN
+        split[idx[cuts[0]:cuts[1]]] = SPLIT_VALIDATION
+        split[idx[cuts[1]:]] = SPLIT_TEST
     return split
 
 
@@ -144,7 +146,7 @@ def _commit(store_path, cfg: InterpConfig, cache: ChunkCache, starts, n: int, re
         width = max(width, c["status_msg"].dtype.itemsize)
     with Store(store_path, "r") as store:
         classes = store.read_objects(["class"])["class"] if n else np.zeros(0, "U1")
-    split = make_split(classes, (status & int(EXCLUDED)) == 0, cfg.split, cfg.seed)
+    split = make_split(classes, (status & int(NOT_FOR_TRAINING)) == 0, cfg.split, cfg.seed)
     p = cfg.n_phase
     specs = {"mean": ((n, 2, p), "f4"), "std": ((n, 2, p), "f4"), "raw_mean_mag": ((n, 2), "f8"),
              "raw_std_mag": ((n, 2), "f8"), "hyper": ((n, 4), "f8"), "nll": ((n,), "f8"),
@@ -167,12 +169,12 @@ def _commit(store_path, cfg: InterpConfig, cache: ChunkCache, starts, n: int, re
         store.record_run(STAGE, "ok", config_hash=rec["config_hash"],
                          input_hash=rec["input_hash"], inputs=rec.get("inputs", {}),
                          method=cfg.method, started=started or None)
-    fit = (status & int(EXCLUDED)) == 0
+    fit = (status & int(NOT_FOR_TRAINING)) == 0
     from ..store import Status
     return {"n": n, "n_ok": int(fit.sum()),
             "n_failed": int(((status & int(Status.GP_FAILED)) > 0).sum()),
             "n_unphysical": int(((status & int(Status.GP_UNPHYSICAL)) > 0).sum()),
-            "n_not_interpolated": int(((status & int(EXCLUDED ^ Status.GP_FAILED
+            "n_not_interpolated": int(((status & int(NOT_FOR_TRAINING ^ Status.GP_FAILED
                                                       ^ Status.GP_UNPHYSICAL)) > 0).sum())}
 
 

@@ -46,7 +46,7 @@ ALIASES = {
 
 
 @dataclass
-class Catalog:
+class InputCatalog:
     """Catalogue rows, one per object, in file order (duplicate keys dropped).
 
     Parameters
@@ -95,7 +95,7 @@ def parse_mapping(text: str | None, what: str = "--columns") -> dict[str, str]:
 
 
 def read_catalog(path: str | os.PathLike, columns: Mapping[str, str] | None = None,
-                 class_map: Mapping[str, str] | None = None, fmt: str = "auto") -> Catalog:
+                 class_map: Mapping[str, str] | None = None, fmt: str = "auto") -> InputCatalog:
     """Read a catalogue (``fmt``: ``auto``, ``chen-table2`` or ``table``)."""
     path = Path(path)
     if path.is_dir():
@@ -204,7 +204,7 @@ def _resolve(colnames: list[str], mapping: dict[str, str], path: Path) -> dict[s
     return out
 
 
-def _build(path: Path, table, mapping: dict[str, str], class_map: dict[str, str]) -> Catalog:
+def _build(path: Path, table, mapping: dict[str, str], class_map: dict[str, str]) -> InputCatalog:
     n = len(table)
     ids = _strings(table[mapping["id"]])
     key = _strings(table[mapping["key"]]) if "key" in mapping else ids
@@ -225,8 +225,8 @@ def _build(path: Path, table, mapping: dict[str, str], class_map: dict[str, str]
     if dup:
         logger.warning("%s: %d duplicate ids, first rows kept (%s)", path, n - len(first),
                        ", ".join(dup[:5]))
-    return Catalog(str(path), key[first], ids[first], name[first], cls[first], ra[first],
-                   dec[first], period[first], dup)
+    return InputCatalog(str(path), key[first], ids[first], name[first], cls[first], ra[first],
+                        dec[first], period[first], dup)
 
 
 def _duplicates(key: np.ndarray) -> list[str]:

@@ -23,7 +23,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import IngestError
-from .catalog import CHEN_TABLE2_COLUMNS, CHEN_TABLE2_MAPPING, Catalog
+from .catalog import CHEN_TABLE2_COLUMNS, CHEN_TABLE2_MAPPING, InputCatalog
 
 logger = logging.getLogger(__name__)
 
@@ -110,15 +110,15 @@ def query_vizier(classes: Sequence[str] = (), region: Region | None = None,
     return table
 
 
-def catalog_from_table(table, source: str) -> Catalog:
-    """A :class:`Catalog` through the Table2 mapping of :mod:`engine.ingest.catalog`."""
+def catalog_from_table(table, source: str) -> InputCatalog:
+    """A :class:`InputCatalog` through the Table2 mapping of :mod:`engine.ingest.catalog`."""
     from .catalog import _build, _resolve  # the one Table2 mapping, not a copy
 
     mapping = _resolve(table.colnames, dict(CHEN_TABLE2_MAPPING), Path(source))
     return _build(Path(source), table, mapping, {})
 
 
-def features_of(table, cat: Catalog) -> dict[str, np.ndarray]:
+def features_of(table, cat: InputCatalog) -> dict[str, np.ndarray]:
     """``cpvs_<feature>`` -> float values in the order of ``cat`` (NaN when absent)."""
     from .catalog import _floats, _strings
 
@@ -169,8 +169,8 @@ def _in_cone(ra: np.ndarray, dec: np.ndarray, region: Region) -> np.ndarray:
 def fetch_catalog(table_path: str | os.PathLike | None = None, classes: Sequence[str] = (),
                   region: Region | None = None, max_mag: float | None = None,
                   limit: int | None = None, server: str | None = None,
-                  timeout: float = 60.0) -> tuple[Catalog, dict[str, np.ndarray]]:
-    """The selected CPVS rows as a Catalog and their features.
+                  timeout: float = 60.0) -> tuple[InputCatalog, dict[str, np.ndarray]]:
+    """The selected CPVS rows as a InputCatalog and their features.
 
     ``table_path``: a local Table2 file instead of VizieR (same filters applied here).
     """

@@ -37,7 +37,7 @@ from ..progress import Progress, StageGen
 from ..store import Store
 from .bands import band_codes
 from ..workcache import locked_stage
-from .catalog import Catalog
+from .catalog import InputCatalog
 from .formats import RawObject, _to_mjd
 from .quality import clean
 from .fetch_queue import FetchQueue
@@ -277,13 +277,13 @@ def _store_batch(store_path, q: FetchQueue, rows: Sequence[Mapping[str, Any]], r
     return len(good)
 
 
-def _catalog(rows) -> Catalog:
+def _catalog(rows) -> InputCatalog:
     rows = list(rows)
     get = lambda k, kind: np.array([_num(r.get(k)) if kind == "f8" else str(r.get(k) or "")
                                     for r in rows], kind if kind == "f8" else str)
     ids = get("id", "U")
-    return Catalog("CPVS", ids, ids, get("name", "U"), get("class", "U"), get("ra", "f8"),
-                   get("dec", "f8"), get("period", "f8"))
+    return InputCatalog("CPVS", ids, ids, get("name", "U"), get("class", "U"), get("ra", "f8"),
+                        get("dec", "f8"), get("period", "f8"))
 
 
 def _num(v) -> float:

@@ -154,23 +154,3 @@ def check_period(period: float) -> str:
     if period <= 0:
         return f"period {period:g} d is not positive"
     return ""
-
-
-def iau_name(ra: float, dec: float, prefix: str = "ZTF J") -> str:
-    """IAU-style name ``ZTF Jhhmmss.ss+ddmmss.s`` (truncated, not rounded, per IAU rules).
-
-    Parameters
-    ----------
-    ra, dec : float, deg
-    """
-    if not (np.isfinite(ra) and np.isfinite(dec)):
-        return ""
-    cs = int(math.floor((ra % 360.0) / 15.0 * 360000.0 + 1e-6))   # hundredths of a second
-    h, rem = divmod(cs, 360000)
-    m, rem = divmod(rem, 6000)
-    ds = int(math.floor(abs(dec) * 36000.0 + 1e-6))                # tenths of an arcsec
-    d, drem = divmod(ds, 36000)
-    dm, drem = divmod(drem, 600)
-    sign = "-" if dec < 0 else "+"
-    return (f"{prefix}{h:02d}{m:02d}{rem // 100:02d}.{rem % 100:02d}"
-            f"{sign}{d:02d}{dm:02d}{drem // 10:02d}.{drem % 10:d}")

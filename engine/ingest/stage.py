@@ -18,12 +18,13 @@ import numpy as np
 
 from ..config import IngestConfig, config_hash, to_dict
 from ..errors import IngestError
+from ..names import iau_name
 from ..progress import Progress, StageGen, Throttle
 from ..store import Status, Store
-from .catalog import Catalog, read_catalog
 from ..workcache import locked_stage
+from .catalog import InputCatalog, read_catalog
 from .formats import RawObject, expand_paths, reader_for
-from .quality import Cleaned, check_period, clean, iau_name
+from .quality import Cleaned, check_period, clean
 from .report import IngestReport
 
 logger = logging.getLogger(__name__)
@@ -136,7 +137,7 @@ def _run(store_path, catalog, lightcurves, read, columns, class_map, catalog_for
     return summary
 
 
-def _one(raw: RawObject, path: Path, single: bool, cat: Catalog | None, matched: np.ndarray,
+def _one(raw: RawObject, path: Path, single: bool, cat: InputCatalog | None, matched: np.ndarray,
          seen: set, batch: _Batch, rep: IngestReport, cfg: IngestConfig, unmatched: str) -> None:
     """Match, check and queue one object read from ``path`` (``single``: its only object)."""
     rep.objects_read += 1
@@ -167,7 +168,7 @@ def _one(raw: RawObject, path: Path, single: bool, cat: Catalog | None, matched:
     batch.add(values, cleaned)
 
 
-def _columns(oid: str, raw: RawObject, cat: Catalog | None, row: int | None,
+def _columns(oid: str, raw: RawObject, cat: InputCatalog | None, row: int | None,
              c: Cleaned) -> dict[str, Any]:
     """The /objects columns of one object: catalogue values first, then the file's."""
     status, notes = c.status, list(c.notes)
@@ -201,7 +202,7 @@ def _flush(store_path: str | os.PathLike, batch: _Batch) -> None:
     logger.debug("%s: %d objects appended", store_path, len(batch))
 
 
-def _unmatched_rows(cat: Catalog | None, matched: np.ndarray, rep: IngestReport) -> None:
+def _unmatched_rows(cat: InputCatalog | None, matched: np.ndarray, rep: IngestReport) -> None:
     if cat is None:
         return
     missing = np.flatnonzero(~matched)

@@ -56,6 +56,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import PvsvetError, StoreError
+from ..names import CHEN_PREFIX, iau_names
 from ..progress import Progress, StageGen, drive
 from ..store import Status, Store
 from . import population, sed
@@ -84,7 +85,7 @@ def _chunk(start: int, n: int, seed: int, open_nights: np.ndarray, dust_model):
     rows = np.arange(start, start + n)
     cols = {
         "id": [str(i + 1) for i in rows],
-        "name": population.sky.iau_names(par["ra"], par["dec"]),
+        "name": iau_names(par["ra"], par["dec"], CHEN_PREFIX),   # as the CPVS spells them
         "ra": par["ra"], "dec": par["dec"],
         "period": np.round(par["catalog_period"], 7),
         "class": [CLASS_NAMES[c] for c in par["class_code"]],

@@ -87,18 +87,3 @@ def ebv_at(ebv_total: np.ndarray, b_deg: np.ndarray, dist_pc: np.ndarray,
     """E(B-V) to distance ``dist_pc`` in a dust layer of exponential scale height."""
     sinb = np.maximum(np.abs(np.sin(np.radians(b_deg))), 0.012)
     return ebv_total * -np.expm1(-dist_pc * sinb / scale_height_pc)
-
-
-def iau_names(ra: np.ndarray, dec: np.ndarray) -> list[str]:
-    """``ZTFJhhmmss.ss+ddmmss.s`` names, truncated (not rounded) as IAU names are."""
-    ra_s = np.floor(ra / 15.0 * 3600.0 * 100.0 + 1e-6).astype(np.int64)   # 0.01 s
-    dec_s = np.floor(np.abs(dec) * 3600.0 * 10.0 + 1e-6).astype(np.int64)  # 0.1 arcsec
-    names = []
-    for r, d, neg in zip(ra_s.tolist(), dec_s.tolist(), (dec < 0).tolist()):
-        h, rem = divmod(r, 360000)
-        mi, cs = divmod(rem, 6000)
-        dd, rem = divmod(d, 36000)
-        dm, ds = divmod(rem, 600)
-        names.append(f"ZTFJ{h:02d}{mi:02d}{cs // 100:02d}.{cs % 100:02d}"
-                     f"{'-' if neg else '+'}{dd:02d}{dm:02d}{ds // 10:02d}.{ds % 10:d}")
-    return names

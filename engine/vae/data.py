@@ -18,7 +18,9 @@ from ..store import NO_CURVE, NOT_FOR_TRAINING, Store
 
 logger = logging.getLogger(__name__)
 
-TRAIN, VAL, TEST, EXCLUDED = 0, 1, 2, 255
+#: split codes of /interp/split (engine.schema); EXCLUDED: in no set
+TRAIN, VAL, TEST, EXCLUDED = (schema.SPLIT_TRAIN, schema.SPLIT_VALIDATION, schema.SPLIT_TEST,
+                              schema.SPLIT_EXCLUDED)
 
 
 @dataclass

@@ -50,8 +50,9 @@ def architecture(cfg: VAEConfig, n_phase: int = N_PHASE) -> dict[str, Any]:
             "dense": int(cfg.dense), "dropout": float(cfg.dropout)}
 
 
-def fingerprint(arch: dict[str, Any]) -> str:
-    """Short stable hash of :func:`architecture`; stored with every model."""
+def architecture_hash(arch: dict[str, Any]) -> str:
+    """Short stable hash of :func:`architecture`; stored with every model (attr
+    ``fingerprint``: which network this is, not a provenance record)."""
     return hashlib.sha256(json.dumps(arch, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -1,7 +1,7 @@
 """Keras models to and from bytes in the store, loaded in Keras safe mode.
 
 A model is stored as the bytes of a ``.keras`` file (a zip of JSON config and
-weights) with attrs ``fingerprint`` (:func:`engine.vae.nets.fingerprint` of its
+weights) with attrs ``fingerprint`` (:func:`engine.vae.nets.architecture_hash` of its
 architecture), ``architecture`` (JSON) and ``keras_version``. Loading uses
 ``safe_mode=True``: Keras then refuses ``Lambda`` layers and any other way of
 running stored Python code; only the registered ``pvsvet>`` layers are resolved.
@@ -34,7 +34,7 @@ def model_attrs(arch: dict[str, Any]) -> dict[str, Any]:
     """Attributes stored next to the model bytes."""
     import keras
 
-    return {"fingerprint": nets.fingerprint(arch), "architecture": arch,
+    return {"fingerprint": nets.architecture_hash(arch), "architecture": arch,
             "keras_version": keras.__version__, "model_format": nets.MODEL_FORMAT}
 
 
@@ -46,7 +46,7 @@ def check_compatible(attrs: dict[str, Any], arch: dict[str, Any] | None, where: 
                          f"(this one reads format {nets.MODEL_FORMAT}); retrain with "
                          "`pvsvet-engine train`")
     stored = attrs.get("architecture") or {}
-    if arch is not None and attrs.get("fingerprint") != nets.fingerprint(arch):
+    if arch is not None and attrs.get("fingerprint") != nets.architecture_hash(arch):
         diff = {k: (stored.get(k), v) for k, v in arch.items() if stored.get(k) != v}
         detail = ", ".join(f"{k}: stored {a} vs configured {b}" for k, (a, b) in diff.items())
         raise ModelError(f"{where}: the stored model has another architecture ({detail}); "
@@ -83,7 +83,7 @@ def model_from_bytes(blob: np.ndarray | bytes, attrs: dict[str, Any],
 
 
 def _check_layers(model, attrs: dict[str, Any], where: str) -> None:
-    """The loaded graph must be the VAE the fingerprint claims (bytes can be swapped)."""
+    """The loaded graph must be the VAE its architecture claims (bytes can be swapped)."""
     arch = attrs.get("architecture") or {}
     try:
         enc, dec = model.get_layer("encoder"), model.get_layer("decoder")

@@ -8,7 +8,8 @@ import pytest
 
 from engine.config import IngestConfig
 from engine.ingest.formats import RawObject, reader_for
-from engine.ingest.quality import check_period, clean, iau_name, merge_duplicates, significance
+from engine.ingest.quality import check_period, clean, merge_duplicates, significance
+from engine.names import iau_name
 from engine.store import BAND_CODE, LightCurve, Status
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "ingest"

@@ -10,7 +10,8 @@ from engine.progress import Progress, run_quiet
 from engine.simulate import make_demo
 from engine.simulate.anomalies import KINDS
 from engine.simulate.classes import CLASS_NAMES, class_counts
-from engine.simulate.sky import galactic_to_icrs, icrs_to_galactic, iau_names
+from engine.names import CHEN_PREFIX, iau_names
+from engine.simulate.sky import galactic_to_icrs, icrs_to_galactic
 from engine.store import Store
 
 N = 1200
@@ -247,7 +248,8 @@ def test_sky_transform_round_trip_and_names():
     l2, b2 = icrs_to_galactic(ra, dec)
     assert np.allclose(b, b2, atol=1e-9) and np.allclose(np.cos(np.radians(l - l2)), 1)
     assert abs(ra[0] - 266.405) < 0.01 and abs(dec[0] + 28.936) < 0.01   # Galactic centre
-    assert iau_names(np.array([0.0034]), np.array([62.10161])) == ["ZTFJ000000.81+620605.7"]
+    assert iau_names(np.array([0.0034]), np.array([62.10161]), CHEN_PREFIX) == [
+        "ZTFJ000000.81+620605.7"]
 
 
 @pytest.mark.slow
