@@ -40,6 +40,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     lc.add_argument("--retries", type=int, default=d.retries)
     lc.add_argument("--timeout", type=float, default=d.timeout, help="seconds per request")
     lc.add_argument("--batch", type=int, default=d.batch, help="objects per store append")
+    lc.add_argument("--max-seconds", type=float, default=d.max_seconds, metavar="S",
+                    help="stop starting batches after S seconds; the rest stays queued "
+                         "(default: no bound)")
     lc.add_argument("--url", default=d.url, help="the IRSA light-curve service")
     lc.add_argument("--retry-failed", action="store_true", help="try failed objects again")
     lc.add_argument("--hats", default=None, metavar="PATH_OR_URL",
@@ -106,7 +109,7 @@ def _lightcurves(args) -> dict:
     cfg = dataclasses.replace(FetchConfig(), url=args.url, release=args.release,
                               workers=max(1, args.workers), rate=args.rate,
                               retries=max(0, args.retries), timeout=args.timeout,
-                              batch=max(1, args.batch))
+                              batch=max(1, args.batch), max_seconds=args.max_seconds)
     if args.hats:
         from .fetch_hats import fetch_hats
 

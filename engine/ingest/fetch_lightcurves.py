@@ -66,6 +66,9 @@ class FetchConfig:
     timeout : float, seconds per request
     batch : objects per store append
     catflags_mask : rows with catflags & mask != 0 are dropped
+    max_seconds : float, seconds; bound on one run (0: none): no batch starts after
+        it, request time-outs are cut to what is left; the rest stays queued and a
+        plain rerun resumes there
     """
 
     url: str = IRSA_URL
@@ -78,6 +81,7 @@ class FetchConfig:
     timeout: float = 60.0
     batch: int = 100
     catflags_mask: int = 0xFFFF
+    max_seconds: float = 0.0
 
 
 class _RateLimit:
@@ -217,12 +221,23 @@ def _run(store_path, cfg: FetchConfig, retry_failed: bool, ingest_cfg: IngestCon
         q.mark_done([r["id"] for r in todo if r["id"] in stored])   # appended before a kill
         todo = [r for r in todo if r["id"] not in stored]
         limit = _RateLimit(cfg.rate)
+        deadline = t0 + cfg.max_seconds if cfg.max_seconds > 0 else None
+        out_of_time = False
         yield Progress(STAGE, 0, len(todo), "fetching", "object")
         with requests.Session() as session, ThreadPoolExecutor(max(1, cfg.workers)) as pool:
             session.headers["User-Agent"] = "pvsvet (ZTF periodic variables)"
             for start in range(0, len(todo), cfg.batch):
+                if deadline is not None and time.perf_counter() >= deadline:
+                    out_of_time = True
+                    logger.warning("fetch: max_seconds (%g s) reached: %d objects stay "
+                                   "queued; run the command again to resume",
+                                   cfg.max_seconds, len(todo) - start)
+                    break
+                # no request may outlast the budget (by more than half a second)
+                req_cfg = cfg if deadline is None else dataclasses.replace(
+                    cfg, timeout=min(cfg.timeout, max(0.5, deadline - time.perf_counter())))
                 rows = todo[start:start + cfg.batch]
-                results = list(pool.map(lambda r: _try(session, r, cfg, limit), rows))
+                results = list(pool.map(lambda r: _try(session, r, req_cfg, limit), rows))
                 if all(getattr(r, "unreachable", False) for r in results):
                     # offline: keep the batch pending so a plain rerun resumes here
                     raise IngestError(f"{cfg.url}: unreachable ({results[0]}); {fetched} "
@@ -232,7 +247,8 @@ def _run(store_path, cfg: FetchConfig, retry_failed: bool, ingest_cfg: IngestCon
                 yield Progress(STAGE, start + len(rows), len(todo), f"{fetched} stored",
                                "object")
         summary = q.summary()
-    summary.update(fetched=fetched, seconds=round(time.perf_counter() - t0, 2))
+    summary.update(fetched=fetched, seconds=round(time.perf_counter() - t0, 2),
+                   out_of_time=out_of_time)
     with Store(store_path, "a") as st:
         st.record_run(STAGE, "ok", config=dataclasses.asdict(cfg),
                       **{k: v for k, v in summary.items() if k != "failures"})

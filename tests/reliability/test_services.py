@@ -6,6 +6,7 @@ fills exactly the gaps. (A network dropping mid-run: test_context_crossmatch.py;
 objects without a position: test_context_positions.py; fetch: test_fetch_lightcurves.py.)"""
 from __future__ import annotations
 
+import dataclasses
 import ssl
 import threading
 import time
@@ -15,9 +16,13 @@ import pytest
 
 from engine.config import ContextConfig
 from engine.context import ContextStatus, load_context, run_context
+from engine.ingest.fetch_lightcurves import fetch_lightcurves
+from engine.ingest.fetch_queue import FetchQueue
 from engine.progress import run_quiet
 
 from ..engine.test_context_crossmatch import STARS, FakeVizier, _self_signed, _store
+from ..engine.test_fetch_lightcurves import SLOW, IrsaHandler, irsa  # noqa: F401 (fixture)
+from ..engine.test_fetch_lightcurves import _cfg as irsa_cfg
 
 TWOMASS = "II/246/out"
 
@@ -138,3 +143,35 @@ def test_total_query_time_is_bounded_by_max_query_s(tmp_path, server):
     again = run_quiet(run_context(path, _cfg(server.address)))
     assert not again["out_of_time"] and again["query_failed"] == again["not_cached"] == 0
     assert 15 - summary["requests"] <= server.n < 15        # what the first run left
+
+
+# -- fetch lightcurves (IRSA played by a local HTTP server: test_fetch_lightcurves.py) ---
+def _queue(store, rows):
+    with FetchQueue(store) as q:
+        q.add([{"id": i, "name": "", "ra": ra, "dec": dec, "period": 0.5, "class": "RR"}
+               for i, ra, dec in rows])
+
+
+def test_fetch_never_queries_objects_without_a_position(tmp_path, irsa):  # noqa: F811
+    store = tmp_path / "s.h5"
+    _queue(store, [("good", 20.0, 20.0), ("no_ra", float("nan"), 20.0),
+                   ("no_dec", 21.0, float("nan"))])
+    summary = run_quiet(fetch_lightcurves(store, irsa_cfg(irsa)))
+    assert summary["done"] == 1 and summary["failed"] == 2
+    assert {f["id"]: f["reason"] for f in summary["failures"]} == {
+        "no_ra": "no position in the catalogue", "no_dec": "no position in the catalogue"}
+    assert set(IrsaHandler.hits) == {20.0}                   # the others were never asked
+
+
+def test_fetch_total_time_is_bounded_by_max_seconds(tmp_path, irsa):  # noqa: F811
+    """Each answer takes 1 s; with max_seconds = 1.5 no batch starts after the first
+    (two objects); the rest stays queued and a plain rerun fetches exactly those."""
+    store = tmp_path / "s.h5"
+    _queue(store, [(f"S{i}", SLOW, 20.0) for i in range(8)])
+    cfg = irsa_cfg(irsa, workers=1, batch=2, timeout=5.0)
+    first = run_quiet(fetch_lightcurves(store, dataclasses.replace(cfg, max_seconds=1.5)))
+    assert first["out_of_time"] and first["fetched"] == 2 and first["pending"] == 6
+    assert IrsaHandler.hits[SLOW] == 2
+    second = run_quiet(fetch_lightcurves(store, cfg))
+    assert not second["out_of_time"] and second["fetched"] == 6 and second["pending"] == 0
+    assert IrsaHandler.hits[SLOW] == 8                       # nothing fetched twice
