@@ -22,7 +22,7 @@ from .errors import PvsvetError
 
 logger = logging.getLogger(__name__)
 
-GROUP = "rank_history"
+GROUP = schema.RANK_HISTORY
 #: Runs kept per space: enough to look back over a few retrains, small next to /interp
 #: (8 × 4 bytes an object per space).
 KEEP = 8

@@ -8,27 +8,8 @@ Modules: :mod:`.crossmatch` (VizieR through astroquery, disk cache, retries),
 Stage: ``run_context(store_path, cfg: ContextConfig) -> StageGen`` writes ``/context``;
 CLI: ``pvsvet-engine context STORE [--top N] [--offline] [--config TOML]``.
 
-``/context`` (M selected objects, row i of every dataset is one object)
------------------------------------------------------------------------
-``row`` (M,) object row; ``id``; ``selection`` ("top-cartesian;normal-spherical", "first");
-``status`` (M,) u4 flags of :class:`ContextStatus`, ``status_msg`` the reasons in words;
-``synthetic`` (M,) 1 for demo-store photometry;
-``mag``, ``mag_err`` (M, 15) mag in attr ``phot_bands`` order (G BP RP g r i z y J H Ks W1-W4);
-``xm_id``, ``xm_sep_arcsec``, ``xm_fetched`` (query time, UTC), ``xm_state`` ("ok", "cached",
-"no match", "failed", "not cached", "synthetic") (M, 5) per catalogue of attr ``catalogs``;
-``distance_pc``, ``distance_lo_pc``, ``distance_hi_pc`` (Bailer-Jones rgeo and its 16/84%);
-``ebv`` (M,) and ``ebv_source`` ("bayestar2019", "bh1982-2d", "synthetic", "none");
-``M_G``, ``bp_rp``; ``sed_wavelength_um`` (12,), ``sed_flux_jy``, ``sed_flux_err_jy``,
-``sed_lam_flam``, ``sed_lam_flam_err`` (M, 12, W m^-2), ``sed_dereddened`` (M,);
-``alpha_ir`` (M,); ``fit_teff`` (K), ``fit_lum_lsun``, ``fit_tau10``, ``fit_t_inner`` (K),
-``fit_r_in_cm``, ``fit_mdot_dust``, ``fit_mdot_total`` (M_sun/yr), ``fit_chi2``,
-``fit_n_bands``, ``fit_grid`` (DESK's grid: "grams-oxygen"/"grams-carbon"/"silicates"/
-"amorphous-carbon"/""), ``fit_kappa10`` (cm^2/g, the kappa eq. 11 used), ``fit_model_index``,
-``model_wavelength_um`` (W,), ``fit_model_lam_flam`` (M, W, W m^-2 at the object's distance);
-optional ``hr_background_M_G``, ``hr_background_bp_rp`` (online runs only).
-Attrs: config, extinction_map, extinction_note, offline, mowlavi, r_in_method,
-kappa10_cm2_g and kappa10_sources (per chemistry "O"/"C"), grid_family ("grams"/"dusty"),
-grid_note (why that family), status_flags.
+What ``/context`` holds (datasets, shapes, attributes) is described in
+``docs/internals.md``; its path is :data:`engine.schema.CONTEXT`.
 
 Reader API for the GUI
 ----------------------
