@@ -66,7 +66,7 @@ logger = logging.getLogger(__name__)
 
 CHUNK = 20_000
 DEFAULT_OBJECTS = 20_000
-GENERATOR = "pvsvet-sim-2"   # 2: SR phase wander, EW quarter-cycle lags, /sim/lag_g
+GENERATOR = "pvsvet-sim-3"   # 3: OGLE-III periods and amplitudes, LPV secondary periods and LSPs
 MIN_POINTS = 10          # engine.config.IngestConfig.min_points
 
 

@@ -6,7 +6,7 @@ import logging
 import numpy as np
 
 from ..store import LightCurve
-from . import anomalies, cadence, shapes
+from . import anomalies, cadence, ogle3, shapes
 from .classes import CLASS_NAMES
 
 logger = logging.getLogger(__name__)
@@ -58,6 +58,28 @@ def _phase_wander(rows, time, n_obj, period, sigma, rng):
     return (1 - w) * walk[rows, i0] + w * walk[rows, i0 + 1]
 
 
+def _lognormal_ratio(summary: tuple[float, float], n: int, rng) -> np.ndarray:
+    return 10.0 ** (summary[0] + summary[1] * rng.standard_normal(n))
+
+
+def _secondary_periods(name: str, rows, time, period, rng) -> np.ndarray:
+    """Further pulsation period and long secondary period (LSP) of LPVs, in units of the
+    primary peak-to-peak amplitude, at each point (OGLE-III summaries, :mod:`.ogle3`).
+
+    Every star gets a second pulsation period; a share ``lsp_frac`` also an LSP (for
+    Miras mostly a slow change of the mean, its period being several ZTF baselines).
+    """
+    ex = ogle3.LPV_EXTRA[name]
+    n = len(period)
+    p2 = period * _lognormal_ratio(ex["p2_ratio"], n, rng)
+    a2 = _lognormal_ratio(ex["a2_ratio"], n, rng)
+    p_lsp = _lognormal_ratio(ex["lsp_period"], n, rng)
+    a_lsp = _lognormal_ratio(ex["lsp_a_ratio"], n, rng) * (rng.random(n) < ex["lsp_frac"])
+    ph2, ph_lsp = rng.random((2, n))
+    return 0.5 * (a2[rows] * np.sin(2 * np.pi * (time / p2[rows] + ph2[rows]))
+                  + a_lsp[rows] * np.sin(2 * np.pi * (time / p_lsp[rows] + ph_lsp[rows])))
+
+
 def model_mags(par: dict, ep: cadence.Epochs, tmpl: np.ndarray,
                rng: np.random.Generator) -> np.ndarray:
     """Noise-free magnitude of every epoch, mag."""
@@ -80,18 +102,17 @@ def model_mags(par: dict, ep: cadence.Epochs, tmpl: np.ndarray,
     pts = np.flatnonzero(cls == _code("Mira"))
     if len(pts):
         f, shift = _mira_cycles(o[pts], cyc[pts], rng)
-        factor[pts], extra[pts] = f, shift * np.where(g[pts], 1.2, 1.0)
+        factor[pts] = f
+        extra[pts] = (shift * np.where(g[pts], 1.2, 1.0)
+                      + amp[pts] * _secondary_periods("Mira", o[pts], t[pts], par["period"], rng))
 
     pts = np.flatnonzero(cls == _code("SR"))
     if len(pts):
-        p2 = par["period"] * rng.uniform(1.6, 2.3, n)
-        a2 = rng.uniform(0.15, 0.5, n)
-        ph2 = rng.uniform(0, 1, n)
         op = o[pts]
-        second = a2[op] * 0.5 * np.sin(2 * np.pi * (t[pts] / p2[op] + ph2[op]))
         modulation = 1.0 + _red_noise(op, t[pts], n, 0.25, rng)
         factor[pts] = np.clip(modulation, 0.2, None)
-        extra[pts] = amp[pts] * (second + _red_noise(op, t[pts], n, 0.12, rng))
+        extra[pts] = amp[pts] * (_red_noise(op, t[pts], n, 0.12, rng)
+                                 + _secondary_periods("SR", op, t[pts], par["period"], rng))
 
     pts = np.flatnonzero(np.isin(cls, [_code("BYDra"), _code("RSCVN")]))
     if len(pts):
