@@ -1,8 +1,10 @@
 """``pvsvet-engine demo``: a deterministic synthetic catalogue in the ZTF regime.
 
-The 11 Chen et al. (2020) classes in CPVS proportions with physically sensible periods,
-amplitudes, shapes and colours (:mod:`.classes`, :mod:`.shapes`), ZTF DR2 cadence and
-errors (:mod:`.cadence`), about 1% injected anomalies of six kinds (:mod:`.anomalies`)
+The 11 Chen et al. (2020) classes in CPVS proportions (:data:`.classes.CPVS_COUNTS`), the
+pulsators' periods and amplitudes from OGLE-III (:mod:`.ogle3`), semi-regulars and Miras
+with second periods, long secondary periods and cycle-to-cycle changes of amplitude and
+mean (:mod:`.lightcurves`), shapes and colours (:mod:`.classes`, :mod:`.shapes`), ZTF DR2
+cadence and errors (:mod:`.cadence`), about 1% injected anomalies of six kinds (:mod:`.anomalies`)
 and synthetic context photometry consistent with the light curves (:mod:`.sed`,
 :mod:`.dust`). The same seed gives the same catalogue, byte for byte; objects are
 generated in chunks of :data:`CHUNK` with one random stream per chunk, so memory stays

@@ -20,7 +20,12 @@ def _code(name: str) -> int:
 
 
 def _mira_cycles(rows, cyc, rng):
-    """Cycle-to-cycle amplitude factor and mean shift (mag) of Mira points."""
+    """Cycle-to-cycle amplitude factor and mean shift (mag) of Mira points.
+
+    One knot per cycle: amplitude x0.8-1.2 and mean shifts of 0.12 mag rms, the order of
+    the cycle-to-cycle changes seen in Mira light curves (an assumption of this generator,
+    not a fit to a catalogue; OGLE-III gives no per-cycle amplitudes).
+    """
     knots_amp = rng.uniform(0.8, 1.2, (rows.max() + 1 if len(rows) else 1, 12))
     knots_mean = rng.normal(0.0, 0.12, knots_amp.shape)
     x = np.clip(cyc - 0.5, 0.0, 10.999)
