@@ -11,6 +11,8 @@ from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QGridLayout, QHBoxLayo
                                QLineEdit, QListWidget, QPlainTextEdit, QPushButton,
                                QVBoxLayout, QWidget)
 
+from engine.errors import PvsvetError
+
 from ..state import AppState
 
 logger = logging.getLogger(__name__)
@@ -132,14 +134,22 @@ class LabelPane(QWidget):
         if self.state.journal is None:
             self.status.setText(self.state.journal_message or "no label journal")
             return False
-        self.state.add_label(self.row, label, self.note.text().strip())
+        try:
+            self.state.add_label(self.row, label, self.note.text().strip())
+        except PvsvetError as exc:     # e.g. a full disk: nothing written, the note kept
+            self.status.setText(f"not labelled: {exc}")
+            return False
         self.note.clear()
         self.status.setText(f"labelled {self.state.catalog.object_id(self.row)} '{label}'")
         return True
 
     def undo(self) -> None:
         if self.row is not None and self.state.journal is not None:
-            self.state.undo_label(self.row)
+            try:
+                self.state.undo_label(self.row)
+            except PvsvetError as exc:
+                self.status.setText(f"not undone: {exc}")
+                return
             self.status.setText(f"undid the last label of {self.state.catalog.object_id(self.row)}")
 
     # -- view ----------------------------------------------------------------------
