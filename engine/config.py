@@ -156,6 +156,7 @@ class ScoreConfig:
     aad_budget: float = 0.01     # fraction of objects the AAD margin q_tau sits at
     demote_nonvariable: bool = True    # rank curves consistent with noise below the rest
     variability_sigma_min: float = 5.0  # constant-model chi^2 significance that counts as variable
+    like_with_like: bool = True        # vetting: compare each star with stars observed alike
 
     def __post_init__(self) -> None:
         check_section(self)

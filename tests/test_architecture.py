@@ -31,7 +31,8 @@ def test_every_command_of_the_contract_is_registered():
     assert set(sub.choices) == set(COMMANDS)
     bench = next(a for a in sub.choices["bench"]._actions
                  if isinstance(a, argparse._SubParsersAction))
-    assert set(bench.choices) == {"gp", "vae", "forest", "anomaly", "knn", "gui", "fetch", "all"}
+    assert set(bench.choices) == {"gp", "vae", "forest", "anomaly", "knn", "gui", "fetch", "real",
+                                   "all"}
 
 
 def test_the_engine_never_starts_the_gui():

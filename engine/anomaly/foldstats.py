@@ -47,7 +47,14 @@ Each is the median over the two bands (g, r). Four more, for the vetting questio
     own errors gives ~N(0,1); a star that varies well above its errors gives tens or
     hundreds. It needs no GP curve (NaN only without points).
 
-Rows without a GP curve are NaN (all but ``variability_sigma``).
+Three say what the instrument did, not what the star did (the vetting space compares each
+star with stars observed alike, :func:`engine.anomaly.vetting.like_with_like`):
+
+``n_points``, ``median_err``, ``baseline``
+    Points in g and r together, the median photometric error over them (mag), and the
+    time from the first to the last of them (days).
+
+Rows without a GP curve are NaN (all but ``variability_sigma`` and the instrument three).
 
 :func:`ensure_fold_stats` keeps them in the store's ``/foldstats`` group, tagged with
 the ``write_id`` of the ``/interp`` they were computed from, so a score run
@@ -69,7 +76,10 @@ from ..store import Store
 logger = logging.getLogger(__name__)
 
 NAMES = ("fold_outlier_frac", "fold_scatter", "variability", "fade_run", "brightening_run",
-         "band_corr", "dip_flatness", "variability_sigma")
+         "band_corr", "dip_flatness", "variability_sigma", "n_points", "median_err",
+         "baseline")
+#: the statistics of the observations alone (cadence, depth, number of points)
+INSTRUMENT = ("n_points", "median_err", "baseline")
 OUTLIER_SIGMA = 4.0
 #: consecutive points summed by fade_run (weeks at ZTF cadence) and brightening_run (days)
 FADE_RUN = 15
@@ -146,6 +156,7 @@ def _chunk_stats(curves, period, obj, time, mag, err, band) -> dict[str, np.ndar
     ok &= np.isfinite(period[obj]) & (period[obj] > 0)
     obj, time, mag, err, band = obj[ok], time[ok], mag[ok], err[ok], band[ok].astype(np.int64)
     sigma = constant_model_sigma(obj * 2 + band, mag, err, m)
+    observed = instrument_stats(obj, time, err, m)
     pos = fold(time, period[obj]) * n_phase
     i0 = np.floor(pos).astype(np.int64) % n_phase
     w = pos - np.floor(pos)
@@ -180,7 +191,21 @@ def _chunk_stats(curves, period, obj, time, mag, err, band) -> dict[str, np.ndar
         run = _max_run(sign * z, group, n_groups, width)
         run = np.where(count >= width, run, np.nan).reshape(m, 2)
         out[name] = np.fmax(run[:, 0], run[:, 1])            # NaN only where both are
-    return {**out, **shape, "variability_sigma": sigma}
+    return {**out, **shape, "variability_sigma": sigma, **observed}
+
+
+def instrument_stats(obj: np.ndarray, time: np.ndarray, err: np.ndarray,
+                     m: int) -> dict[str, np.ndarray]:
+    """:data:`INSTRUMENT` per object from its g and r points (NaN without points)."""
+    count = np.bincount(obj, minlength=m).astype(np.float64)
+    first = np.full(m, np.inf)
+    last = np.full(m, -np.inf)
+    np.minimum.at(first, obj, time)
+    np.maximum.at(last, obj, time)
+    has = count > 0
+    return {"n_points": np.where(has, count, np.nan),
+            "median_err": _group_median(err, obj, m),
+            "baseline": np.where(has, last - first, np.nan)}
 
 
 def constant_model_sigma(group: np.ndarray, mag: np.ndarray, err: np.ndarray,

@@ -14,7 +14,7 @@ from ..progress import Progress, StageGen
 from . import stats
 from ..workcache import locked_stage
 from .features import FOREST_SPACES, SPACE_NAMES, Features, load_features
-from .foldstats import ensure_fold_stats
+from .foldstats import INSTRUMENT, ensure_fold_stats
 from .runner import run_forests
 from .vetting import NEEDS as VETTING_NEEDS
 
@@ -110,8 +110,11 @@ def _fold_stats(store_path, cfg: ScoreConfig) -> StageGen:
         need = VETTING_NEEDS
     elif "diagnostic" in cfg.spaces:
         need = ("fold_outlier_frac",)
-    if cfg.demote_nonvariable and _has_fold_inputs(store_path):
+    inputs = bool(need or cfg.demote_nonvariable) and _has_fold_inputs(store_path)
+    if cfg.demote_nonvariable and inputs:
         need += ("variability_sigma",)
+    if "vetting" in cfg.spaces and cfg.like_with_like and inputs:
+        need += INSTRUMENT
     return (yield from ensure_fold_stats(store_path, need=need)) if need else None
 
 
@@ -249,7 +252,8 @@ def _vetting_group(store_path, cfg, feats, fold, classes, demoted=None) -> Stage
     # the Cartesian features are the latent means, log10 period and g - r (NaN rows: excluded)
     mu, log_period, m_gr = feats.cartesian[:, :-2], feats.cartesian[:, -2], feats.cartesian[:, -1]
     surprise, seconds = yield from vetting.vetting_steps(log_period, m_gr, hyper, fold, mu,
-                                                         cfg.seed)
+                                                         cfg.seed, cfg.like_with_like)
+    like = cfg.like_with_like and vetting.instrument_covariates(fold) is not None
     valid = feats.valid
     raw, question = vetting.combine(surprise, valid)
     score = stats.normalise(raw)
@@ -262,7 +266,9 @@ def _vetting_group(store_path, cfg, feats, fold, classes, demoted=None) -> Stage
                          "score = raw / max(raw), so the most anomalous object is 1.0",
         "implementation": "engine.anomaly.vetting (tail probabilities; no forest)",
         "m_gr_source": feats.m_gr_source,
-        "settings": {"period_bin_dex": vetting.PERIOD_BIN_DEX, "min_group": vetting.MIN_GROUP,
+        "settings": {"like_with_like": bool(like), "n_like": vetting.N_LIKE,
+                     "like_covariates": list(INSTRUMENT) if like else [],
+                     "period_bin_dex": vetting.PERIOD_BIN_DEX, "min_group": vetting.MIN_GROUP,
                      "n_peers": vetting.N_PEERS, "peer_reference": vetting.PEER_REFERENCE,
                      "seed": cfg.seed},
         "n_scored": int(valid.sum()), "n_excluded": int((~valid).sum()),

@@ -36,19 +36,28 @@ and ``/interp/hyper``:
     :data:`N_PEERS` nearest neighbours in (latent means, log10 period) the star is
     (reddening makes stars redder, never bluer, so only that side counts there).
 
-"Stars of a similar period" are bins of :data:`PERIOD_BIN_DEX` in log10 period,
-merged until each holds :data:`MIN_GROUP` objects. No class, label or truth column is
-used.
+Like with like (the default, ``ScoreConfig.like_with_like``): how a star was observed
+changes these statistics as much as what it did (a noisier or sparser survey folds less
+coherently, decorrelates the bands' curves, flattens the dips and makes longer runs off
+the curve). So the fold, bands, event and dip statistics are first standardised against
+the :data:`N_LIKE` objects observed most alike (:func:`like_with_like`: nearest in log10
+of the number of points, median error and baseline, and log10 period for fold and event)
+and the tail probability is that of the standardised value over the catalogue. Without
+those statistics (or with the setting off), "stars of a similar period" are bins of
+:data:`PERIOD_BIN_DEX` in log10 period, merged until each holds :data:`MIN_GROUP`
+objects. No class, label or truth column is used.
 """
 from __future__ import annotations
 
 import logging
 import time
+import warnings
 
 import numpy as np
 
 from ..errors import FeatureError
 from ..progress import Progress, StageGen
+from .foldstats import INSTRUMENT, MAD_TO_SIGMA
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +79,8 @@ MIN_GROUP = 500
 N_PEERS = 100
 #: colour question: the neighbours are searched among at most this many objects
 PEER_REFERENCE = 50_000
+#: like-with-like: each statistic is standardised against this many objects observed alike
+N_LIKE = 200
 #: colour question: log10 period scaled to this many latent units per standard deviation
 PERIOD_WEIGHT = 2.0
 #: colour question: 2-D histogram bins (log10 period, g - r) and smoothing (bins)
@@ -184,29 +195,133 @@ def peer_blue_excess(mu: np.ndarray, log_period: np.ndarray, m_gr: np.ndarray,
     return out
 
 
+def instrument_covariates(fold: dict[str, np.ndarray]) -> np.ndarray | None:
+    """(N, 3) log10 of the points, median error and baseline of each object (what the
+    instrument did), or None when the fold statistics predate them."""
+    if any(k not in fold for k in INSTRUMENT):
+        return None
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.column_stack([np.log10(np.asarray(fold[k], np.float64)) for k in INSTRUMENT])
+
+
+def like_with_like(values: dict[str, np.ndarray], covariates: np.ndarray, seed: int = 0,
+                   k: int = N_LIKE, reference: int = PEER_REFERENCE, chunk: int = 20000):
+    """Each statistic standardised against the objects observed most alike: z = (x - m)
+    / s, m and s (1.4826 x MAD) over the ``k`` nearest neighbours of the object in the
+    (robustly scaled) ``covariates``, itself left out. A survey whose noise, depth,
+    cadence or number of points shifts or widens a statistic then shifts its peers too,
+    and only a departure from stars observed the same way stands out. Rows with missing
+    covariates are standardised against all objects.
+
+    A generator: yields (done, total) per chunk; returns {name: z} (NaN where x is).
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    n = len(covariates)
+    vals = {name: np.asarray(x, np.float64) for name, x in values.items()}
+    out = {name: _standardise(x, np.isfinite(x)) for name, x in vals.items()}
+    rows = np.flatnonzero(np.isfinite(covariates).all(axis=1))
+    if len(rows) <= k + 1:
+        return out
+    c = covariates[rows]
+    q25, med, q75 = np.percentile(c, [25, 50, 75], axis=0)
+    c = (c - med) / np.maximum((q75 - q25) / 1.349, 1e-6)
+    rng = np.random.default_rng(seed)
+    ref = np.sort(rng.choice(len(rows), min(reference, len(rows)), replace=False))
+    nn = NearestNeighbors(n_neighbors=k + 1).fit(c[ref])
+    for a in range(0, len(rows), chunk):
+        b = min(a + chunk, len(rows))
+        idx = nn.kneighbors(c[a:b], return_distance=False)
+        itself = ref[idx] == np.arange(a, b)[:, None]
+        for name, x in vals.items():
+            peers = x[rows[ref[idx]]]
+            peers[itself] = np.nan
+            with np.errstate(invalid="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)     # all-NaN peer rows
+                m = np.nanmedian(peers, axis=1)
+                s = MAD_TO_SIGMA * np.nanmedian(np.abs(peers - m[:, None]), axis=1)
+                out[name][rows[a:b]] = (x[rows[a:b]] - m) / np.maximum(s, _tiny(x))
+        yield b, len(rows)
+    for x, z in zip(vals.values(), out.values()):
+        z[~np.isfinite(x)] = np.nan
+    return out
+
+
+def _standardise(x: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """(x - median) / (1.4826 MAD) over ``ok``; NaN elsewhere."""
+    z = np.full(len(x), np.nan)
+    if ok.any():
+        m = np.median(x[ok])
+        z[ok] = (x[ok] - m) / max(MAD_TO_SIGMA * np.median(np.abs(x[ok] - m)), _tiny(x))
+    return z
+
+
+def _tiny(x: np.ndarray) -> float:
+    """A scale floor: peers with one value do not make every departure infinite."""
+    ok = np.isfinite(x)
+    return 1e-3 * float(np.std(x[ok])) + 1e-12 if ok.any() else 1e-12
+
+
+def _questions_by_period(coherence, fold, log_period) -> dict[str, np.ndarray]:
+    """Tail probabilities among all objects or those of a similar period (no account
+    of how each star was observed)."""
+    groups = period_groups(log_period)
+    return {"fold": tail_probability(-coherence, groups),
+            "bands": tail_probability(1.0 - fold["band_corr"]),
+            "event": merged(tail_probability(fold["fade_run"], groups),
+                            tail_probability(fold["brightening_run"], groups)),
+            "dip": tail_probability(fold["dip_flatness"])}
+
+
+def _questions_like_with_like(coherence, fold, log_period, observed, seed) -> StageGen:
+    """Tail probabilities over the catalogue of each statistic standardised against the
+    stars observed alike (:func:`like_with_like`); the questions asked among stars of a
+    similar period before (fold, event) take log10 period as a fourth covariate."""
+    by_instrument = {"bands": 1.0 - fold["band_corr"], "dip": fold["dip_flatness"]}
+    by_period = {"fold": -coherence, "fade": fold["fade_run"],
+                 "brightening": fold["brightening_run"]}
+    z = {}
+    for what, values, cov in (("instrument", by_instrument, observed),
+                              ("instrument and period", by_period,
+                               np.column_stack([observed, log_period]))):
+        gen = like_with_like(values, cov, seed)
+        while True:
+            try:
+                done, total = next(gen)
+            except StopIteration as stop:
+                z.update(stop.value)
+                break
+            yield Progress("score", done, total, f"vetting: peers by {what}", "obj")
+    return {"fold": tail_probability(z["fold"]), "bands": tail_probability(z["bands"]),
+            "event": merged(tail_probability(z["fade"]), tail_probability(z["brightening"])),
+            "dip": tail_probability(z["dip"])}
+
+
 def vetting_steps(log_period: np.ndarray, m_gr: np.ndarray, hyper: np.ndarray,
                   fold: dict[str, np.ndarray], mu: np.ndarray | None,
-                  seed: int = 0) -> StageGen:
-    """Surprise per question. A generator of :class:`Progress` (the peer search);
+                  seed: int = 0, like: bool = True) -> StageGen:
+    """Surprise per question. A generator of :class:`Progress` (the peer searches);
     returns ``(surprise (N, Q) float64, seconds)``.
 
     ``hyper``: ``/interp/hyper`` (l_phi, l_lambda, C, delta); ``fold``: the arrays of
     :func:`engine.anomaly.foldstats.ensure_fold_stats`; ``mu``: ``/vae/mu`` or None
-    (the colour question then uses the period-colour density only).
+    (the colour question then uses the period-colour density only); ``like``: compare
+    each star with the stars observed alike (:func:`like_with_like`; used when ``fold``
+    holds :data:`engine.anomaly.foldstats.INSTRUMENT`), else with all stars or those of
+    a similar period.
     """
     t0 = time.perf_counter()
     missing = [k for k in NEEDS if k not in fold]
     if missing:
         raise FeatureError(f"vetting space: fold statistics {missing} missing "
                            "(the /foldstats group predates them: rerun score)")
-    groups = period_groups(log_period)
     with np.errstate(invalid="ignore", divide="ignore"):
         coherence = np.log10(hyper[:, 2] / hyper[:, 3])
-    p = {"fold": tail_probability(-coherence, groups),
-         "bands": tail_probability(1.0 - fold["band_corr"]),
-         "event": merged(tail_probability(fold["fade_run"], groups),
-                         tail_probability(fold["brightening_run"], groups)),
-         "dip": tail_probability(fold["dip_flatness"])}
+    observed = instrument_covariates(fold) if like else None
+    if observed is None:
+        p = _questions_by_period(coherence, fold, log_period)
+    else:
+        p = yield from _questions_like_with_like(coherence, fold, log_period, observed, seed)
     density = tail_probability(colour_density_surprise(log_period, m_gr))
     if mu is not None:
         gen = peer_blue_excess(mu, log_period, m_gr, seed)

@@ -1,0 +1,91 @@
+"""Like with like: how a star was observed must not make it an anomaly."""
+import numpy as np
+import pytest
+
+from engine.anomaly.foldstats import fold_stats
+from engine.anomaly.vetting import combine, like_with_like, vetting_steps
+from engine.progress import run_quiet
+from engine.store import LightCurve, Store
+
+from .test_anomaly_foldstats import N_PHASE
+
+
+def _two_surveys(seed=0, n_a=2700, n_b=300):
+    """Survey A: 600 points of 0.02 mag over 1,000 d; survey B (10%): 80 points of
+    0.15 mag over 3,000 d, whose noise lowers the fold coherence, decorrelates the
+    bands' curves, lengthens the runs off the curve and flattens the dips of *normal*
+    stars. Three planted anomalies per survey, each extreme among its own survey's
+    stars (a scrambled fold, bands out of step)."""
+    rng = np.random.default_rng(seed)
+    n = n_a + n_b
+    b = np.arange(n) >= n_a
+    fold = {"n_points": np.where(b, 80.0, 600.0) * rng.uniform(0.9, 1.1, n),
+            "median_err": np.where(b, 0.15, 0.02) * rng.uniform(0.9, 1.1, n),
+            "baseline": np.where(b, 3000.0, 1000.0) * rng.uniform(0.95, 1.05, n),
+            "band_corr": 1 - np.where(b, rng.uniform(0, 0.3, n), rng.uniform(0, 0.02, n)),
+            "fade_run": np.where(b, rng.normal(5, 1.0, n), rng.normal(3, 0.5, n)),
+            "brightening_run": np.where(b, rng.normal(5, 1.0, n), rng.normal(3, 0.5, n)),
+            "dip_flatness": np.where(b, rng.uniform(0.3, 0.7, n), rng.uniform(0.2, 0.5, n))}
+    coherence = np.where(b, rng.normal(0.5, 0.3, n), rng.normal(2.0, 0.3, n))
+    planted = np.array([10, 20, 30, n_a + 10, n_a + 20, n_a + 30])
+    coherence[[10, n_a + 10]] = [0.0, -1.5]            # scrambled folds
+    fold["band_corr"][[20, n_a + 20]] = [0.8, -0.6]     # bands out of step
+    coherence[[30, n_a + 30]] = [0.2, -1.2]
+    delta = np.full(n, 1e-3)
+    hyper = np.column_stack([np.full(n, 0.2), np.full(n, 3.0), 10 ** coherence * delta, delta])
+    log_period = rng.uniform(-0.5, 1.5, n)
+    m_gr = rng.normal(0.4, 0.1, n)
+    return log_period, m_gr, hyper, fold, b, planted
+
+
+def _rank(log_period, m_gr, hyper, fold, like):
+    surprise, _ = run_quiet(vetting_steps(log_period, m_gr, hyper, fold, None, 0, like))
+    raw, _ = combine(surprise, np.ones(len(m_gr), bool))
+    return np.argsort(-raw, kind="stable")
+
+
+def test_the_noisier_surveys_normal_stars_are_not_ranked_as_anomalies():
+    log_period, m_gr, hyper, fold, b, planted = _two_surveys()
+    top = int(0.05 * len(b))                                    # top 5%: 150 objects
+    normal_b = b.copy()
+    normal_b[planted] = False
+    # compared with everyone, the noisy survey's normal stars fill the top
+    plain = _rank(log_period, m_gr, hyper, fold, like=False)[:top]
+    assert normal_b[plain].sum() > 0.5 * top
+    # compared with the stars observed alike, they take about their share (5% of 297)
+    order = _rank(log_period, m_gr, hyper, fold, like=True)
+    assert normal_b[order[:top]].sum() <= 30
+    # and the planted anomalies of both surveys still lead
+    assert set(planted) <= set(order[:20].tolist())
+
+
+def test_like_with_like_removes_a_shift_of_the_peers_and_keeps_a_departure():
+    rng = np.random.default_rng(1)
+    n = 4000
+    cov = np.column_stack([rng.uniform(0, 1, n), rng.uniform(0, 1, n)])
+    x = 10 * cov[:, 0] + rng.normal(0, 1, n)     # the statistic drifts with the covariate
+    x[7] += 8.0
+    z = run_quiet(like_with_like({"x": x}, cov, k=100))["x"]
+    ok = np.arange(n) != 7
+    assert abs(np.median(z[ok])) < 0.1 and 0.8 < np.std(z[ok]) < 1.3
+    assert z[7] > 6 and np.argmax(z) == 7
+    # rows without covariates: against everyone; missing values stay missing
+    cov[3] = np.nan
+    x[5] = np.nan
+    z = run_quiet(like_with_like({"x": x}, cov, k=100))["x"]
+    assert np.isfinite(z[3]) and np.isnan(z[5])
+
+
+def test_fold_statistics_record_what_the_instrument_did(tmp_path):
+    t = np.linspace(100.0, 400.0, 40)
+    band = (np.arange(40) % 2).astype("u1")
+    err = np.where(band == 0, 0.01, 0.03)
+    with Store.create(tmp_path / "s.h5") as st:
+        st.append_objects({"id": ["a"], "period": [0.7]},
+                          [LightCurve(t, 15.0 + 0 * t, err, band)])
+        zeros = np.zeros((1, 2, N_PHASE), "f4")
+        st.write_group("interp", {"mean": zeros, "raw_mean_mag": np.full((1, 2), 15.0),
+                                  "raw_std_mag": np.ones((1, 2))})
+    out = fold_stats(tmp_path / "s.h5")
+    assert out["n_points"][0] == 40 and out["baseline"][0] == 300.0
+    assert out["median_err"][0] == pytest.approx(0.02)
