@@ -41,11 +41,12 @@ changes these statistics as much as what it did (a noisier or sparser survey fol
 coherently, decorrelates the bands' curves, flattens the dips and makes longer runs off
 the curve). So the fold, bands, event and dip statistics are first standardised against
 the :data:`N_LIKE` objects observed most alike (:func:`like_with_like`: nearest in log10
-of the number of points, median error and baseline, and log10 period for fold and event)
-and the tail probability is that of the standardised value over the catalogue. Without
-those statistics (or with the setting off), "stars of a similar period" are bins of
-:data:`PERIOD_BIN_DEX` in log10 period, merged until each holds :data:`MIN_GROUP`
-objects. No class, label or truth column is used.
+of the number of points, median error and baseline) and the tail probabilities are those
+of the standardised values; the colour question's latent peers are searched with the same
+three beside the period. Without those statistics (or with the setting off), the raw
+values are compared. "Stars of a similar period" are bins of :data:`PERIOD_BIN_DEX` in
+log10 period, merged until each holds :data:`MIN_GROUP` objects. No class, label or truth
+column is used.
 """
 from __future__ import annotations
 
@@ -163,9 +164,11 @@ def colour_density_surprise(log_period: np.ndarray, m_gr: np.ndarray) -> np.ndar
 
 
 def peer_blue_excess(mu: np.ndarray, log_period: np.ndarray, m_gr: np.ndarray,
-                     seed: int = 0, chunk: int = 20000):
+                     seed: int = 0, chunk: int = 20000, observed: np.ndarray | None = None):
     """How far bluer than its peers each star is: (q25 - x) / (q75 - q25) of g - r over
-    its :data:`N_PEERS` nearest neighbours in (latent means, scaled log10 period).
+    its :data:`N_PEERS` nearest neighbours in (latent means, scaled log10 period, and
+    with ``observed`` (:func:`instrument_covariates`) how it was observed, each scaled
+    like the period: peers of the same survey where there are enough).
 
     A generator: yields (done, total) per chunk of queries, returns the (N,) array (NaN
     where a feature is missing).
@@ -175,11 +178,14 @@ def peer_blue_excess(mu: np.ndarray, log_period: np.ndarray, m_gr: np.ndarray,
     n = len(m_gr)
     out = np.full(n, np.nan)
     ok = np.isfinite(mu).all(axis=1) & np.isfinite(log_period) & np.isfinite(m_gr)
+    if observed is not None:
+        ok &= np.isfinite(observed).all(axis=1)
     rows = np.flatnonzero(ok)
     if len(rows) <= N_PEERS + 1:
         return out
-    scale = PERIOD_WEIGHT / max(float(np.std(log_period[rows])), 1e-6)
-    X = np.column_stack([mu[rows], log_period[rows] * scale])
+    extra = [log_period[rows][:, None]] + ([] if observed is None else [observed[rows]])
+    extra = np.column_stack(extra)
+    X = np.column_stack([mu[rows], PERIOD_WEIGHT * extra / np.maximum(extra.std(axis=0), 1e-6)])
     rng = np.random.default_rng(seed)
     ref = np.sort(rng.choice(len(rows), min(PEER_REFERENCE, len(rows)), replace=False))
     nn = NearestNeighbors(n_neighbors=N_PEERS + 1).fit(X[ref])
@@ -262,6 +268,16 @@ def _tiny(x: np.ndarray) -> float:
     return 1e-3 * float(np.std(x[ok])) + 1e-12 if ok.any() else 1e-12
 
 
+def _progress(gen, message: str) -> StageGen:
+    """Drive a generator of (done, total) as :class:`Progress`; return its value."""
+    while True:
+        try:
+            done, total = next(gen)
+        except StopIteration as stop:
+            return stop.value
+        yield Progress("score", done, total, message, "obj")
+
+
 def _questions_by_period(coherence, fold, log_period) -> dict[str, np.ndarray]:
     """Tail probabilities among all objects or those of a similar period (no account
     of how each star was observed)."""
@@ -274,26 +290,17 @@ def _questions_by_period(coherence, fold, log_period) -> dict[str, np.ndarray]:
 
 
 def _questions_like_with_like(coherence, fold, log_period, observed, seed) -> StageGen:
-    """Tail probabilities over the catalogue of each statistic standardised against the
-    stars observed alike (:func:`like_with_like`); the questions asked among stars of a
-    similar period before (fold, event) take log10 period as a fourth covariate."""
-    by_instrument = {"bands": 1.0 - fold["band_corr"], "dip": fold["dip_flatness"]}
-    by_period = {"fold": -coherence, "fade": fold["fade_run"],
-                 "brightening": fold["brightening_run"]}
-    z = {}
-    for what, values, cov in (("instrument", by_instrument, observed),
-                              ("instrument and period", by_period,
-                               np.column_stack([observed, log_period]))):
-        gen = like_with_like(values, cov, seed)
-        while True:
-            try:
-                done, total = next(gen)
-            except StopIteration as stop:
-                z.update(stop.value)
-                break
-            yield Progress("score", done, total, f"vetting: peers by {what}", "obj")
-    return {"fold": tail_probability(z["fold"]), "bands": tail_probability(z["bands"]),
-            "event": merged(tail_probability(z["fade"]), tail_probability(z["brightening"])),
+    """The tail probabilities of :func:`_questions_by_period`, of each statistic first
+    standardised against the stars observed alike (:func:`like_with_like`)."""
+    values = {"fold": -coherence, "bands": 1.0 - fold["band_corr"],
+              "fade": fold["fade_run"], "brightening": fold["brightening_run"],
+              "dip": fold["dip_flatness"]}
+    z = yield from _progress(like_with_like(values, observed, seed),
+                             "vetting: peers observed alike")
+    groups = period_groups(log_period)
+    return {"fold": tail_probability(z["fold"], groups), "bands": tail_probability(z["bands"]),
+            "event": merged(tail_probability(z["fade"], groups),
+                            tail_probability(z["brightening"], groups)),
             "dip": tail_probability(z["dip"])}
 
 
@@ -324,14 +331,9 @@ def vetting_steps(log_period: np.ndarray, m_gr: np.ndarray, hyper: np.ndarray,
         p = yield from _questions_like_with_like(coherence, fold, log_period, observed, seed)
     density = tail_probability(colour_density_surprise(log_period, m_gr))
     if mu is not None:
-        gen = peer_blue_excess(mu, log_period, m_gr, seed)
-        while True:
-            try:
-                done, total = next(gen)
-            except StopIteration as stop:
-                blue = stop.value
-                break
-            yield Progress("score", done, total, "vetting: colour of each star's peers", "obj")
+        blue = yield from _progress(peer_blue_excess(mu, log_period, m_gr, seed,
+                                                     observed=observed),
+                                    "vetting: colour of each star's peers")
         p["colour"] = merged(density, tail_probability(blue))
     else:
         p["colour"] = density

@@ -49,14 +49,17 @@ def test_the_noisier_surveys_normal_stars_are_not_ranked_as_anomalies():
     top = int(0.05 * len(b))                                    # top 5%: 150 objects
     normal_b = b.copy()
     normal_b[planted] = False
-    # compared with everyone, the noisy survey's normal stars fill the top
-    plain = _rank(log_period, m_gr, hyper, fold, like=False)[:top]
-    assert normal_b[plain].sum() > 0.5 * top
+    # compared with everyone, the noisy survey's normal stars fill the top and hide
+    # some of the quiet survey's anomalies below it
+    plain = _rank(log_period, m_gr, hyper, fold, like=False)
+    assert normal_b[plain[:top]].sum() > 0.5 * top
+    assert not set(planted) <= set(plain[:top].tolist())
     # compared with the stars observed alike, they take about their share (5% of 297)
     order = _rank(log_period, m_gr, hyper, fold, like=True)
     assert normal_b[order[:top]].sum() <= 30
-    # and the planted anomalies of both surveys still lead
-    assert set(planted) <= set(order[:20].tolist())
+    # and the planted anomalies of both surveys lead (the fold and event questions are
+    # asked within period groups of >= 500: their best p is 1/500, so a few ties)
+    assert set(planted) <= set(order[:50].tolist())
 
 
 def test_like_with_like_removes_a_shift_of_the_peers_and_keeps_a_departure():
