@@ -61,6 +61,7 @@ from ..errors import PvsvetError, StoreError
 from ..names import CHEN_PREFIX, iau_names
 from ..progress import Progress, StageGen, drive
 from ..store import Status, Store
+from ..workcache import locked_stage
 from . import population, sed
 from .classes import CLASS_NAMES
 
@@ -131,6 +132,7 @@ SIM_UNITS = {"teff": "K", "log_l": "dex(Lsun)", "radius_rsun": "Rsun", "true_per
              **{f"{b}_err": "mag" for b in sed.CONTEXT_BANDS}}
 
 
+@locked_stage("demo")        # --overwrite must not replace a store another run is using
 def make_demo(store_path: str | os.PathLike, n_objects: int = DEFAULT_OBJECTS,
               seed: int = 0, overwrite: bool = False, dust: bool = True) -> StageGen:
     """Build the synthetic demo store; a stage generator yielding :class:`Progress`.

@@ -68,6 +68,7 @@ TABLE2 = Path(__file__).resolve().parents[1] / "data" / "ingest" / "chen_table2_
 #: every command that writes the store (or its work folder, queue or caches); the label
 #: journal is SQLite with its own locking and is written while stages run (above)
 WRITERS = {
+    "demo --overwrite": lambda s, t: ["demo", s, "--overwrite", "--objects", "5"],
     "ingest": lambda s, t: ["ingest", s, "--lightcurves", str(t / "none.csv"), "--quiet"],
     "fetch catalog": lambda s, t: ["fetch", "catalog", s, "--table", str(TABLE2)],
     "fetch lightcurves": lambda s, t: ["fetch", "lightcurves", s, "--url",
