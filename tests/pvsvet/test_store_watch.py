@@ -87,3 +87,24 @@ def test_window_reloads_when_another_process_commits(qtbot, window):
     assert state.selection.current == 7                 # the reload kept the selection
     assert "reloaded" in window.statusBar().currentMessage()
     assert not window.reload_if_changed()               # once, not on every tick
+
+
+def test_run_menu_while_another_process_holds_the_store(qtbot, window):
+    """Run ▸ Score while a separate process runs a stage on the store: refused at once
+    with the holder named in the error box; the store and the window unchanged."""
+    from PySide6.QtWidgets import QMessageBox
+
+    from ..engine.test_workcache import _hold
+
+    path = window.state.path
+    before = path.read_bytes()
+    holder = _hold(path)
+    try:
+        window.menus.run_actions["score"].trigger()
+        qtbot.waitUntil(lambda: not window.menus.runner.busy, timeout=60_000)
+    finally:
+        kill_group(holder)
+    boxes = [w for w in window.findChildren(QMessageBox) if w.isVisible()]
+    assert boxes and f"pid {holder.pid} (interpolate) is running on this store" in boxes[0].text()
+    boxes[0].close()
+    assert path.read_bytes() == before and len(window.state.catalog) == 300
