@@ -24,6 +24,7 @@ import threading
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Iterator
 
 from . import schema
 from .errors import PvsvetError
@@ -206,18 +207,10 @@ class LabelJournal:
     def add_many(self, rows: list[tuple[str, str, str]], author: str = "") -> int:
         """Append ``(object_id, label, note)`` rows in one transaction; return the count."""
         clean = [(str(i), _clean_label(lab, i), note or "") for i, lab, note in rows]
-        with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                self._db.executemany(
-                    "INSERT INTO labels (object_id, label, note, author, time) "
-                    "VALUES (?,?,?,?,?)", [(i, lab, n, author, _utc_now()) for i, lab, n in clean])
-                self._db.execute("COMMIT")
-            except sqlite3.Error as exc:
-                if self._db.in_transaction:
-                    with contextlib.suppress(sqlite3.Error):   # SQLite rolls back itself
-                        self._db.execute("ROLLBACK")
-                raise _write_failed(self.path, exc, "labels") from exc
+        with self._transaction("labels"):
+            self._db.executemany(
+                "INSERT INTO labels (object_id, label, note, author, time) "
+                "VALUES (?,?,?,?,?)", [(i, lab, n, author, _utc_now()) for i, lab, n in clean])
         return len(clean)
 
     def add_entries(self, entries: list[Entry]) -> int:
@@ -225,24 +218,31 @@ class LabelJournal:
         run) in one transaction, an undo pointing at the appended copy of what it undid
         (used by :mod:`engine.label_merge`); return the count."""
         seqs: dict[int, int] = {}
+        with self._transaction("merged labels"):
+            for e in entries:
+                cur = self._db.execute(
+                    "INSERT INTO labels (object_id, label, note, author, time, score, "
+                    "rank, space, run, undoes, period) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    (e.object_id, e.label, e.note, e.author, e.time, e.score, e.rank,
+                     e.space, e.run, seqs.get(e.undoes) if e.undoes is not None else None,
+                     e.period))
+                seqs[e.seq] = int(cur.lastrowid)
+        return len(entries)
+
+    @contextlib.contextmanager
+    def _transaction(self, what: str) -> Iterator[None]:
+        """Many inserts as one transaction: all or none of them land. A failure (a full
+        disk) rolls back and raises :class:`LabelError` naming the journal and ``what``."""
         with self._lock:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
-                for e in entries:
-                    cur = self._db.execute(
-                        "INSERT INTO labels (object_id, label, note, author, time, score, "
-                        "rank, space, run, undoes, period) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                        (e.object_id, e.label, e.note, e.author, e.time, e.score, e.rank,
-                         e.space, e.run, seqs.get(e.undoes) if e.undoes is not None else None,
-                         e.period))
-                    seqs[e.seq] = int(cur.lastrowid)
+                yield
                 self._db.execute("COMMIT")
             except sqlite3.Error as exc:
                 if self._db.in_transaction:
                     with contextlib.suppress(sqlite3.Error):   # SQLite rolls back itself
                         self._db.execute("ROLLBACK")
-                raise _write_failed(self.path, exc, "merged labels") from exc
-        return len(entries)
+                raise _write_failed(self.path, exc, what) from exc
 
     # -- reading -----------------------------------------------------------------
     def _query(self, sql: str, args: tuple = ()) -> list[Entry]:

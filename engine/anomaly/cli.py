@@ -5,6 +5,7 @@ import argparse
 import json
 import logging
 
+from ..schema import PAPER_SPACES
 from .features import SPACE_NAMES
 
 logger = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ def config_from_args(args: argparse.Namespace):
     if args.trees is not None:
         changes["n_estimators"] = args.trees
     if args.space:
-        changes["spaces"] = {"both": ("cartesian", "spherical"), "all": SPACE_NAMES}.get(
+        changes["spaces"] = {"both": PAPER_SPACES, "all": SPACE_NAMES}.get(
             args.space, (args.space,))
     if args.no_convergence:
         changes["convergence_check"] = False

@@ -8,13 +8,10 @@ code. It can drop connections after k requests to simulate a network failing mid
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
-import ipaddress
 import json
 import re
-import ssl
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +22,8 @@ from engine.context import ContextStatus, hr_background, load_context, run_conte
 from engine.context.crossmatch import CATALOGS, NotCached, VizierCache, VizierClient
 from engine.progress import run_quiet
 from engine.store import LightCurve, Store
+
+from ..tls_server import serve_tls
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "context"
 STARS = json.loads((DATA / "stars.json").read_text())
@@ -70,40 +69,10 @@ class FakeVizier(BaseHTTPRequestHandler):
         return (DATA / "empty.vot.xml").read_text()
 
 
-def _self_signed(tmp: Path) -> tuple[Path, Path]:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(dt.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=2))
-            .add_extension(x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    cert_path, key_path = tmp / "cert.pem", tmp / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return cert_path, key_path
-
-
 @pytest.fixture(scope="module")
 def vizier_server(tmp_path_factory):
-    cert, key = _self_signed(tmp_path_factory.mktemp("tls"))
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), FakeVizier)
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(cert, key)
-    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
-    srv.lock, srv.n, srv.fail_after, srv.requests, srv.cert = threading.Lock(), 0, None, [], cert
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
+    srv = serve_tls(FakeVizier, tmp_path_factory.mktemp("tls"))
+    srv.lock, srv.n, srv.fail_after, srv.requests = threading.Lock(), 0, None, []
     yield srv
     srv.shutdown()
     srv.server_close()
@@ -115,7 +84,6 @@ def server(vizier_server, monkeypatch):
     vizier_server.n, vizier_server.fail_after = 0, None
     vizier_server.requests.clear()
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(vizier_server.cert))
-    vizier_server.address = f"127.0.0.1:{vizier_server.server_address[1]}"
     return vizier_server
 
 

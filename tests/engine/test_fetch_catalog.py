@@ -1,13 +1,9 @@
 """fetch catalog: astroquery's Vizier against a local HTTPS server with recorded VOTables."""
 from __future__ import annotations
 
-import datetime
 import io
-import ipaddress
-import ssl
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -18,6 +14,8 @@ from engine.cli import main
 from engine.errors import IngestError
 from engine.ingest.fetch_catalog import Region, fetch_catalog
 from engine.ingest.fetch_queue import FetchQueue
+
+from ..tls_server import serve_tls
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 TABLE2 = DATA / "ingest" / "chen_table2_mini.txt"
@@ -82,44 +80,14 @@ class VizierHandler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
 
-def _self_signed(tmp: Path) -> tuple[Path, Path]:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(days=1))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    cert_path, key_path = tmp / "cert.pem", tmp / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return cert_path, key_path
-
-
 @pytest.fixture()
 def vizier(tmp_path, monkeypatch):
     """astroquery always speaks https: a local TLS server its requests session trusts."""
     pytest.importorskip("cryptography")
-    cert, key = _self_signed(tmp_path)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), VizierHandler)
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(cert, key)
-    server.socket = ctx.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
+    server = serve_tls(VizierHandler, tmp_path)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(server.cert))
     VizierHandler.mode = "ok"
-    yield f"127.0.0.1:{server.server_address[1]}"
+    yield server.address
     server.shutdown()
     server.server_close()
 

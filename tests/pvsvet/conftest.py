@@ -59,3 +59,18 @@ def _dispose(w) -> None:
 def pytest_sessionfinish(session, exitstatus):
     import gc
     gc.collect()
+
+
+@pytest.fixture
+def hub(tmp_path, monkeypatch):
+    """A SAMP hub on 127.0.0.1 with its lock file in tmp_path (the user's ~/.samp, and any
+    hub of theirs, are left alone)."""
+    pytest.importorskip("astropy.samp")
+    from astropy.samp import SAMPHubServer
+
+    lock = tmp_path / "samp.lock"
+    monkeypatch.setenv("SAMP_HUB", f"std-lockurl:{lock.as_uri()}")
+    h = SAMPHubServer(addr="127.0.0.1", lockfile=str(lock), web_profile=False, label="test")
+    h.start()
+    yield h
+    h.stop()

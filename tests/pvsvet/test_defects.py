@@ -8,13 +8,7 @@ from PySide6.QtCore import Qt
 from engine.store import Store
 from pvsvet.catalog import COLUMN_KEYS
 
-
-def _click_row(qtbot, window, position: int) -> int:
-    view = window.table.table
-    index = window.table.model.index(position, COLUMN_KEYS.index("id"))
-    view.scrollTo(index)
-    qtbot.mouseClick(view.viewport(), Qt.LeftButton, pos=view.visualRect(index).center())
-    return int(window.state.view.rows[position])
+from .test_gui import _click_row
 
 
 def _click_header(qtbot, window, key: str) -> None:

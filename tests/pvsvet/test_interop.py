@@ -94,19 +94,6 @@ def test_save_menu_lists_the_panes_with_plots(window):
 
 
 @pytest.fixture
-def hub(tmp_path, monkeypatch):
-    pytest.importorskip("astropy.samp")
-    from astropy.samp import SAMPHubServer
-
-    lock = tmp_path / "samp.lock"
-    monkeypatch.setenv("SAMP_HUB", f"std-lockurl:{lock.as_uri()}")
-    h = SAMPHubServer(addr="127.0.0.1", lockfile=str(lock), web_profile=False, label="test")
-    h.start()
-    yield h
-    h.stop()
-
-
-@pytest.fixture
 def topcat(hub):
     from astropy.samp import SAMPIntegratedClient
 

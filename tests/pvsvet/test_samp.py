@@ -12,20 +12,6 @@ pytest.importorskip("astropy.samp")
 
 
 @pytest.fixture
-def hub(tmp_path, monkeypatch):
-    """A SAMP hub on 127.0.0.1 with its lock file in tmp_path (the user's ~/.samp, and any
-    hub of theirs, are left alone)."""
-    from astropy.samp import SAMPHubServer
-
-    lock = tmp_path / "samp.lock"
-    monkeypatch.setenv("SAMP_HUB", f"std-lockurl:{lock.as_uri()}")
-    h = SAMPHubServer(addr="127.0.0.1", lockfile=str(lock), web_profile=False, label="test")
-    h.start()
-    yield h
-    h.stop()
-
-
-@pytest.fixture
 def topcat(hub):
     """A client that loads VOTables (records each) and can select rows back."""
     from astropy.samp import SAMPIntegratedClient

@@ -2,6 +2,7 @@
 data; ``verify`` lists each group; a writer's lock is still "busy"."""
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -53,17 +54,24 @@ def test_truncated_store_is_damaged_not_busy(scored, tmp_path):
     assert "cut.h5: damaged or truncated" in line
 
 
-def test_store_held_by_a_writer_is_busy(scored):
+@contextlib.contextmanager
+def _held_by_a_writer(path):
+    """Another process holds ``path`` open for writing (HDF5's lock) inside the block."""
     holder = subprocess.Popen(
         [sys.executable, "-c", "import h5py, sys, time; f = h5py.File(sys.argv[1], 'r+'); "
-         "print('open', flush=True); time.sleep(60)", str(scored)],
+         "print('open', flush=True); time.sleep(60)", str(path)],
         stdout=subprocess.PIPE, text=True, env=env(), start_new_session=True)
     try:
         assert holder.stdout.readline().strip() == "open"
-        with pytest.raises(StoreError, match="busy, another process is writing it"):
-            Store(scored, wait=0.3)
+        yield
     finally:
         kill_group(holder)
+
+
+def test_store_held_by_a_writer_is_busy(scored):
+    with _held_by_a_writer(scored):
+        with pytest.raises(StoreError, match="busy, another process is writing it"):
+            Store(scored, wait=0.3)
 
 
 def test_flipped_byte_in_interp_mean_is_found_and_refused(scored):
@@ -151,13 +159,6 @@ def test_screenshot_of_a_store_that_cannot_be_opened_exits_1(scored, tmp_path):
 
 
 def test_screenshot_of_a_store_held_by_a_writer_exits_1(scored, tmp_path):
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import h5py, sys, time; f = h5py.File(sys.argv[1], 'r+'); "
-         "print('open', flush=True); time.sleep(60)", str(scored)],
-        stdout=subprocess.PIPE, text=True, env=env(), start_new_session=True)
-    try:
-        assert holder.stdout.readline().strip() == "open"
+    with _held_by_a_writer(scored):
         res = _screenshot(scored, tmp_path)
-    finally:
-        kill_group(holder)
     assert res.returncode == 1 and "busy, another process is writing it" in res.stderr

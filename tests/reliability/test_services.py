@@ -7,11 +7,8 @@ objects without a position: test_context_positions.py; fetch: test_fetch_lightcu
 from __future__ import annotations
 
 import dataclasses
-import ssl
 import threading
 import time
-from http.server import ThreadingHTTPServer
-
 import pytest
 
 from engine.config import ContextConfig
@@ -20,9 +17,10 @@ from engine.ingest.fetch_lightcurves import fetch_lightcurves
 from engine.ingest.fetch_queue import FetchQueue
 from engine.progress import run_quiet
 
-from ..engine.test_context_crossmatch import STARS, FakeVizier, _self_signed, _store
+from ..engine.test_context_crossmatch import STARS, FakeVizier, _store
 from ..engine.test_fetch_lightcurves import SLOW, IrsaHandler, irsa  # noqa: F401 (fixture)
 from ..engine.test_fetch_lightcurves import _cfg as irsa_cfg
+from ..tls_server import serve_tls
 
 TWOMASS = "II/246/out"
 
@@ -62,14 +60,8 @@ class FailingVizier(FakeVizier):
 
 @pytest.fixture(scope="module")
 def failing_server(tmp_path_factory):
-    cert, key = _self_signed(tmp_path_factory.mktemp("tls"))
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), FailingVizier)
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(cert, key)
-    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
-    srv.lock, srv.cert = threading.Lock(), cert
-    srv.address = f"127.0.0.1:{srv.server_address[1]}"
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    srv = serve_tls(FailingVizier, tmp_path_factory.mktemp("tls"))
+    srv.lock = threading.Lock()
     yield srv
     srv.shutdown()
     srv.server_close()
