@@ -5,6 +5,7 @@ otherwise) and the process's file-size limit (RLIMIT_FSIZE; runs anywhere)."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -121,3 +122,31 @@ def test_label_on_a_full_file_system_keeps_every_label(tmp_path):
         assert _journal(path) == before
         assert engine(["label", path, "o9", "anomaly"]).returncode == 0
         assert len(_journal(path)) == len(before) + 1
+
+
+# -- other stages' commits -----------------------------------------------------------
+LC_FILE = Path(__file__).resolve().parents[1] / "data" / "ingest" / "bands_mixed.csv"
+
+
+def _state(path):
+    with Store(path) as st:
+        ctx = st.read("context/row") if st.has("context/row") else None
+        return st.n_objects, st.group_writes, len(st.runs()), ctx
+
+
+@pytest.mark.parametrize("command", [
+    ["context", "{s}", "--offline", "--quiet", "--top", "20"],
+    ["ingest", "{s}", "--lightcurves", str(LC_FILE), "--quiet"],
+])
+def test_context_and_ingest_under_a_file_size_limit_keep_the_store(tmp_path, command):
+    path = make_store(tmp_path / "s.h5", n=50)
+    assert engine(["context", path, "--offline", "--quiet"]).returncode == 0
+    n, writes, runs, ctx = _state(path)
+    args = [a.replace("{s}", str(path)) for a in command]
+    line = one_line_error(engine(args, fsize=path.stat().st_size + 8192))
+    assert "not enough disk space" in line and "the store is unchanged" in line
+    n2, writes2, runs2, ctx2 = _state(path)
+    assert (n2, writes2, runs2) == (n, writes, runs)
+    np.testing.assert_array_equal(ctx2, ctx)
+    assert engine(["verify", path]).returncode == 0
+    assert engine(args).returncode == 0                      # with space it goes through
