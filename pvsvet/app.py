@@ -25,6 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "else the demo catalogue (built on the first start)")
     p.add_argument("--screenshot", metavar="PNG", help="render the window to PNG and exit")
     p.add_argument("--select", metavar="ID", help="with --screenshot: the object to show")
+    p.add_argument("--pane", metavar="NAME", help="bring this view to the front (e.g. "
+                   "similar, why, period); with --screenshot: save that view alone")
     p.add_argument("--settings", metavar="INI", help="settings file (default: the user's)")
     p.add_argument("--author", metavar="NAME", help="record labels as NAME (kept in the "
                    "settings, as Edit ▸ Label author does; default: $PVSVET_AUTHOR, else "
@@ -94,22 +96,35 @@ def select_initial(window, object_id: str | None) -> None:
         state.selection.set_current(int(state.view.rows[0]))
 
 
-def screenshot(window, app, png: str) -> None:
-    """Let the window settle (pending reconstructions included) and save it."""
+def screenshot(window, app, png: str, pane: str = "") -> None:
+    """Let the window settle (pending reconstructions, and work of any pane with a
+    ``pending()`` method) and save it, or only the dock of ``pane``."""
     import time
 
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         app.processEvents()
-        pane = window.panes["light_curve"]
+        lc = window.panes["light_curve"]
         waiting = any(isinstance(v, str) and v.startswith("decoding")
-                      for v in pane._recon.values())
+                      for v in lc._recon.values())
+        waiting |= any(getattr(p, "pending", lambda: False)() for p in window.panes.values())
         if not waiting:
             break
         time.sleep(0.05)
     for _ in range(5):
         app.processEvents()
-    window.grab().save(png)
+    (window.docks[pane] if pane else window).grab().save(png)
+
+
+def raise_pane(window, key: str) -> bool:
+    """Show the dock ``key`` in front of its tab group; False (and one line) if unknown."""
+    if key not in window.docks:
+        print(f"pvsvet: --pane {key}: no such view; use one of {', '.join(window.docks)}",
+              file=sys.stderr)
+        return False
+    window.docks[key].show()
+    window.docks[key].raise_()
+    return True
 
 
 def _can_open(store) -> bool:
@@ -156,10 +171,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.screenshot:
             return 1
     select_initial(window, args.select)
+    if args.pane and not raise_pane(window, args.pane):
+        return 1
     if args.screenshot:
         window.resize(1680, 1000)
         window.show()
-        screenshot(window, app, args.screenshot)
+        screenshot(window, app, args.screenshot, args.pane or "")
         return 0
     window.show()
     return app.exec()

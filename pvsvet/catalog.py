@@ -257,6 +257,8 @@ class Catalog:
         for name, val in zip(self.question_names, self.vet_surprise[row]):
             lines.append(f"  {name}: p = {10 ** -val:.2g}" if np.isfinite(val)
                          else f"  {name}: –")
+        lines.append("the forest's per-feature contributions, the GP against the VAE and "
+                     "the features against the class: the Why anomalous view")
         return "\n".join(lines)
 
     def flag_reason(self, row: int) -> str:

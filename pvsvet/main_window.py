@@ -20,15 +20,17 @@ from .panes.hr import HRPane
 from .panes.labels import LabelPane
 from .panes.latent import LatentPane
 from .panes.light_curve import LightCurvePane
+from .panes.period import PeriodPane
 from .panes.sed import SEDPane
 from .panes.similar import SimilarPane
+from .panes.why import WhyPane
 from .state import AppState
 
 logger = logging.getLogger(__name__)
 
 _TEXT_INPUTS = (QLineEdit, QPlainTextEdit, QTextEdit, QAbstractSpinBox)
 #: Docks that open as tabs beside the light curves (one object's views, one place).
-TABBED_WITH_LIGHT_CURVES = ("similar",)
+TABBED_WITH_LIGHT_CURVES = ("why", "similar", "period")
 _MOVE_KEYS = {Qt.Key_J: 1, Qt.Key_Down: 1, Qt.Key_K: -1, Qt.Key_Up: -1,
               Qt.Key_PageDown: 20, Qt.Key_PageUp: -20}
 
@@ -52,7 +54,8 @@ class MainWindow(QMainWindow):
         self.table = AnomalyTablePane(state)
         self.panes = {"table": self.table, "light_curve": LightCurvePane(state), "latent": LatentPane(state),
                       "hr": HRPane(state), "sed": SEDPane(state),
-                      "labels": LabelPane(state), "similar": SimilarPane(state)}
+                      "labels": LabelPane(state), "similar": SimilarPane(state),
+                      "period": PeriodPane(state), "why": WhyPane(state)}
         self.docks = self._make_docks()
         labels = self.panes["labels"]
         self.menus = Menus(self, state, MenuHooks(
@@ -78,7 +81,8 @@ class MainWindow(QMainWindow):
     # -- layout ----------------------------------------------------------------
     def _make_docks(self) -> dict[str, QDockWidget]:
         titles = {"table": "Ranked anomalies", "light_curve": "Light curves", "latent": "Latent space", "hr": "HR diagram",
-                  "sed": "SED", "labels": "Labels", "similar": "Similar objects"}
+                  "sed": "SED", "labels": "Labels", "similar": "Similar objects",
+                  "period": "Period", "why": "Why anomalous"}
         docks = {}
         for key, pane in self.panes.items():
             d = QDockWidget(titles[key], self)
