@@ -34,6 +34,10 @@ def configure_run(parser: argparse.ArgumentParser) -> None:
                        help="start a dask LocalCluster of N worker processes")
     parser.add_argument("--force", action="store_true",
                         help="rerun the selected stages even when up to date")
+    parser.add_argument("--new-only", action="store_true",
+                        help="only interpolate, encode and score the objects appended since "
+                             "the store was scored, with the trained model and the fitted "
+                             "forests (no retraining; see engine/incremental.py)")
     parser.add_argument("--dry-run", action="store_true",
                         help="only say which stages are stale and why")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -56,6 +60,8 @@ def cli_run(args: argparse.Namespace) -> int:
 
     resolved = C.resolve(args.store, args.config, flag_overrides(args))
     cfg, source = resolved.config, resolved.source
+    if args.new_only:
+        return _cli_new_only(args, cfg)
     if args.dry_run:
         states = plan(args.store, cfg, args.stages, force=args.force)
         rows = [{"stage": s.name, "stale": s.stale, "reason": s.reason} for s in states]
@@ -79,4 +85,23 @@ def cli_run(args: argparse.Namespace) -> int:
             print(f"{name}: done in {result['seconds'][name]:.1f} s")
         if result["skipped"]:
             print(f"up to date, skipped: {', '.join(result['skipped'])}")
+    return 0
+
+
+def _cli_new_only(args: argparse.Namespace, cfg: C.Config) -> int:
+    from .incremental import plan_new_only, run_new_only
+    from .progress import drive
+
+    if args.dry_run:
+        result = plan_new_only(args.store, cfg)
+    else:
+        result = drive(run_new_only(args.store, cfg), show=not args.quiet)
+    if args.json:
+        print(json.dumps({"store": str(args.store), **result}, indent=2))
+        return 0
+    verb = "to score" if args.dry_run else "scored"
+    print(f"{result['new_rows']} new objects {verb} with the model and forests fitted on "
+          f"{result['fitted_rows']} rows")
+    if result.get("advice"):
+        print(result["advice"])
     return 0

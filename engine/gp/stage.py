@@ -63,27 +63,16 @@ def _assemble(parts: dict) -> dict:
     return out
 
 
-@locked_stage("interpolate")
-def interpolate(store_path, cfg: InterpConfig, executor=None) -> StageGen:
-    """Fold, interpolate and scale every object; write ``/interp`` (docs/internals.md).
+def compute_chunks(store_path, cfg: InterpConfig, cache: ChunkCache, todo: list[int], executor,
+                   done: int, n: int) -> StageGen:
+    """Interpolate the chunks starting at ``todo`` into ``cache``, yielding progress.
 
-    Yields :class:`~engine.progress.Progress` (light curves/s and ETA in the message);
-    closing the generator cancels, keeping finished chunks for the next run. Returns a
-    dict of counts and timings.
+    ``done`` of ``n`` light curves are finished before (the progress bar's start). A
+    chunk is saved as soon as all its pieces are back, so a kill keeps it. Returns
+    a dict: ``computed`` (curves), ``fit_s``, ``cpu_s`` (fit CPU seconds), ``wall_s`` and
+    ``workers`` (of the executor used). ``executor`` None:
+    a local pool of ``cfg.workers`` is started and closed here.
     """
-    if cfg.method not in ("fast", "george"):
-        from ..errors import ConfigError
-        raise ConfigError(f"interpolation method must be 'fast' or 'george', not {cfg.method!r}")
-    t0, started = time.perf_counter(), utc_now()
-    cache, rec = cache_for(store_path, cfg)
-    with Store(store_path, "r") as store:
-        n = store.n_objects
-    starts = chunk_starts(n, cfg.chunk_size)
-    done_before = cache.done_starts()
-    todo = [s for s in starts if s not in done_before]
-    total_todo = sum(min(cfg.chunk_size, n - s) for s in todo)
-    done = n - total_todo
-    yield Progress(STAGE, done, n, f"{len(todo)} of {len(starts)} chunks to do", "lc")
     own = executor is None
     if own:
         from ..executors import make_executor
@@ -106,14 +95,41 @@ def interpolate(store_path, cfg: InterpConfig, executor=None) -> StageGen:
     finally:
         if own:
             executor.close()
+    return {"computed": computed, "fit_s": fit_s, "cpu_s": cpu_s,
+            "wall_s": time.perf_counter() - t_run, "workers": getattr(executor, "workers", 1)}
+
+
+@locked_stage("interpolate")
+def interpolate(store_path, cfg: InterpConfig, executor=None) -> StageGen:
+    """Fold, interpolate and scale every object; write ``/interp`` (docs/internals.md).
+
+    Yields :class:`~engine.progress.Progress` (light curves/s and ETA in the message);
+    closing the generator cancels, keeping finished chunks for the next run. Returns a
+    dict of counts and timings.
+    """
+    if cfg.method not in ("fast", "george"):
+        from ..errors import ConfigError
+        raise ConfigError(f"interpolation method must be 'fast' or 'george', not {cfg.method!r}")
+    t0, started = time.perf_counter(), utc_now()
+    cache, rec = cache_for(store_path, cfg)
+    with Store(store_path, "r") as store:
+        n = store.n_objects
+    starts = chunk_starts(n, cfg.chunk_size)
+    done_before = cache.done_starts()
+    todo = [s for s in starts if s not in done_before]
+    total_todo = sum(min(cfg.chunk_size, n - s) for s in todo)
+    done = n - total_todo
+    yield Progress(STAGE, done, n, f"{len(todo)} of {len(starts)} chunks to do", "lc")
+    work = yield from compute_chunks(store_path, cfg, cache, todo, executor, done, n)
+    computed, wall = work["computed"], work["wall_s"]
     yield Progress(STAGE, n, n, "writing /interp", "lc")
     counts = _commit(store_path, cfg, cache, starts, n, rec, started)
     cache.clear()
-    wall = time.perf_counter() - t_run
-    return {**counts, "method": cfg.method, "workers": getattr(executor, "workers", 1),
+    return {**counts, "method": cfg.method, "workers": work["workers"],
             "computed": computed, "resumed_chunks": len(done_before & set(starts)),
             "lc_per_s": computed / wall if computed and wall > 0 else None,
-            "fit_seconds": round(fit_s, 3), "fit_cpu_seconds": round(cpu_s, 3), "seconds": round(time.perf_counter() - t0, 3)}
+            "fit_seconds": round(work["fit_s"], 3),
+            "fit_cpu_seconds": round(work["cpu_s"], 3), "seconds": round(time.perf_counter() - t0, 3)}
 
 
 def make_split(classes: np.ndarray, eligible: np.ndarray, ratios, seed: int) -> np.ndarray:

@@ -143,6 +143,39 @@ def residual(y_nn: np.ndarray, y_gp: np.ndarray, std_gp: np.ndarray) -> np.ndarr
     return (((y_nn - y_gp) / std) ** 2).mean(axis=2).astype("f4")
 
 
+def encode_rows(store_path: str | Path, cod: _Coder, rows: np.ndarray, batch: int,
+                out: tuple[np.ndarray, np.ndarray, np.ndarray], base: int = 0) -> StageGen:
+    """Encode the curves of store ``rows`` in batches into ``out`` = (mu, logvar, res).
+
+    Row ``r`` goes to ``out[...][r - base]``; rows with a non-finite curve stay NaN.
+    Yields progress; returns the seconds spent reading, encoding and decoding.
+    """
+    mu, logvar, res = out
+    t0 = time.perf_counter()
+    throttle, secs = Throttle(0.5), {"read_s": 0.0, "encode_s": 0.0, "residual_s": 0.0}
+    yield Progress(STAGE, 0, len(rows), "encoding", "lc")
+    for a in range(0, len(rows), batch):
+        r = rows[a:a + batch]
+        t = time.perf_counter()
+        x, s = read_curves(store_path, r), read_curves(store_path, r, std=True)
+        ok = finite_rows(store_path, r, x)
+        r, x, s = r[ok], x[ok], s[ok]
+        t1 = time.perf_counter()
+        shifts = cod.shifts(x)
+        i = r - base
+        mu[i], logvar[i] = cod.encode(x, shifts)
+        t2 = time.perf_counter()
+        if cod.n_decode:   # 0 skips the appendix-C check (10 decodes cost 10 encodes)
+            res[i] = residual(cod.sampled_mean(mu[i], logvar[i], shifts), x, s)
+        t3 = time.perf_counter()
+        for k, dt in zip(secs, (t1 - t, t2 - t1, t3 - t2)):
+            secs[k] += dt
+        done = min(a + batch, len(rows))
+        if throttle():
+            yield Progress(STAGE, done, len(rows), f"{done / (t3 - t0):.0f} lc/s", "lc")
+    return secs
+
+
 @locked_stage("encode")
 def encode(store_path: str | Path, cfg: VAEConfig | None = None, executor=None) -> StageGen:
     """Encode every interpolated object with the stored model and write ``/vae``.
@@ -159,26 +192,7 @@ def encode(store_path: str | Path, cfg: VAEConfig | None = None, executor=None) 
     cod = _Coder(model, cfg.n_decode, cfg.seed, cfg.align)
     mu = np.full((info.n, cod.latent), np.nan, "f4")
     logvar, res = mu.copy(), np.full((info.n, 2), np.nan, "f4")
-    throttle, secs = Throttle(0.5), {"read_s": 0.0, "encode_s": 0.0, "residual_s": 0.0}
-    yield Progress(STAGE, 0, len(rows), "encoding", "lc")
-    for a in range(0, len(rows), cfg.encode_batch):
-        r = rows[a:a + cfg.encode_batch]
-        t = time.perf_counter()
-        x, s = read_curves(store_path, r), read_curves(store_path, r, std=True)
-        ok = finite_rows(store_path, r, x)
-        r, x, s = r[ok], x[ok], s[ok]
-        t1 = time.perf_counter()
-        shifts = cod.shifts(x)
-        mu[r], logvar[r] = cod.encode(x, shifts)
-        t2 = time.perf_counter()
-        if cfg.n_decode:   # 0 skips the appendix-C check (10 decodes cost 10 encodes)
-            res[r] = residual(cod.sampled_mean(mu[r], logvar[r], shifts), x, s)
-        t3 = time.perf_counter()
-        for k, dt in zip(secs, (t1 - t, t2 - t1, t3 - t2)):
-            secs[k] += dt
-        done = min(a + cfg.encode_batch, len(rows))
-        if throttle():
-            yield Progress(STAGE, done, len(rows), f"{done / (t3 - t0):.0f} lc/s", "lc")
+    secs = yield from encode_rows(store_path, cod, rows, cfg.encode_batch, (mu, logvar, res))
     yield Progress(STAGE, len(rows), len(rows), "classifier report, writing /vae", "lc")
     secs["commit_s"] = _commit(store_path, cfg, info, mu, logvar, res)
     secs["seconds"] = time.perf_counter() - t0

@@ -1,0 +1,443 @@
+"""``pvsvet-engine run STORE --new-only``: score appended objects without retraining.
+
+Objects only ever join a store at the end of ``/objects`` (``ingest``, ``fetch
+lightcurves`` and ``fetch lightcurves --hats`` append), so the rows a scored store has
+not seen yet are the rows past the end of ``/interp``. ``--new-only`` takes them
+through the three stages that need no population:
+
+1. interpolate: the same GP fit per object, in the work cache's resumable chunks
+   (:func:`engine.gp.stage.compute_chunks`), appended to ``/interp``; they get split
+   255 (not trained on, which is true);
+2. encode: the stored VAE's latent means (and appendix-C residual), appended to ``/vae``;
+3. score: each isolation forest is grown again from the feature rows it was fitted on
+   (``/scores/<space>/features`` up to ``fitted_rows``, with its stored settings and
+   seed); scikit-learn grows the same trees from the same rows and seed, so the forest
+   is the one that scored the store, no pickled model needed. Before it scores a new
+   row it must reproduce the stored raw scores of old rows, else the run stops. The new
+   rows' raw scores are appended; the old rows' raw scores are not touched, while the
+   normalised score (raw / max raw) and the ranks are recomputed over everyone, since
+   they compare objects.
+
+Each step commits one store group atomically and the next run starts where the row
+counts say, so a killed run resumes. ``/scores/<space>/added`` stamps every row: 0 for
+the population the forests were fitted on, k for rows added by the k-th ``--new-only``
+run (the GUI marks and filters them). At the end the four stages are recorded as up to
+date (``train`` with ``kept_model``), so a plain ``run`` skips them; ``run --force``
+retrains and refits everything, the advised step once the added rows are a sizeable
+part of the population (:data:`RETRAIN_FRACTION`), because the model and the forests
+only know the population they were fitted on.
+
+Not incremental: the ``diagnostic`` and ``vetting`` spaces (each object is compared with
+the whole population's medians and tail fractions) and rows whose photometry, period or
+flags changed after the fit (a re-ingested object): ``--new-only`` refuses both with one
+line and a plain ``run`` (which then redoes everything) is the answer.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import time
+from typing import Any
+
+import numpy as np
+
+from . import config as C
+from .errors import StageError
+from .progress import Progress, StageGen
+from .store import Store, utc_now
+from .workcache import ChunkCache, locked_stage
+
+logger = logging.getLogger(__name__)
+
+STAGE = "new-only"
+#: spaces whose features are a function of the object alone, so a forest can score an
+#: object that was not there when it was fitted
+INCREMENTAL_SPACES = ("cartesian", "spherical", "residual")
+#: above this fraction of new rows (of the fitted population) a full retrain is advised
+RETRAIN_FRACTION = 0.2
+#: old rows rescored with the regrown forest as a check that it is the stored one
+CHECK_ROWS = 2000
+#: per-row datasets of the groups extended here (everything else is copied as it is)
+ROW_DATASETS = {"interp": ("mean", "std", "raw_mean_mag", "raw_std_mag", "hyper", "nll",
+                           "status", "status_msg", "split"),
+                "vae": ("mu", "logvar", "recon_residual")}
+_COPY_BLOCK = 16384
+
+
+@dataclasses.dataclass
+class Rows:
+    """How far each stage's output reaches (rows ``0:n``)."""
+
+    objects: int
+    interp: int
+    vae: int
+    scores: dict[str, int]
+    fitted: int
+
+    @property
+    def new(self) -> int:
+        return self.objects - min(self.scores.values())
+
+
+# -- checks -----------------------------------------------------------------------
+def rows_of(store: Store, cfg: C.Config) -> Rows:
+    """Row counts of a scored store; a one-line :class:`StageError` when it is not one."""
+    bad = [s for s in cfg.score.spaces if s not in INCREMENTAL_SPACES]
+    if bad:
+        raise StageError(f"{store.path}: the '{bad[0]}' space compares every object with the "
+                         "whole population and cannot take new objects alone; drop it from "
+                         "[score] spaces or run a full `pvsvet-engine run --force`")
+    need = ["interp/mean", "vae/mu", "vae/model"] + [f"scores/{s}/raw" for s in cfg.score.spaces]
+    missing = [p for p in need if not store.has(p)]
+    if missing:
+        raise StageError(f"{store.path}: --new-only needs a scored store (/{missing[0]} is "
+                         f"missing); run `pvsvet-engine run {store.path}` first")
+    scores = {s: store.shape(f"scores/{s}/raw")[0] for s in cfg.score.spaces}
+    fitted = min(int(store.attrs(f"scores/{s}").get("fitted_rows", scores[s]))
+                 for s in cfg.score.spaces)
+    rows = Rows(store.n_objects, store.shape("interp/mean")[0], store.shape("vae/mu")[0],
+                scores, fitted)
+    if not rows.objects >= rows.interp >= rows.vae >= max(scores.values()):
+        raise StageError(f"{store.path}: /interp ({rows.interp} rows), /vae ({rows.vae}) and "
+                         f"/scores ({max(scores.values())}) do not nest; run a full "
+                         "`pvsvet-engine run --force`")
+    return rows
+
+
+def _check_settings(store: Store, cfg: C.Config) -> None:
+    """The settings must be those the kept outputs were made with."""
+    from .pipeline import GRAPH, _last_ok, settings_hash
+
+    for name in ("interpolate", "train", "encode", "score"):
+        section = GRAPH[name].section
+        _, rec = _last_ok(store, name)
+        if rec is None:
+            raise StageError(f"{store.path}: stage {name} has never run; run "
+                             f"`pvsvet-engine run {store.path}` first")
+        if rec.get("config_hash") != settings_hash(name, getattr(cfg, section)):
+            raise StageError(f"{store.path}: the [{section}] settings differ from those of the "
+                             f"last {name} run; --new-only keeps its results, so it needs the "
+                             "same settings (or run a full `pvsvet-engine run`)")
+
+
+def prefix_digests(store: Store, n: int) -> set[str]:
+    """The ingest fingerprint (:func:`engine.pipeline.fingerprint`) of rows ``0:n``.
+
+    Appending longer ids widens the id column, which changes its bytes but not its
+    values: one digest per width the old ids could have been stored at.
+    """
+    from .pipeline import _digest
+
+    cols = store.read_objects(["id", "period", "status"], rows=slice(0, n), decode=False)
+    offsets = store.read("lightcurves/offsets")[:n + 1]
+    ids = cols["id"]
+    shortest = max(1, int(np.char.str_len(ids).max())) if n else 1
+    return {_digest(np.int64(n), ids.astype(f"S{w}"), cols["period"], cols["status"], offsets)
+            for w in range(shortest, ids.dtype.itemsize + 1)}
+
+
+def _check_old_rows(store: Store, n: int) -> None:
+    """Rows ``0:n`` must be the objects the last interpolation saw."""
+    from .pipeline import _last_ok
+
+    _, rec = _last_ok(store, "interpolate")
+    seen = ((rec or {}).get("inputs") or {}).get("ingest")
+    if not seen:
+        logger.warning("%s: the last interpolate run recorded no ingest fingerprint; "
+                       "cannot check that the old rows are unchanged", store.path)
+        return
+    if seen not in prefix_digests(store, n):
+        raise StageError(f"{store.path}: objects among the first {n} rows changed since they "
+                         "were interpolated (photometry, period or flags); --new-only only "
+                         "adds rows: run a full `pvsvet-engine run`")
+
+
+# -- the run --------------------------------------------------------------------------
+def plan_new_only(store_path, cfg: C.Config) -> dict[str, Any]:
+    """What ``run --new-only`` would do now (no work done)."""
+    with Store(store_path, "r") as store:
+        rows = rows_of(store, cfg)
+        _check_settings(store, cfg)
+        _check_old_rows(store, rows.interp)
+    return _summary(rows)
+
+
+def _summary(rows: Rows) -> dict[str, Any]:
+    frac = rows.new / max(rows.fitted, 1)
+    out = {"rows": rows.objects, "fitted_rows": rows.fitted, "new_rows": rows.new,
+           "interpolate": rows.objects - rows.interp, "encode": rows.objects - rows.vae,
+           "score": rows.new, "new_fraction": round(frac, 4)}
+    if rows.objects - rows.fitted > RETRAIN_FRACTION * rows.fitted:
+        out["advice"] = (f"{rows.objects - rows.fitted} rows were added after the fit, more "
+                         f"than {RETRAIN_FRACTION:.0%} of the {rows.fitted} the model and "
+                         "forests know: a full retrain (`pvsvet-engine run --force`) is advised")
+    return out
+
+
+@locked_stage(STAGE)
+def run_new_only(store_path, cfg: C.Config | None = None, executor=None) -> StageGen:
+    """Interpolate, encode and score the rows added since the store was scored.
+
+    Parameters
+    ----------
+    store_path : a scored store with rows appended
+    cfg : all settings (must be those of the last full run, see module docs)
+    executor : where interpolation chunks run; default from ``cfg.pipeline``
+
+    Returns (as the generator's value) a dict: the row counts, ``seconds`` per step and
+    ``advice`` when a full retrain is advised.
+    """
+    cfg = cfg or C.Config()
+    with Store(store_path, "r") as store:
+        rows = rows_of(store, cfg)
+        _check_settings(store, cfg)
+        _check_old_rows(store, rows.interp)
+    out = _summary(rows)
+    out["seconds"] = {}
+    if rows.new == 0:
+        yield Progress(STAGE, 1, 1, "no new objects", "step")
+        return out
+    run_no = _next_increment(store_path, cfg)
+    t = time.perf_counter()
+    if rows.interp < rows.objects:
+        yield from _interpolate(store_path, cfg, rows.interp, rows.objects, executor)
+        _record(store_path, "interpolate", cfg, rows.interp, rows.objects)
+    out["seconds"]["interpolate"] = round(time.perf_counter() - t, 2)
+    t = time.perf_counter()
+    if rows.vae < rows.objects:
+        yield from _encode(store_path, cfg.vae, rows.vae, rows.objects)
+    out["seconds"]["encode"] = round(time.perf_counter() - t, 2)
+    t = time.perf_counter()
+    for space in cfg.score.spaces:
+        if rows.scores[space] < rows.objects:
+            yield from _score(store_path, cfg.score, space, rows.scores[space], run_no)
+    out["seconds"]["score"] = round(time.perf_counter() - t, 2)
+    for name in ("train", "encode", "score"):
+        _record(store_path, name, cfg, min(rows.scores.values()), rows.objects)
+    out["increment"] = run_no
+    yield Progress(STAGE, 1, 1, f"{rows.new} new objects scored", "step")
+    return out
+
+
+def _next_increment(store_path, cfg: C.Config) -> int:
+    """Number of this ``--new-only`` run: one more than the largest stamp so far (a
+    resumed run keeps the number of the one it finishes)."""
+    with Store(store_path, "r") as store:
+        stamps = [int(store.attrs(f"scores/{s}").get("increments_done", 0))
+                  for s in cfg.score.spaces]
+        partial = len({store.shape(f"scores/{s}/raw")[0] for s in cfg.score.spaces}) > 1
+    return max(stamps) + (0 if partial else 1)
+
+
+def _record(store_path, name: str, cfg: C.Config, a: int, b: int) -> None:
+    """Record stage ``name`` as up to date with its inputs as they are now."""
+    from .pipeline import GRAPH, stage_record
+
+    extra: dict[str, Any] = {"via": "new-only", "rows": [a, b]}
+    if name == "train":
+        extra["kept_model"] = True
+        extra["note"] = "not retrained: rows added by --new-only were encoded by this model"
+    with Store(store_path, "a") as store:
+        rec = stage_record(store, name, getattr(cfg, GRAPH[name].section))
+        store.record_run(name, "ok", **rec, **extra)
+
+
+# -- interpolate ------------------------------------------------------------------------
+def _interpolate(store_path, cfg: C.Config, a: int, n: int, executor) -> StageGen:
+    from .executors import make_executor
+    from .gp.stage import compute_chunks
+    from .pipeline import fingerprint
+
+    icfg = cfg.interp
+    with Store(store_path, "r") as store:
+        key = C.config_hash(dataclasses.replace(icfg, workers=0), a, n,
+                            fingerprint(store, "ingest"))
+    cache = ChunkCache(store_path, "interpolate-new", key)
+    starts = list(range(a, n, max(1, icfg.chunk_size)))
+    done_before = cache.done_starts()
+    todo = [s for s in starts if s not in done_before]
+    done = sum(min(icfg.chunk_size, n - s) for s in starts if s in done_before)
+    own = executor is None
+    if own:
+        p = cfg.pipeline
+        executor = make_executor(p.workers, p.scheduler, p.dask_local)
+    try:
+        yield from compute_chunks(store_path, icfg, cache, todo, executor, done, n - a)
+    finally:
+        if own:
+            executor.close()
+    yield Progress("interpolate", n - a, n - a, "appending to /interp", "lc")
+    parts = [cache.load(s) for s in starts]
+    new = {k: np.concatenate([p[k] for p in parts]) for k in ROW_DATASETS["interp"]
+           if k != "split" and k != "status_msg"}
+    width = max(p["status_msg"].dtype.itemsize for p in parts)
+    new["status_msg"] = np.concatenate([p["status_msg"].astype(f"S{width}") for p in parts])
+    # not trained on: the model and the split are the old population's
+    new["split"] = np.full(n - a, 255, "u1")
+    extend_group(store_path, "interp", a, new)
+    cache.clear()
+
+
+# -- encode -------------------------------------------------------------------------------
+def _encode(store_path, cfg: C.VAEConfig, a: int, n: int) -> StageGen:
+    from .vae.data import interp_info
+    from .vae.encoding import _Coder, encode_rows, load_model
+
+    info = interp_info(store_path)
+    cod = _Coder(load_model(store_path, cfg), cfg.n_decode, cfg.seed, cfg.align)
+    rows = a + np.flatnonzero(info.encodable[a:n])
+    mu = np.full((n - a, cod.latent), np.nan, "f4")
+    logvar, res = mu.copy(), np.full((n - a, 2), np.nan, "f4")
+    yield from encode_rows(store_path, cod, rows, cfg.encode_batch, (mu, logvar, res), base=a)
+    extend_group(store_path, "vae", a, {"mu": mu, "logvar": logvar, "recon_residual": res})
+
+
+# -- score --------------------------------------------------------------------------------
+def regrow_forest(features: np.ndarray, settings: dict, n_jobs: int = 1, block: int = 512):
+    """The isolation forest of a scored space, grown again from its stored fit rows.
+
+    ``features``: ``/scores/<space>/features`` up to ``fitted_rows`` (float32, NaN rows
+    were not fitted); ``settings``: the group's ``settings`` attribute. The stage fitted
+    ``float32`` copies of the same rows with the same seed (the forest converts its
+    input to float32), and scikit-learn's trees are a function of rows and seed.
+    """
+    from .anomaly.forest import FastIsolationForest
+
+    x = np.asarray(features, dtype=np.float32)
+    x = x[np.isfinite(x).all(axis=1)]
+    est = FastIsolationForest(int(settings["n_estimators"]), int(settings["max_samples"]),
+                              int(settings["seed"]), n_jobs, block)
+    return est.fit(x)
+
+
+def _raw(est, x: np.ndarray) -> np.ndarray:
+    """Liu et al.'s raw score of rows ``x`` (NaN where a feature is missing)."""
+    raw = np.full(len(x), np.nan)
+    ok = np.isfinite(x).all(axis=1)
+    if ok.any():
+        raw[ok] = 2.0 ** (-est.path_sums(x[ok]) / est.norm_)
+    return raw
+
+
+def _score(store_path, cfg: C.ScoreConfig, space: str, a: int, run_no: int) -> StageGen:
+    from .anomaly import stats
+    from .anomaly.features import load_features
+
+    group = f"scores/{space}"
+    with Store(store_path, "r") as st:
+        attrs = st.attrs(group)
+        old = {k: st.read(f"{group}/{k}") for k in ("raw", "features")}
+        added = st.read(f"{group}/added") if st.has(f"{group}/added") else np.zeros(a, "i4")
+        classes = (st.read_objects(["class"])["class"] if "class" in st.object_columns
+                   else None)
+    fitted = int(attrs.get("fitted_rows", a))
+    yield Progress("score", 0, 2, f"{space}: growing the fitted forest again", "forest")
+    est = regrow_forest(old["features"][:fitted], attrs["settings"], cfg.n_jobs, cfg.block)
+    _check_regrown(store_path, space, est, old, fitted)
+    feats = load_features(store_path, cfg.last_angle)
+    x_new = np.asarray(feats.space(space)[a:], dtype=np.float32)
+    yield Progress("score", 1, 2, f"{space}: scoring {len(x_new)} new objects", "forest")
+    raw = np.concatenate([old["raw"], _raw(est, x_new)])
+    score = stats.normalise(raw)
+    cls = classes if classes is not None else np.full(len(raw), "", "U1")
+    attrs.update({
+        "fitted_rows": fitted, "increments_done": run_no,
+        "n_scored": int(np.isfinite(raw).sum()), "n_excluded": int((~np.isfinite(raw)).sum()),
+        "class_statistics": stats.class_statistics(score, cls),
+        "class_mix": stats.class_mix(score, cls, cfg.top_overlap),
+        "increments": list(attrs.get("increments") or []) + [
+            {"run": run_no, "rows": [a, len(raw)], "finished": utc_now()}]})
+    for k in ("written", "write_id"):
+        attrs.pop(k, None)
+    arrays = {"score": score, "rank": stats.ranks(score), "raw": raw,
+              "features": np.concatenate([old["features"], x_new]).astype(np.float32),
+              "added": np.concatenate([added, np.full(len(x_new), run_no, "i4")])}
+    with Store(store_path, "a") as st:
+        st.write_group(group, arrays, attrs)
+    yield Progress("score", 2, 2, f"{space}: done", "forest")
+
+
+def _check_regrown(store_path, space: str, est, old: dict, fitted: int) -> None:
+    """The regrown forest must give the stored raw scores of (a sample of) old rows."""
+    rows = np.flatnonzero(np.isfinite(old["raw"][:fitted]))
+    if len(rows) > CHECK_ROWS:
+        rows = rows[np.linspace(0, len(rows) - 1, CHECK_ROWS).astype(int)]
+    got = _raw(est, np.asarray(old["features"][rows], dtype=np.float32))
+    if not np.allclose(got, old["raw"][rows], rtol=1e-12, atol=0):
+        worst = float(np.nanmax(np.abs(got - old["raw"][rows])))
+        raise StageError(f"{store_path}: the {space} forest grown again from its stored rows "
+                         f"does not reproduce the stored scores (max difference {worst:.2g}; "
+                         "another scikit-learn version?); run a full "
+                         "`pvsvet-engine run --force --stages score`")
+
+
+# -- store groups --------------------------------------------------------------------------
+def extend_group(store_path, name: str, a: int, new: dict[str, np.ndarray]) -> None:
+    """Rewrite group ``name`` with its per-row datasets cut at row ``a`` and ``new``
+    appended (one atomic commit); its other datasets and attributes are kept.
+
+    The old rows are copied in blocks, so memory stays bounded for a 730k store.
+    """
+    with Store(store_path, "r") as st:
+        keys = _datasets(st, name)
+        attrs = st.attrs(name)
+    for k in ("written", "write_id"):
+        attrs.pop(k, None)
+    with Store(store_path, "a") as st:
+        with st.writing_group(name) as g:
+            for key in keys:
+                path = f"{name}/{key}"
+                if key not in new:
+                    g.create_dataset(key, data=st.read(path))
+                    continue
+                add = np.asarray(new[key])
+                dtype = _wider(st.read(path, rows=slice(0, 0)).dtype, add.dtype)
+                shape = (a + len(add),) + add.shape[1:]
+                ds = g.create_dataset(key, shape=shape, dtype=dtype,
+                                      chunks=(max(1, min(shape[0], 4096)),) + shape[1:]
+                                      if shape[0] else None)
+                for s in range(0, a, _COPY_BLOCK):
+                    ds[s:min(a, s + _COPY_BLOCK)] = st.read(path, rows=slice(
+                        s, min(a, s + _COPY_BLOCK))).astype(dtype)
+                ds[a:] = add.astype(dtype)
+            for key, val in attrs.items():
+                g.attrs[key] = json.dumps(val) if isinstance(val, (dict, list)) else val
+
+
+def _datasets(st: Store, name: str, prefix: str = "") -> list[str]:
+    """Dataset paths under group ``name`` (relative), subgroups included."""
+    out = []
+    for key in st.group_keys(name):
+        full = f"{name}/{key}"
+        if not _is_dataset(st, full):
+            out += [f"{key}/{k}" for k in _datasets(st, full)]
+        else:
+            out.append(key)
+    return out
+
+
+def _is_dataset(st: Store, path: str) -> bool:
+    try:
+        st.shape(path)
+        return True
+    except AttributeError:
+        return False
+
+
+def _wider(old: np.dtype, new: np.dtype) -> np.dtype:
+    if old.kind == "S" and new.kind == "S":
+        return np.dtype(f"S{max(old.itemsize, new.itemsize)}")
+    return old
+
+
+
+def copy_objects(src_path, dst_path, rows: slice) -> range:
+    """Append rows of one store's ``/objects`` and light curves to another store (created
+    when missing): a new list of objects arriving, for the tests and the benchmark."""
+    with Store(src_path, "r") as src:
+        cols = src.read_objects(rows=rows)
+        start, stop, _ = rows.indices(src.n_objects)
+        lcs = src.lightcurves(start, stop)
+    with Store.open_or_create(dst_path) as dst:
+        return dst.append_objects(cols, lcs)

@@ -1,0 +1,209 @@
+"""``run --new-only``: objects appended to a scored store, scored without retraining.
+
+A small demo catalogue is split into A (the first rows) and B (the rest). A is run
+through the real pipeline; B is appended and ``--new-only`` interpolates, encodes and
+scores it. The reference is the same objects "in one go": A + B interpolated and
+encoded by the stages themselves with the same model, and scored by the forest the
+score stage grows on A's features, over all rows at once. B's raw scores must be
+equal, A's untouched, and the regrown forest's trees identical to the stage's.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine import config as C
+from engine import incremental as I
+from engine import pipeline as P
+from engine.errors import StageError
+from engine.progress import run_quiet
+from engine.store import Store
+
+pytest.importorskip("engine.simulate")
+
+N_A, N_B = 150, 50
+
+
+def tiny_config() -> C.Config:
+    """The real stages in seconds: 2 GP chunks, 1 epoch, 60 trees, serial."""
+    return C.Config(interp=C.InterpConfig(chunk_size=100, workers=1),
+                    vae=C.VAEConfig(epochs=1, minutes=0.0, batch_size=64, patience=5,
+                                    n_decode=0),
+                    score=C.ScoreConfig(n_estimators=60, convergence_check=False, top_k=20,
+                                        top_overlap=20, n_jobs=1),
+                    pipeline=C.PipelineConfig(workers=1))
+
+
+@pytest.fixture(scope="module")
+def stores(tmp_path_factory) -> dict[str, Path]:
+    """demo (A + B), scored A, and A + B after ``--new-only``."""
+    from engine.simulate import make_demo
+
+    d = tmp_path_factory.mktemp("incr")
+    demo = d / "demo.h5"
+    run_quiet(make_demo(str(demo), N_A + N_B, 5, dust=False))
+    a = d / "a.h5"
+    I.copy_objects(demo, a, slice(0, N_A))
+    res = run_quiet(P.run_pipeline(a, tiny_config(), stages="interpolate,train,encode,score"))
+    assert res["ran"] == ["interpolate", "train", "encode", "score"]
+    inc = d / "inc.h5"
+    shutil.copyfile(a, inc)
+    assert I.copy_objects(demo, inc, slice(N_A, None)) == range(N_A, N_A + N_B)
+    out = run_quiet(I.run_new_only(inc, tiny_config()))
+    assert out["new_rows"] == N_B and out["fitted_rows"] == N_A and out["increment"] == 1
+    return {"demo": demo, "a": a, "inc": inc, "dir": d}
+
+
+def read(path: Path, name: str) -> np.ndarray:
+    with Store(path, "r") as st:
+        return st.read(name)
+
+
+def one_go(stores) -> Path:
+    """A + B through the interpolate and encode stages, the model kept (A's)."""
+    from engine.gp import interpolate
+    from engine.vae.encoding import encode
+
+    path = stores["dir"] / "one.h5"
+    if not path.exists():
+        tmp = stores["dir"] / "one.tmp.h5"
+        shutil.copyfile(stores["a"], tmp)
+        I.copy_objects(stores["demo"], tmp, slice(N_A, None))
+        cfg = tiny_config()
+        run_quiet(interpolate(tmp, cfg.interp))
+        run_quiet(encode(tmp, cfg.vae))
+        tmp.rename(path)
+    return path
+
+
+def stage_forest(path: Path, space: str, cfg: C.ScoreConfig):
+    """The forest exactly as the score stage fits it (float64 features of the store)."""
+    from engine.anomaly.features import load_features
+    from engine.anomaly.forest import FastIsolationForest
+
+    feats = load_features(path, cfg.last_angle)
+    x = feats.space(space)[feats.valid_for(space)]
+    return FastIsolationForest(cfg.n_estimators, cfg.max_samples, cfg.seed).fit(x)
+
+
+@pytest.mark.parametrize("space", ["cartesian", "spherical"])
+def test_new_rows_score_as_in_one_go_and_old_rows_are_untouched(stores, space):
+    from engine.anomaly.features import load_features
+
+    inc, a, one = stores["inc"], stores["a"], one_go(stores)
+    cfg = tiny_config().score
+    # the old rows: interpolation, latent means and raw scores bit for bit as they were
+    for name in ("interp/mean", "interp/status", "interp/split", "vae/mu"):
+        np.testing.assert_array_equal(read(inc, name)[:N_A], read(a, name))
+    np.testing.assert_array_equal(read(inc, f"scores/{space}/raw")[:N_A],
+                                  read(a, f"scores/{space}/raw"))
+    # the new rows were interpolated and encoded as the stages do it in one go
+    np.testing.assert_allclose(read(inc, "interp/mean")[N_A:], read(one, "interp/mean")[N_A:],
+                               rtol=0, atol=1e-6, equal_nan=True)
+    np.testing.assert_array_equal(read(inc, "interp/status")[N_A:],
+                                  read(one, "interp/status")[N_A:])
+    np.testing.assert_allclose(read(inc, "vae/mu")[N_A:], read(one, "vae/mu")[N_A:],
+                               rtol=0, atol=1e-6, equal_nan=True)
+    # the forest the stage fitted on A scores A + B in one go
+    est = stage_forest(a, space, cfg)
+    x = load_features(one, cfg.last_angle).space(space)
+    raw_one = I._raw(est, x)
+    np.testing.assert_array_equal(raw_one[:N_A], read(a, f"scores/{space}/raw"))
+    raw_inc = read(inc, f"scores/{space}/raw")
+    assert np.isfinite(raw_inc[N_A:]).sum() > N_B * 0.8
+    np.testing.assert_allclose(raw_inc[N_A:], raw_one[N_A:], rtol=1e-12, equal_nan=True)
+    # normalised score and ranks cover everyone; the stamps say who is new
+    score = read(inc, f"scores/{space}/score")
+    assert np.nanmax(score) == 1.0 and len(score) == N_A + N_B
+    rank = read(inc, f"scores/{space}/rank")
+    assert sorted(rank[rank > 0]) == list(range(1, int(np.isfinite(score).sum()) + 1))
+    added = read(inc, f"scores/{space}/added")
+    assert (added[:N_A] == 0).all() and (added[N_A:] == 1).all()
+
+
+def test_regrown_forest_has_the_stage_trees(stores):
+    """No stored model: the trees grown again from the stored float32 rows and the seed
+    are the ones the stage grew from its float64 features."""
+    cfg = tiny_config().score
+    a = stores["a"]
+    with Store(a, "r") as st:
+        settings = st.attrs("scores/cartesian")["settings"]
+        stored = st.read("scores/cartesian/features")
+    regrown = I.regrow_forest(stored, settings)
+    fitted = stage_forest(a, "cartesian", cfg)
+    for name in ("feat", "thr", "leaf"):
+        np.testing.assert_array_equal(getattr(regrown.padded_, name),
+                                      getattr(fitted.padded_, name))
+
+
+def test_after_new_only_the_pipeline_is_up_to_date(stores):
+    states = P.plan(stores["inc"], tiny_config(), "interpolate,train,encode,score")
+    assert [s.stale for s in states] == [False] * 4, [s.reason for s in states]
+    with Store(stores["inc"], "r") as st:
+        train = st.last_run("train")
+    assert train["via"] == "new-only" and train["kept_model"] is True
+    again = run_quiet(I.run_new_only(stores["inc"], tiny_config()))
+    assert again["new_rows"] == 0
+
+
+def test_a_second_batch_gets_the_next_stamp_and_resumes_after_a_kill(stores):
+    """Two more objects: a run stopped after /interp is extended finishes on rerun."""
+    path = stores["dir"] / "second.h5"
+    shutil.copyfile(stores["inc"], path)
+    I.copy_objects(stores["demo"], path, slice(0, 2))       # the same stars, observed again
+    gen = I.run_new_only(path, tiny_config())
+    for p in gen:
+        if p.stage == "interpolate" and "appending" in p.message:
+            break
+    next(gen)   # the /interp commit
+    gen.close()
+    assert read(path, "interp/mean").shape[0] == N_A + N_B + 2
+    assert read(path, "vae/mu").shape[0] == N_A + N_B
+    out = run_quiet(I.run_new_only(path, tiny_config()))
+    assert out["new_rows"] == 2 and out["interpolate"] == 0 and out["increment"] == 2
+    added = read(path, "scores/cartesian/added")
+    assert (added[-2:] == 2).all() and (added[N_A:N_A + N_B] == 1).all()
+    # the fit population stays A: the same star as row 0 gets row 0's raw score
+    raw = read(path, "scores/cartesian/raw")
+    np.testing.assert_allclose(raw[-2:], raw[:2], rtol=1e-12)
+
+
+def refused(path: Path, cfg: C.Config, words: str) -> None:
+    with pytest.raises(StageError, match=words):
+        run_quiet(I.run_new_only(path, cfg))
+
+
+def test_refusals_are_one_line(stores, tmp_path):
+    cfg = tiny_config()
+    refused(stores["demo"], cfg, "needs a scored store")
+    refused(stores["inc"], dataclasses.replace(
+        cfg, score=dataclasses.replace(cfg.score, spaces=("cartesian", "vetting"))),
+        "'vetting' space compares every object")
+    refused(stores["inc"], dataclasses.replace(
+        cfg, score=dataclasses.replace(cfg.score, n_estimators=61)), r"\[score\] settings differ")
+    changed = tmp_path / "changed.h5"
+    shutil.copyfile(stores["inc"], changed)
+    with Store(changed, "a") as st:
+        st.update_objects({"period": [1.2345]}, [3])
+    I.copy_objects(stores["demo"], changed, slice(0, 1))
+    refused(changed, cfg, "changed since they were interpolated")
+
+
+def test_cli_new_only_dry_run(stores, tmp_path, capsys):
+    from engine.cli import main
+
+    path = tmp_path / "cli.h5"
+    shutil.copyfile(stores["a"], path)
+    I.copy_objects(stores["demo"], path, slice(N_A, N_A + 60 - 20))
+    with Store(path, "a") as st:   # the settings the scored run used, as `run --config` keeps
+        meta = st.meta["config"]
+        meta["run"] = C.to_dict(tiny_config())
+        st.set_config(meta)
+    assert main(["run", str(path), "--new-only", "--dry-run", "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["new_rows"] == 40 and plan["fitted_rows"] == N_A and "advice" in plan
