@@ -9,12 +9,14 @@ through the three stages that need no population:
    (:func:`engine.gp.stage.compute_chunks`), appended to ``/interp``; they get split
    255 (not trained on, which is true);
 2. encode: the stored VAE's latent means (and appendix-C residual), appended to ``/vae``;
-3. score: each isolation forest is grown again from the feature rows it was fitted on
-   (``/scores/<space>/features`` up to ``fitted_rows``, with its stored settings and
-   seed); scikit-learn grows the same trees from the same rows and seed, so the forest
-   is the one that scored the store, no pickled model needed. Before it scores a new
-   row it must reproduce the stored raw scores of old rows, else the run stops. The new
-   rows' raw scores are appended; the old rows' raw scores are not touched, while the
+3. score: each space's isolation forest scores them with the trees the score stage
+   fitted on the original population and kept in ``/scores/<space>/forest_*`` (plain
+   arrays, no pickled model). A store scored before the trees were kept has them grown
+   again from the rows they were fitted on (``/scores/<space>/features`` up to
+   ``fitted_rows``, the stored settings and seed): scikit-learn grows the same trees
+   from the same rows and seed (tested), and keeps them from then on. Either way the
+   forest must reproduce the stored raw scores of old rows before it scores a new one.
+   The new rows' raw scores are appended; the old rows' are not touched, while the
    normalised score (raw / max raw) and the ranks are recomputed over everyone, since
    they compare objects.
 
@@ -323,17 +325,24 @@ def _raw(est, x: np.ndarray) -> np.ndarray:
 def _score(store_path, cfg: C.ScoreConfig, space: str, a: int, run_no: int) -> StageGen:
     from .anomaly import stats
     from .anomaly.features import load_features
+    from .anomaly.forest import tree_arrays
+
+    from .anomaly.forest import TREE_KEYS, forest_from_arrays
 
     group = f"scores/{space}"
     with Store(store_path, "r") as st:
         attrs = st.attrs(group)
-        old = {k: st.read(f"{group}/{k}") for k in ("raw", "features")}
-        added = st.read(f"{group}/added") if st.has(f"{group}/added") else np.zeros(a, "i4")
+        old = {k: st.read(f"{group}/{k}") for k in st.group_keys(group)}
         classes = (st.read_objects(["class"])["class"] if "class" in st.object_columns
                    else None)
+    added = old.pop("added", np.zeros(a, "i4"))
     fitted = int(attrs.get("fitted_rows", a))
-    yield Progress("score", 0, 2, f"{space}: growing the fitted forest again", "forest")
-    est = regrow_forest(old["features"][:fitted], attrs["settings"], cfg.n_jobs, cfg.block)
+    if all(k in old for k in TREE_KEYS):
+        est = forest_from_arrays(old, cfg.n_jobs, cfg.block)
+    else:   # scored before the trees were kept: grow them again from the same rows
+        yield Progress("score", 0, 2, f"{space}: growing the fitted forest again", "forest")
+        est = regrow_forest(old["features"][:fitted], attrs["settings"], cfg.n_jobs, cfg.block)
+        old.update(tree_arrays(est))
     _check_regrown(store_path, space, est, old, fitted)
     feats = load_features(store_path, cfg.last_angle)
     x_new = np.asarray(feats.space(space)[a:], dtype=np.float32)
@@ -350,7 +359,7 @@ def _score(store_path, cfg: C.ScoreConfig, space: str, a: int, run_no: int) -> S
             {"run": run_no, "rows": [a, len(raw)], "finished": utc_now()}]})
     for k in ("written", "write_id"):
         attrs.pop(k, None)
-    arrays = {"score": score, "rank": stats.ranks(score), "raw": raw,
+    arrays = {**old, "score": score, "rank": stats.ranks(score), "raw": raw,
               "features": np.concatenate([old["features"], x_new]).astype(np.float32),
               "added": np.concatenate([added, np.full(len(x_new), run_no, "i4")])}
     with Store(store_path, "a") as st:
@@ -359,15 +368,15 @@ def _score(store_path, cfg: C.ScoreConfig, space: str, a: int, run_no: int) -> S
 
 
 def _check_regrown(store_path, space: str, est, old: dict, fitted: int) -> None:
-    """The regrown forest must give the stored raw scores of (a sample of) old rows."""
+    """The forest (stored or regrown) must give the stored raw scores of (a sample of)
+    the old rows: it is then the one that scored them."""
     rows = np.flatnonzero(np.isfinite(old["raw"][:fitted]))
     if len(rows) > CHECK_ROWS:
         rows = rows[np.linspace(0, len(rows) - 1, CHECK_ROWS).astype(int)]
     got = _raw(est, np.asarray(old["features"][rows], dtype=np.float32))
     if not np.allclose(got, old["raw"][rows], rtol=1e-12, atol=0):
         worst = float(np.nanmax(np.abs(got - old["raw"][rows])))
-        raise StageError(f"{store_path}: the {space} forest grown again from its stored rows "
-                         f"does not reproduce the stored scores (max difference {worst:.2g}; "
+        raise StageError(f"{store_path}: the {space} forest does not reproduce the stored scores (max difference {worst:.2g}; "
                          "another scikit-learn version?); run a full "
                          "`pvsvet-engine run --force --stages score`")
 

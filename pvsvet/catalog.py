@@ -60,6 +60,10 @@ COLUMNS = (
     ("gr", "g−r [mag]", "mean g minus mean r, mag"),
     ("flags", "fit", "warnings from ingest and interpolation (hover for the reason): an "
      "unphysical GP fit is ranked like the others but is a common false anomaly"),
+    ("added", "added", "objects added after the model and forests were fitted: 'new' = "
+     "scored by the latest `pvsvet-engine run --new-only`, 'run k' = by the k-th one, "
+     "'not scored' = appended since (run --new-only scores them); blank = the population "
+     "the model and forests were fitted on"),
 ) + tuple((k, h, t) for k, (h, t, _) in OPTIONAL.items())
 COLUMN_KEYS = tuple(c[0] for c in COLUMNS)
 NO_LABEL = -1
@@ -135,6 +139,9 @@ class Catalog:
     vet_surprise: np.ndarray | None = None
     question_names: list[str] = field(default_factory=list)
     question_text: dict[str, str] = field(default_factory=dict)
+    #: int32 per row: 0 the fitted population, k added by the k-th ``run --new-only``,
+    #: -1 appended after the last scoring (not scored yet)
+    added: np.ndarray = None
     _id_order: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -145,6 +152,8 @@ class Catalog:
             self.label_code = np.full(n, NO_LABEL, dtype="i2")
         if self.not_variable is None:
             self.not_variable = np.zeros(n, bool)
+        if self.added is None:
+            self.added = np.zeros(n, dtype="i4")
         for space, score in self.scores.items():
             if space not in self.ranks:
                 self.ranks[space] = ranks(score, self.not_variable).astype("i4")
@@ -202,6 +211,8 @@ class Catalog:
         if key == "rank":
             r = int(self.rank[row])
             return str(r) if r > 0 else "–"
+        if key == "added":
+            return self.added_text(int(self.added[row]))
         val = float(self.value(key)[row])
         if not np.isfinite(val):
             return "–"
@@ -224,7 +235,24 @@ class Catalog:
             return arr if arr is not None else _nan(len(self))
         return {"rank": self.rank, "id": self.ids, "name": self.names,
                 "class": self.classes, "period": self.period, "gr": self.gr,
-                "label": self.label_code, "flags": self.flags}[key]
+                "label": self.label_code, "flags": self.flags, "added": self.added}[key]
+
+    # -- rows added after the fit (engine/incremental.py) ------------------------
+    def added_text(self, k: int) -> str:
+        if k < 0:
+            return "not scored"
+        if k == 0:
+            return ""
+        return "new" if k == int(self.added.max()) else f"run {k}"
+
+    def has_added(self) -> bool:
+        """Whether any row came after the fit (the added column and filter mean something)."""
+        return bool(len(self.added) and (self.added != 0).any())
+
+    def is_new(self) -> np.ndarray:
+        """Rows of the latest ``run --new-only`` and rows appended since (not scored)."""
+        latest = int(self.added.max()) if len(self.added) else 0
+        return (self.added < 0) | ((self.added == latest) & (latest > 0))
 
     def top_question(self, row: int) -> tuple[str, float]:
         """The most significant vetting question of ``row`` and its −log10 p ('' if none)."""
@@ -340,6 +368,7 @@ class Filter:
     classes: tuple[str, ...] = ()
     labels: tuple[str, ...] = ()
     unlabelled_only: bool = False
+    new_only: bool = False               # rows added after the fit (Catalog.is_new)
     score_min: float | None = None
     score_max: float | None = None
     score_key: str = ""                  # '' = the ranking space's score
@@ -407,6 +436,8 @@ class CatalogView:
             m &= np.isin(cat.label_code, codes)
         if f.unlabelled_only:
             m &= cat.label_code == NO_LABEL
+        if f.new_only:
+            m &= cat.is_new()
         score = cat.value(f.score_key) if f.score_key else cat.score()
         if f.rows is not None:
             keep = np.zeros(len(cat), bool)

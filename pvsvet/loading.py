@@ -84,7 +84,8 @@ def load_catalog(path: Path, wait: float = 5.0) -> tuple[Catalog, set[str]]:
             flags=(schema.padded(s, schema.INTERP_STATUS, n, "u4")
                    | schema.padded(s, schema.OBJECTS_STATUS, n, "u4")),
             extra=extra,
-            runs={sp: schema.written(s, schema.score_group(sp)) for sp in spaces})
+            runs={sp: schema.written(s, schema.score_group(sp)) for sp in spaces},
+            added=_added(s, spaces, n))
         if s.has(schema.score_path("vetting", "surprise")):
             _read_vetting(s, cat, n)
             cat.vet_surprise[~np.isfinite(cat.score("vetting"))] = np.nan   # unscored rows
@@ -102,6 +103,19 @@ def _read_variability(s: Store, cat: Catalog, spaces: list[str], n: int) -> None
                                          "u1").astype(bool)
     if s.has(schema.VARIABILITY_SIGMA):
         cat.variability_sigma = schema.padded(s, schema.VARIABILITY_SIGMA, n)
+
+
+def _added(s: Store, spaces: list[str], n: int) -> np.ndarray:
+    """Per-row stamp of ``run --new-only`` (``/scores/<space>/added``: 0 the fitted
+    population, k the k-th run); -1 for rows appended after the last scoring."""
+    out = np.zeros(n, dtype="i4")
+    scored = max((s.shape(schema.score_path(sp, "score"))[0] for sp in spaces), default=n)
+    stamped = next((sp for sp in spaces if s.has(schema.score_path(sp, "added"))), None)
+    if stamped:
+        data = s.read(schema.score_path(stamped, "added"))[:n]
+        out[:len(data)] = data
+    out[min(scored, n):] = -1
+    return out
 
 
 def _read_vetting(s: Store, cat: Catalog, n: int) -> None:

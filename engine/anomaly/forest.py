@@ -189,8 +189,9 @@ def forest_steps(args: dict) -> Generator[tuple[str, int, int], None, dict]:
     """Fit one forest and compute its path sums, yielding ``(phase, done, total)``.
 
     ``args``: ``X`` (n, f) float64, ``n_trees``, ``max_samples``, ``seed``, ``threads``,
-    ``block``. Returns ``sums`` (n,), ``norm``, ``max_samples``, ``fit_s``, ``score_s``,
-    ``fit_cpu_s``, ``cpu_s`` (CPU seconds of fit and of the whole job).
+    ``block``, optional ``keep_trees``. Returns ``sums`` (n,), ``norm``, ``max_samples``,
+    ``fit_s``, ``score_s``, ``fit_cpu_s``, ``cpu_s`` (CPU seconds of fit and of the whole
+    job) and with ``keep_trees`` the padded trees (:func:`tree_arrays`).
     """
     c0 = time.process_time()
     est = FastIsolationForest(args["n_trees"], args["max_samples"], args["seed"],
@@ -203,9 +204,38 @@ def forest_steps(args: dict) -> Generator[tuple[str, int, int], None, dict]:
     for done in est.path_sums_steps(args["X"], sums):
         yield "score", done, len(sums)
     # CPU seconds tell a busy machine from a slow code path when timings are compared
-    return {"sums": sums, "norm": est.norm_, "max_samples": est.max_samples_,
-            "fit_s": est.fit_seconds_, "score_s": time.perf_counter() - t0,
-            "fit_cpu_s": fit_cpu, "cpu_s": time.process_time() - c0}
+    out = {"sums": sums, "norm": est.norm_, "max_samples": est.max_samples_,
+           "fit_s": est.fit_seconds_, "score_s": time.perf_counter() - t0,
+           "fit_cpu_s": fit_cpu, "cpu_s": time.process_time() - c0}
+    if args.get("keep_trees"):
+        out["trees"] = tree_arrays(est)
+    return out
+
+
+#: dataset names of a stored forest (``/scores/<space>/forest_*``)
+TREE_KEYS = ("forest_feat", "forest_thr", "forest_leaf")
+
+
+def tree_arrays(est: FastIsolationForest) -> dict[str, np.ndarray]:
+    """The fitted trees as plain arrays, to keep in the store (no pickled model): the
+    padded node features, thresholds and leaf path lengths of :class:`PaddedForest`,
+    and (0-d) its depth and normaliser."""
+    p = est.padded_
+    feat = p.feat.astype(np.uint8) if p.feat.max(initial=0) < 256 else p.feat
+    return {"forest_feat": feat, "forest_thr": p.thr, "forest_leaf": p.leaf,
+            "forest_depth": np.int64(p.depth), "forest_norm": np.float64(est.norm_)}
+
+
+def forest_from_arrays(arrays: dict[str, np.ndarray], n_jobs: int = 1,
+                       block: int = 512) -> FastIsolationForest:
+    """A :class:`FastIsolationForest` that scores with stored trees (:func:`tree_arrays`)."""
+    est = FastIsolationForest(int(arrays["forest_feat"].shape[0]), 0, 0, n_jobs, block)
+    est.padded_ = PaddedForest(np.asarray(arrays["forest_feat"], np.int32),
+                               np.asarray(arrays["forest_thr"], np.float32),
+                               np.asarray(arrays["forest_leaf"], np.float64),
+                               int(arrays["forest_depth"]))
+    est.norm_ = float(arrays["forest_norm"])
+    return est
 
 
 def forest_job(args: dict) -> dict:

@@ -156,7 +156,9 @@ def _jobs(cfg: ScoreConfig, feats: Features) -> dict:
         x = feats.space(space)[feats.valid_for(space)]
         common = {"X": x, "n_trees": cfg.n_estimators, "max_samples": cfg.max_samples,
                   "block": cfg.block}
-        jobs[(space, "main")] = {**common, "seed": cfg.seed}
+        # the main forest's trees are kept, so objects added later (run --new-only) are
+        # scored by the same forest without refitting it
+        jobs[(space, "main")] = {**common, "seed": cfg.seed, "keep_trees": True}
         if cfg.convergence_check:
             # a second, independent forest: together with the first, a forest of 2n trees
             jobs[(space, "twin")] = {**common, "seed": cfg.seed + 1_000_003}
@@ -236,7 +238,8 @@ def _space_group(space, cfg, feats, results, classes, demoted=None):
               "raw": raw.astype(np.float64),
               # the matrix the forest scored (columns: attrs "features"), so a viewer plots
               # these numbers instead of recomputing them (float32: plotting precision)
-              "features": np.asarray(feats.space(space), dtype=np.float32)}
+              "features": np.asarray(feats.space(space), dtype=np.float32),
+              **main.get("trees", {})}
     return arrays, attrs
 
 

@@ -30,7 +30,7 @@ _NUMERIC = {"rank", "why", "period", "gr", *SCORE_KEYS, *OPTIONAL}
 _DESCENDING_FIRST = {"why", *SCORE_KEYS}
 #: Optional columns shown when the store has them, unless the user hid them.
 _SHOWN_BY_DEFAULT = {"rank", "id", "name", "class", "label", "why", "period", "gr", "flags",
-                     *SCORE_KEYS}
+                     "added", *SCORE_KEYS}
 
 
 class CatalogModel(QAbstractTableModel):
@@ -59,6 +59,8 @@ class CatalogModel(QAbstractTableModel):
             return _ALIGN_RIGHT
         if role == Qt.ForegroundRole and key == "label":
             return QBrush(QColor("#e0a030"))
+        if role == Qt.ForegroundRole and key == "added":
+            return QBrush(QColor("#4aa3df"))
         if key == "why" and role == Qt.ToolTipRole:
             row = int(self.state.view.rows[index.row()])
             return self.state.catalog.why_tooltip(row) or None
@@ -131,6 +133,9 @@ class FilterBar(QWidget):
                                "default order and the score ≥ filter)")
         self.smin = _spin("only objects at least this anomalous in the ranking space")
         self.unlabelled = QCheckBox("unlabelled", toolTip="only objects without a label")
+        self.new = QCheckBox("new only", toolTip="only objects added after the model and "
+                             "forests were fitted: those of the latest `run --new-only` and "
+                             "any appended since")
         self.selected = QCheckBox("selection only", toolTip="only the objects of the current "
                                   "selection (box, lasso or table)")
         self.columns = QToolButton(text="columns", toolTip="choose the table's columns",
@@ -145,7 +150,7 @@ class FilterBar(QWidget):
             top.addWidget(w)
         top.setStretch(0, 3)
         for w in (self.cls, self.label, QLabel("score ≥"), self.smin, self.unlabelled,
-                  self.selected):
+                  self.new, self.selected):
             bottom.addWidget(w)
         bottom.addStretch(1)
         lay.addLayout(top)
@@ -174,6 +179,7 @@ class FilterBar(QWidget):
         lab = self.label.currentText() if self.label.currentIndex() > 0 else ""
         return Filter(classes=(cls,) if cls else (), labels=(lab,) if lab else (),
                       unlabelled_only=self.unlabelled.isChecked(),
+                      new_only=self.new.isChecked() and not self.new.isHidden(),
                       score_min=self.smin.value() if self.smin.value() > 0 else None,
                       search=self.search.text(),
                       rows=selected_rows if self.selected.isChecked() else None)
@@ -209,7 +215,7 @@ class AnomalyTablePane(QWidget):
         f = self.filters
         f.search.textChanged.connect(self._filter_timer.start)   # debounced typing
         for sig in (f.cls.currentIndexChanged, f.label.currentIndexChanged,
-                    f.smin.valueChanged, f.unlabelled.toggled):
+                    f.smin.valueChanged, f.unlabelled.toggled, f.new.toggled):
             sig.connect(self.apply_filter)
         f.selected.toggled.connect(self._on_selection_only)
         f.space.currentIndexChanged.connect(self._on_space)
@@ -224,6 +230,7 @@ class AnomalyTablePane(QWidget):
         cat = state.catalog
         self.filters.fill(cat.class_names(), list(cat.label_names))
         self.filters.fill_spaces(cat.spaces(), cat.rank_space)
+        self.filters.new.setVisible(cat.has_added())   # only where rows came after the fit
         self._show_columns()
         state.view.set_filter(self.filters.value(self._filter_rows))
         self.model.reset()
@@ -245,6 +252,8 @@ class AnomalyTablePane(QWidget):
             return cat.vet_surprise is not None
         if key in OPTIONAL:
             return key in cat.extra
+        if key == "added":
+            return cat.has_added()
         return True
 
     def _show_columns(self) -> None:

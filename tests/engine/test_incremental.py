@@ -126,19 +126,39 @@ def test_new_rows_score_as_in_one_go_and_old_rows_are_untouched(stores, space):
     assert (added[:N_A] == 0).all() and (added[N_A:] == 1).all()
 
 
-def test_regrown_forest_has_the_stage_trees(stores):
-    """No stored model: the trees grown again from the stored float32 rows and the seed
-    are the ones the stage grew from its float64 features."""
+def test_kept_and_regrown_trees_are_the_stage_trees(stores):
+    """The score stage keeps its trees; grown again from the stored float32 rows and the
+    seed they are the same trees, bit for bit (the fallback for older stores)."""
     cfg = tiny_config().score
     a = stores["a"]
     with Store(a, "r") as st:
         settings = st.attrs("scores/cartesian")["settings"]
-        stored = st.read("scores/cartesian/features")
-    regrown = I.regrow_forest(stored, settings)
+        stored = {k: st.read(f"scores/cartesian/{k}") for k in st.group_keys("scores/cartesian")}
+    regrown = I.regrow_forest(stored["features"], settings)
     fitted = stage_forest(a, "cartesian", cfg)
     for name in ("feat", "thr", "leaf"):
         np.testing.assert_array_equal(getattr(regrown.padded_, name),
                                       getattr(fitted.padded_, name))
+        np.testing.assert_array_equal(stored[f"forest_{name}"], getattr(fitted.padded_, name))
+    assert int(stored["forest_depth"]) == fitted.padded_.depth
+
+
+def test_a_store_without_kept_trees_regrows_them(stores):
+    path = stores["dir"] / "old.h5"
+    shutil.copyfile(stores["a"], path)
+    with Store(path, "a") as st:   # as a store scored before the trees were kept
+        for space in ("cartesian", "spherical"):
+            g = f"scores/{space}"
+            arrays = {k: st.read(f"{g}/{k}") for k in st.group_keys(g)
+                      if not k.startswith("forest_")}
+            attrs = {k: v for k, v in st.attrs(g).items() if k not in ("written", "write_id")}
+            st.write_group(g, arrays, attrs)
+    I.copy_objects(stores["demo"], path, slice(N_A, None))
+    run_quiet(I.run_new_only(path, tiny_config()))
+    for space in ("cartesian", "spherical"):
+        np.testing.assert_array_equal(read(path, f"scores/{space}/raw"),
+                                      read(stores["inc"], f"scores/{space}/raw"))
+    assert read(path, "scores/cartesian/forest_thr").shape[0] == tiny_config().score.n_estimators
 
 
 def test_after_new_only_the_pipeline_is_up_to_date(stores):
