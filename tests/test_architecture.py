@@ -32,7 +32,7 @@ def test_every_command_of_the_contract_is_registered():
     bench = next(a for a in sub.choices["bench"]._actions
                  if isinstance(a, argparse._SubParsersAction))
     assert set(bench.choices) == {"gp", "vae", "forest", "anomaly", "knn", "gui", "fetch", "real",
-                                   "all"}
+                                  "incremental", "all"}
 
 
 def test_the_engine_never_starts_the_gui():

@@ -1,4 +1,4 @@
-"""``pvsvet-engine bench gp|vae|forest|anomaly|knn|fetch|real|all``: the benchmarks of DESIGN.md section 7.
+"""``pvsvet-engine bench gp|vae|forest|anomaly|knn|fetch|real|incremental|all``: the benchmarks of DESIGN.md section 7.
 
 Each benchmark is a module here with ``configure(parser)`` (extra options) and
 ``run(args) -> dict`` (the figures). The dict is printed as JSON with ``--json``,
@@ -14,7 +14,8 @@ import time
 
 import numpy as np
 
-NAMES = ("gp", "vae", "forest", "anomaly", "knn", "gui", "fetch", "real", "all")
+NAMES = ("gp", "vae", "forest", "anomaly", "knn", "gui", "fetch", "real", "incremental",
+         "all")
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
