@@ -139,8 +139,9 @@ def prefix_digests(store: Store, n: int) -> set[str]:
             for w in range(shortest, ids.dtype.itemsize + 1)}
 
 
-def _check_old_rows(store: Store, n: int) -> None:
-    """Rows ``0:n`` must be the objects the last interpolation saw."""
+def _check_old_rows(store: Store, rows: Rows) -> None:
+    """The rows the last recorded interpolation saw must be unchanged. That is ``/vae``'s
+    or ``/interp``'s extent (a run killed after extending ``/interp`` recorded nothing)."""
     from .pipeline import _last_ok
 
     _, rec = _last_ok(store, "interpolate")
@@ -149,9 +150,9 @@ def _check_old_rows(store: Store, n: int) -> None:
         logger.warning("%s: the last interpolate run recorded no ingest fingerprint; "
                        "cannot check that the old rows are unchanged", store.path)
         return
-    if seen not in prefix_digests(store, n):
-        raise StageError(f"{store.path}: objects among the first {n} rows changed since they "
-                         "were interpolated (photometry, period or flags); --new-only only "
+    if not any(seen in prefix_digests(store, n) for n in sorted({rows.vae, rows.interp})):
+        raise StageError(f"{store.path}: objects among the first {rows.vae} rows changed "
+                         "since they were interpolated (photometry, period or flags); --new-only only "
                          "adds rows: run a full `pvsvet-engine run`")
 
 
@@ -161,7 +162,7 @@ def plan_new_only(store_path, cfg: C.Config) -> dict[str, Any]:
     with Store(store_path, "r") as store:
         rows = rows_of(store, cfg)
         _check_settings(store, cfg)
-        _check_old_rows(store, rows.interp)
+        _check_old_rows(store, rows)
     return _summary(rows)
 
 
@@ -194,7 +195,7 @@ def run_new_only(store_path, cfg: C.Config | None = None, executor=None) -> Stag
     with Store(store_path, "r") as store:
         rows = rows_of(store, cfg)
         _check_settings(store, cfg)
-        _check_old_rows(store, rows.interp)
+        _check_old_rows(store, rows)
     out = _summary(rows)
     out["seconds"] = {}
     if rows.new == 0:
@@ -204,7 +205,7 @@ def run_new_only(store_path, cfg: C.Config | None = None, executor=None) -> Stag
     t = time.perf_counter()
     if rows.interp < rows.objects:
         yield from _interpolate(store_path, cfg, rows.interp, rows.objects, executor)
-        _record(store_path, "interpolate", cfg, rows.interp, rows.objects)
+    yield from _fold_stats(store_path)
     out["seconds"]["interpolate"] = round(time.perf_counter() - t, 2)
     t = time.perf_counter()
     if rows.vae < rows.objects:
@@ -215,7 +216,7 @@ def run_new_only(store_path, cfg: C.Config | None = None, executor=None) -> Stag
         if rows.scores[space] < rows.objects:
             yield from _score(store_path, cfg.score, space, rows.scores[space], run_no)
     out["seconds"]["score"] = round(time.perf_counter() - t, 2)
-    for name in ("train", "encode", "score"):
+    for name in ("interpolate", "train", "encode", "score"):
         _record(store_path, name, cfg, min(rows.scores.values()), rows.objects)
     out["increment"] = run_no
     yield Progress(STAGE, 1, 1, f"{rows.new} new objects scored", "step")
@@ -281,6 +282,24 @@ def _interpolate(store_path, cfg: C.Config, a: int, n: int, executor) -> StageGe
     cache.clear()
 
 
+def _fold_stats(store_path) -> StageGen:
+    """Extend ``/foldstats`` (per-object statistics of the fold, e.g. the variability
+    significance that demotes noise-like curves) to the new rows, marked as made from
+    the extended ``/interp`` so the score stage does not recompute them all."""
+    from .anomaly.foldstats import GROUP, fold_stats_steps
+
+    with Store(store_path, "r") as st:
+        if not st.has(GROUP):
+            return
+        a = st.shape(f"{GROUP}/{st.group_keys(GROUP)[0]}")[0]
+        if a >= st.shape("interp/mean")[0]:
+            return
+        interp = st.attrs("interp")
+    new = yield from fold_stats_steps(store_path, start=a)
+    extend_group(store_path, GROUP, a, new, {"interp_write_id": str(
+        interp.get("write_id", interp.get("written", "")))})
+
+
 # -- encode -------------------------------------------------------------------------------
 def _encode(store_path, cfg: C.VAEConfig, a: int, n: int) -> StageGen:
     from .vae.data import interp_info
@@ -326,6 +345,7 @@ def _score(store_path, cfg: C.ScoreConfig, space: str, a: int, run_no: int) -> S
     from .anomaly import stats
     from .anomaly.features import load_features
     from .anomaly.forest import tree_arrays
+    from .anomaly.stage import _rank_arrays, _variability_attrs
 
     from .anomaly.forest import TREE_KEYS, forest_from_arrays
 
@@ -349,22 +369,43 @@ def _score(store_path, cfg: C.ScoreConfig, space: str, a: int, run_no: int) -> S
     yield Progress("score", 1, 2, f"{space}: scoring {len(x_new)} new objects", "forest")
     raw = np.concatenate([old["raw"], _raw(est, x_new)])
     score = stats.normalise(raw)
+    demoted = _demoted(store_path, cfg, old, len(raw))
     cls = classes if classes is not None else np.full(len(raw), "", "U1")
     attrs.update({
         "fitted_rows": fitted, "increments_done": run_no,
         "n_scored": int(np.isfinite(raw).sum()), "n_excluded": int((~np.isfinite(raw)).sum()),
         "class_statistics": stats.class_statistics(score, cls),
-        "class_mix": stats.class_mix(score, cls, cfg.top_overlap),
+        "class_mix": stats.class_mix(score, cls, cfg.top_overlap, demoted),
         "increments": list(attrs.get("increments") or []) + [
             {"run": run_no, "rows": [a, len(raw)], "finished": utc_now()}]})
     for k in ("written", "write_id"):
         attrs.pop(k, None)
-    arrays = {**old, "score": score, "rank": stats.ranks(score), "raw": raw,
+    if "variability" in attrs:
+        attrs["variability"] = _variability_attrs(cfg, demoted, np.isfinite(raw))
+    arrays = {**old, "score": score, **_rank_arrays(score, demoted), "raw": raw,
               "features": np.concatenate([old["features"], x_new]).astype(np.float32),
               "added": np.concatenate([added, np.full(len(x_new), run_no, "i4")])}
     with Store(store_path, "a") as st:
         st.write_group(group, arrays, attrs)
     yield Progress("score", 2, 2, f"{space}: done", "forest")
+
+
+def _demoted(store_path, cfg: C.ScoreConfig, old: dict, n: int) -> np.ndarray | None:
+    """Rows ranked last (curves consistent with noise), as the score stage demoted them:
+    only when it did (``not_variable`` stored), from ``/foldstats`` extended above."""
+    from .anomaly.foldstats import GROUP
+
+    if "not_variable" not in old or not cfg.demote_nonvariable:
+        return None
+    from .anomaly import stats
+
+    with Store(store_path, "r") as st:
+        sigma = st.read(f"{GROUP}/variability_sigma") if st.has(
+            f"{GROUP}/variability_sigma") else None
+    if sigma is None or len(sigma) != n:
+        raise StageError(f"{store_path}: /foldstats does not cover the new rows; run a full "
+                         "`pvsvet-engine run --force --stages score`")
+    return stats.not_variable(sigma, cfg.variability_sigma_min)
 
 
 def _check_regrown(store_path, space: str, est, old: dict, fitted: int) -> None:
@@ -376,13 +417,15 @@ def _check_regrown(store_path, space: str, est, old: dict, fitted: int) -> None:
     got = _raw(est, np.asarray(old["features"][rows], dtype=np.float32))
     if not np.allclose(got, old["raw"][rows], rtol=1e-12, atol=0):
         worst = float(np.nanmax(np.abs(got - old["raw"][rows])))
-        raise StageError(f"{store_path}: the {space} forest does not reproduce the stored scores (max difference {worst:.2g}; "
+        raise StageError(f"{store_path}: the {space} forest does not reproduce the stored "
+                         f"scores (max difference {worst:.2g}; "
                          "another scikit-learn version?); run a full "
                          "`pvsvet-engine run --force --stages score`")
 
 
 # -- store groups --------------------------------------------------------------------------
-def extend_group(store_path, name: str, a: int, new: dict[str, np.ndarray]) -> None:
+def extend_group(store_path, name: str, a: int, new: dict[str, np.ndarray],
+                 attrs_update: dict | None = None) -> None:
     """Rewrite group ``name`` with its per-row datasets cut at row ``a`` and ``new``
     appended (one atomic commit); its other datasets and attributes are kept.
 
@@ -393,6 +436,7 @@ def extend_group(store_path, name: str, a: int, new: dict[str, np.ndarray]) -> N
         attrs = st.attrs(name)
     for k in ("written", "write_id"):
         attrs.pop(k, None)
+    attrs.update(attrs_update or {})
     with Store(store_path, "a") as st:
         with st.writing_group(name) as g:
             for key in keys:

@@ -131,21 +131,22 @@ def fold_stats(store_path: str | Path, chunk: int = 20000) -> dict[str, np.ndarr
     return run_quiet(fold_stats_steps(store_path, chunk))
 
 
-def fold_stats_steps(store_path: str | Path, chunk: int = 20000) -> StageGen:
-    """:func:`fold_stats` as a generator of :class:`Progress` (objects done)."""
+def fold_stats_steps(store_path: str | Path, chunk: int = 20000, start: int = 0) -> StageGen:
+    """:func:`fold_stats` as a generator of :class:`Progress` (objects done); with
+    ``start``, of rows ``start:`` only (each object's statistics are its own)."""
     with Store(store_path, "r") as st:
         n = st.n_objects
         period = st.read_objects(["period"])["period"].astype(np.float64)
         mbar, sigma = st.read("interp/raw_mean_mag"), st.read("interp/raw_std_mag")
-        out = {k: np.full(n, np.nan) for k in NAMES}
-        for a in range(0, n, chunk):
+        out = {k: np.full(n - start, np.nan) for k in NAMES}
+        for a in range(start, n, chunk):
             b = min(a + chunk, n)
             curves, _ = unscale(st.read("interp/mean", rows=slice(a, b)).astype(np.float64),
                                 None, mbar[a:b], sigma[a:b])           # magnitudes
             pts = st.photometry(a, b)
             for k, v in _chunk_stats(curves, period[a:b], *pts).items():
-                out[k][a:b] = v
-            yield Progress("score", b, n, "fold statistics", "obj")
+                out[k][a - start:b - start] = v
+            yield Progress("score", b - start, n - start, "fold statistics", "obj")
     return out
 
 

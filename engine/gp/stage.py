@@ -129,7 +129,8 @@ def interpolate(store_path, cfg: InterpConfig, executor=None) -> StageGen:
             "computed": computed, "resumed_chunks": len(done_before & set(starts)),
             "lc_per_s": computed / wall if computed and wall > 0 else None,
             "fit_seconds": round(work["fit_s"], 3),
-            "fit_cpu_seconds": round(work["cpu_s"], 3), "seconds": round(time.perf_counter() - t0, 3)}
+            "fit_cpu_seconds": round(work["cpu_s"], 3),
+            "seconds": round(time.perf_counter() - t0, 3)}
 
 
 def make_split(classes: np.ndarray, eligible: np.ndarray, ratios, seed: int) -> np.ndarray:
