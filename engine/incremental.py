@@ -254,7 +254,7 @@ def _interpolate(store_path, cfg: C.Config, a: int, n: int, executor) -> StageGe
 
     icfg = cfg.interp
     with Store(store_path, "r") as store:
-        key = C.config_hash(dataclasses.replace(icfg, workers=0), a, n,
+        key = C.config_hash(icfg, a, n,
                             fingerprint(store, "ingest"))
     cache = ChunkCache(store_path, "interpolate-new", key)
     starts = list(range(a, n, max(1, icfg.chunk_size)))

@@ -220,10 +220,7 @@ def test_cli_new_only_dry_run(stores, tmp_path, capsys):
     path = tmp_path / "cli.h5"
     shutil.copyfile(stores["a"], path)
     I.copy_objects(stores["demo"], path, slice(N_A, N_A + 60 - 20))
-    with Store(path, "a") as st:   # the settings the scored run used, as `run --config` keeps
-        meta = st.meta["config"]
-        meta["run"] = C.to_dict(tiny_config())
-        st.set_config(meta)
+    C.save(path, tiny_config())   # the settings the scored run used, as `run --config` keeps
     assert main(["run", str(path), "--new-only", "--dry-run", "--json"]) == 0
     plan = json.loads(capsys.readouterr().out)
     assert plan["new_rows"] == 40 and plan["fitted_rows"] == N_A and "advice" in plan
