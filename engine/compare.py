@@ -244,3 +244,14 @@ def _list_runs(args) -> int:
     for r in recs:
         print("  " + describe_run(r))
     return 0
+
+
+def recorded(store_path) -> dict[str, int]:
+    """space -> number of recorded runs, for the spaces that have any (the GUI offers
+    those with two or more)."""
+    from .store import Store
+
+    with Store(store_path, "r") as st:
+        if not st.has(GROUP):
+            return {}
+        return {sp: len(history(st, sp)) for sp in st.group_keys(GROUP)}

@@ -13,9 +13,11 @@ from PySide6.QtWidgets import (QAbstractSpinBox, QApplication, QComboBox, QDockW
 
 from engine.errors import PvsvetError
 
+from .collab import Collaboration
 from .interop import Interop
 from .menus import MenuHooks, Menus
 from .panes.anomaly_table import AnomalyTablePane
+from .panes.compare import ComparePane
 from .panes.hr import HRPane
 from .panes.labels import LabelPane
 from .panes.latent import LatentPane
@@ -31,6 +33,8 @@ logger = logging.getLogger(__name__)
 _TEXT_INPUTS = (QLineEdit, QPlainTextEdit, QTextEdit, QAbstractSpinBox)
 #: Docks that open as tabs beside the light curves (one object's views, one place).
 TABBED_WITH_LIGHT_CURVES = ("why", "similar", "period")
+#: Docks that open as tabs beside the Labels pane (lists of objects to go through).
+TABBED_WITH_LABELS = ("compare",)
 _MOVE_KEYS = {Qt.Key_J: 1, Qt.Key_Down: 1, Qt.Key_K: -1, Qt.Key_Up: -1,
               Qt.Key_PageDown: 20, Qt.Key_PageUp: -20}
 
@@ -55,7 +59,8 @@ class MainWindow(QMainWindow):
         self.panes = {"table": self.table, "light_curve": LightCurvePane(state), "latent": LatentPane(state),
                       "hr": HRPane(state), "sed": SEDPane(state),
                       "labels": LabelPane(state), "similar": SimilarPane(state),
-                      "period": PeriodPane(state), "why": WhyPane(state)}
+                      "period": PeriodPane(state), "why": WhyPane(state),
+                      "compare": ComparePane(state)}
         self.docks = self._make_docks()
         labels = self.panes["labels"]
         self.menus = Menus(self, state, MenuHooks(
@@ -65,6 +70,7 @@ class MainWindow(QMainWindow):
             settings=self.settings))
         self.interop = Interop(self, state, self.table.table, lambda: {
             d.windowTitle(): d.widget() for d in self.findChildren(QDockWidget)})
+        self.collab = Collaboration(self, state)
         self._default_state = self.saveState()
         self._retry = QTimer(self, singleShot=True, interval=500)
         self._retry.timeout.connect(self.refresh_panes)
@@ -82,7 +88,8 @@ class MainWindow(QMainWindow):
     def _make_docks(self) -> dict[str, QDockWidget]:
         titles = {"table": "Ranked anomalies", "light_curve": "Light curves", "latent": "Latent space", "hr": "HR diagram",
                   "sed": "SED", "labels": "Labels", "similar": "Similar objects",
-                  "period": "Period", "why": "Why anomalous"}
+                  "period": "Period", "why": "Why anomalous",
+                  "compare": "Run comparison"}
         docks = {}
         for key, pane in self.panes.items():
             d = QDockWidget(titles[key], self)
@@ -99,7 +106,8 @@ class MainWindow(QMainWindow):
         for key, d in docks.items():
             d.setFloating(False)
             d.show()
-            area = Qt.LeftDockWidgetArea if key in ("table", "labels") else Qt.RightDockWidgetArea
+            area = (Qt.LeftDockWidgetArea if key in ("table", "labels") + TABBED_WITH_LABELS
+                    else Qt.RightDockWidgetArea)
             self.addDockWidget(area, d)
         self.splitDockWidget(docks["table"], docks["labels"], Qt.Vertical)
         self.splitDockWidget(docks["light_curve"], docks["latent"], Qt.Vertical)
@@ -114,6 +122,9 @@ class MainWindow(QMainWindow):
         for key in TABBED_WITH_LIGHT_CURVES:   # the per-object views share one place
             self.tabifyDockWidget(docks["light_curve"], docks[key])
         docks["light_curve"].raise_()
+        for key in TABBED_WITH_LABELS:
+            self.tabifyDockWidget(docks["labels"], docks[key])
+        docks["labels"].raise_()
 
     def reset_layout(self) -> None:
         self.restoreState(self._default_state)

@@ -236,6 +236,20 @@ class AppState:
             parts.append(f"ranked by {cat.rank_space}")
         return " · ".join(parts)
 
+    def reload_labels(self) -> None:
+        """Re-read the journal's current labels (after a merge of a colleague's labels);
+        ``labels_changed`` gets the rows whose label changed."""
+        if self.journal is None:
+            return
+        before = self.catalog.label_code.copy()
+        names = list(self.catalog.label_names)
+        current = {k: v.label for k, v in self.journal.current().items()}
+        self.catalog.set_labels(current, self.label_set)
+        # compare names, not codes: the codes of a label may move when the names grow
+        old = np.array(names + [""], dtype=object)[before]          # code -1: ""
+        new = np.array(self.catalog.label_names + [""], dtype=object)[self.catalog.label_code]
+        self.labels_changed.emit(np.flatnonzero(old != new))
+
     def _open_journal(self) -> None:
         if self.journal is not None:
             self.journal.close()
