@@ -41,6 +41,8 @@ OPTIONAL = {
     "n_g": ("n g", "photometric points, first band", "{:.0f}"),
     "n_r": ("n r", "photometric points, second band", "{:.0f}"),
     "truth_kind": ("truth", "the demo's injected anomaly kind (simulated stores only)", ""),
+    "truth_anomaly": ("injected", "1 = an anomaly the simulation injected (simulated stores "
+                      "only)", "{:.0f}"),
 }
 
 #: (key, header, tooltip) of the table columns, in order: who the object is first (so it

@@ -24,6 +24,8 @@ logger = logging.getLogger(__name__)
 
 DENSITY_ABOVE = 20000
 N_OVERLAY = 2000           # top-ranked objects drawn over the density image
+#: The colour map of points coloured by score, and of its colour bar.
+SCORE_MAP = "plasma"
 PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1",
            "#ff9da7", "#9c755f", "#bab0ac", "#86bcb6", "#d37295")
 
@@ -88,6 +90,7 @@ class LatentPane(QWidget):
         self.colour.addItems(["class", "score", "label"])
         self.mode.addItems(["pan/zoom", "box select", "lasso select"])
         self.legend = QLabel(wordWrap=True)
+        self.colour_bar = _score_bar(self.pw)
         self._items = self._make_items()
         self._build_layout()
         for combo in (self.xaxis, self.yaxis, self.colour):
@@ -213,9 +216,11 @@ class LatentPane(QWidget):
 
     def _brushes(self, rows: np.ndarray) -> list:
         cat, how = self.state.catalog, self.colour.currentText()
+        self.colour_bar.setVisible(how == "score")
         if how == "score":
+            self.colour_bar.setLabel("right", f"{cat.rank_space or 'no'} score")
             s = np.nan_to_num(cat.score()[rows], nan=0.0)
-            lut = pg.colormap.get("plasma").getLookupTable(0, 1, 256, alpha=True)
+            lut = pg.colormap.get(SCORE_MAP).getLookupTable(0, 1, 256, alpha=True)
             idx = np.clip((s * 255).astype(int), 0, 255)
             cols = [pg.mkBrush(*lut[i]) for i in range(256)]
             self.legend.setText(f"colour: {cat.rank_space or 'no'} anomaly score "
@@ -274,6 +279,16 @@ class LatentPane(QWidget):
         for combo, key in ((self.xaxis, "x"), (self.yaxis, "y"), (self.colour, "colour")):
             if s.get(key) and combo.findText(str(s[key])) >= 0:
                 combo.setCurrentText(str(s[key]))
+
+
+def _score_bar(pw: pg.PlotWidget) -> pg.ColorBarItem:
+    """A colour bar (score 0 to 1) at the right of the plot, shown while points are
+    coloured by score: the legend's words alone did not say which colour is which."""
+    bar = pg.ColorBarItem(values=(0.0, 1.0), colorMap=pg.colormap.get(SCORE_MAP),
+                          interactive=False, width=12, rounding=0.01)
+    pw.getPlotItem().layout.addItem(bar, 2, 5)
+    bar.setVisible(False)
+    return bar
 
 
 def _style(pw: pg.PlotWidget) -> None:
