@@ -142,10 +142,12 @@ class Comparison:
 
 
 def compare(store_path, space: str | None = None, top: int = 100,
-            runs: tuple[str, str] | None = None) -> Comparison:
+            runs: tuple[str, str] | None = None, against: str | None = None) -> Comparison:
     """Compare two recorded runs of ``space`` (default: the ranking space).
 
-    ``runs``: two history keys (``w000012``), else the newest two.
+    ``runs``: two history keys (``w000012``), else the newest two. ``against``: instead,
+    the current ranking of another space as the old one (after a first labelled rescore:
+    ``space="active", against="vetting"``).
     """
     from .labels import ranking_space
     from .store import Store
@@ -154,6 +156,8 @@ def compare(store_path, space: str | None = None, top: int = 100,
         space = space or ranking_space(st)
         if not space:
             raise CompareError(f"{store_path}: nothing is scored yet (pvsvet-engine score)")
+        if against:
+            return _against(st, space, against, top)
         recs = history(st, space)
         if runs:
             by_key = {r["key"]: r for r in recs}
@@ -176,10 +180,31 @@ def compare(store_path, space: str | None = None, top: int = 100,
     return Comparison(space, old, new, old_rank[:n], new_rank[:n], top, np.asarray(ids[:n]))
 
 
+def _current(st, space: str) -> tuple[dict, np.ndarray]:
+    if not st.has(schema.score_path(space, "rank")):
+        raise CompareError(f"{st.path}: no /scores/{space} (score that space first)")
+    attrs = st.attrs(schema.score_group(space))
+    prov = {k: attrs[k] for k in PROVENANCE if k in attrs}
+    prov.update(space=space, key=f"{space} (current)")
+    return prov, st.read(schema.score_path(space, "rank")).astype(np.int64)
+
+
+def _against(st, space: str, other: str, top: int) -> Comparison:
+    """The current rankings of two spaces as old (``other``) and new (``space``)."""
+    old, old_rank = _current(st, other)
+    new, new_rank = _current(st, space)
+    ids = st.read_objects(["id"])["id"]
+    n = min(len(old_rank), len(new_rank), len(ids))
+    return Comparison(space, old, new, old_rank[:n], new_rank[:n], top, np.asarray(ids[:n]))
+
+
 def describe_run(p: dict) -> str:
     """One line of a run's provenance."""
     settings = p.get("settings") or {}
-    keys = ("n_estimators", "max_samples", "seed", "aad_trees", "aad_budget")
+    # the forest's settings; AAD's only for the label-aware space (a plain forest run
+    # carries the whole ScoreConfig, whose AAD fields did not act on it)
+    keys = ("n_estimators", "max_samples", "seed") + (
+        ("aad_trees", "aad_budget") if p.get("space") == "active" else ())
     bits = [f"{k}={settings[k]}" for k in keys if isinstance(settings, dict) and k in settings]
     if "n_labels" in p:
         bits.append(f"{p['n_labels']} labels")
@@ -203,6 +228,9 @@ def configure_compare(parser) -> None:
                         help="how many risers and fallers to list (default 10)")
     parser.add_argument("--runs", nargs=2, metavar=("OLD", "NEW"), default=None,
                         help="two recorded runs (keys from --list) instead of the newest two")
+    parser.add_argument("--against", default=None, metavar="SPACE",
+                        help="compare with the current ranking of another space instead "
+                             "(e.g. --space active --against vetting after a labelled rescore)")
     parser.add_argument("--list", action="store_true", help="list the recorded runs")
 
 
@@ -212,9 +240,10 @@ def cli_compare(args) -> int:
                            f"(got {args.top}, {args.show})")
     if args.list:
         return _list_runs(args)
-    c = compare(args.store, args.space, args.top, tuple(args.runs) if args.runs else None)
-    print(f"{c.space}: old {describe_run(c.old)}")
-    print(f"{' ' * len(c.space)}  new {describe_run(c.new)}")
+    c = compare(args.store, args.space, args.top, tuple(args.runs) if args.runs else None,
+                args.against)
+    print(f"{c.old.get('space', c.space)}: old {describe_run(c.old)}")
+    print(f"{c.space}: new {describe_run(c.new)}")
     print(f"top {c.top}: {c.overlap():.0%} kept, {len(c.new_in_top())} new, "
           f"{len(c.left_top())} left")
     _rows("new in the top", c, c.new_in_top()[:max(args.show, 0) or None])

@@ -118,3 +118,30 @@ def test_cli_bad_input(tmp_path, capsys):
     assert "Traceback" not in err
     assert main(["compare", str(path), "--runs", "w1", "w2"]) == 1
     assert "no run w1, w2 of cartesian" in capsys.readouterr().err
+
+
+def test_against_another_space_after_a_labelled_rescore(twice, capsys):
+    """A first labelled rescore has no earlier run of its own: compare it with the plain
+    ranking it re-ranked."""
+    from engine.labels import LabelJournal
+
+    path, _, second = twice
+    with Store(path) as st:
+        ids = st.read_objects(["id"])["id"]
+    low = np.argsort(-second.astype(float))[:3]          # three of the least anomalous
+    with LabelJournal(path) as j:
+        for r in low:
+            j.add(str(ids[r]), "anomaly", author="ann")
+    run_quiet(score(path, dataclasses.replace(CFG, n_estimators=200, seed=7, aad_trees=50),
+                    use_labels=True))
+    c = compare(path, "active", top=30, against="cartesian")
+    with Store(path) as st:
+        active = st.read("scores/active/rank")
+    np.testing.assert_array_equal(c.new_rank, active)
+    np.testing.assert_array_equal(c.old_rank, second)
+    assert c.old["space"] == "cartesian" and c.new["n_labels"] == 3
+    assert main(["compare", str(path), "--space", "active", "--against", "cartesian"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("cartesian: old cartesian (current)") and "active: new" in out
+    assert main(["compare", str(path), "--space", "active", "--against", "nope"]) == 1
+    assert "no /scores/nope" in capsys.readouterr().err
