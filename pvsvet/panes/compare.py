@@ -35,8 +35,10 @@ class ComparePane(QWidget):
         self.state = state
         self.comparison = None
         self.rows = np.empty(0, dtype=np.int64)
-        self.space = QComboBox(toolTip="the score space whose last two runs are compared "
-                               "(spaces with two recorded runs)")
+        self.space = QComboBox(toolTip="the score space whose ranking is compared")
+        self.against = QComboBox(toolTip="what it is compared with: its previous scoring run, "
+                                 "or the current ranking of another space (after a first "
+                                 "labelled rescore: active against the space it re-ranked)")
         self.mode = QComboBox(toolTip="what to list")
         for key, text in MODES.items():
             self.mode.addItem(text, key)
@@ -51,6 +53,7 @@ class ComparePane(QWidget):
         self.list = QTableWidget(0, len(HEADERS))
         self._build()
         self.space.currentIndexChanged.connect(self.refresh)
+        self.against.currentIndexChanged.connect(self.refresh)
         self.mode.currentIndexChanged.connect(self._fill)
         self.top.editingFinished.connect(self.refresh)
         self.select_button.clicked.connect(self.select_listed)
@@ -66,7 +69,8 @@ class ComparePane(QWidget):
         self.list.verticalHeader().setVisible(False)
         self.list.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
         bar = QHBoxLayout()
-        for w in (QLabel("space"), self.space, self.mode, self.top, self.select_button):
+        for w in (QLabel("space"), self.space, QLabel("vs"), self.against, self.mode, self.top,
+                  self.select_button):
             bar.addWidget(w)
         bar.addStretch(1)
         lay = QVBoxLayout(self)
@@ -88,19 +92,17 @@ class ComparePane(QWidget):
             except PvsvetError as exc:        # busy or damaged: say so, keep the pane
                 self._say(str(exc))
                 return
-        want = self.space.currentData() or state.catalog.rank_space
-        self.space.blockSignals(True)
-        self.space.clear()
-        for sp, n in runs.items():
-            if n >= 2:
-                self.space.addItem(f"{sp} ({n} runs)", sp)
-        self.space.setCurrentIndex(max(0, self.space.findData(want)))
-        self.space.blockSignals(False)
-        if not self.space.count():
+        spaces = state.catalog.spaces()
+        # first choice: a space with two runs to compare, the ranking space before others
+        best = next((sp for sp in [state.catalog.rank_space] + spaces if runs.get(sp, 0) >= 2),
+                    state.catalog.rank_space)
+        want = self.space.currentData() or best
+        _refill(self.space, [(f"{sp} ({runs.get(sp, 0)} runs)", sp) for sp in spaces], want)
+        _refill(self.against, [("its previous run", "")] + [(sp, sp) for sp in spaces],
+                self.against.currentData() or "")
+        if not spaces:
             self.comparison = None
-            self._say("no space has two scoring runs recorded yet: rescore after a retrain "
-                      "or with labels (Run ▸ Score, or pvsvet-engine score --force) to "
-                      "compare rankings")
+            self._say("nothing is scored yet (Run ▸ Score)")
             return
         self.refresh()
 
@@ -108,11 +110,14 @@ class ComparePane(QWidget):
         from engine.compare import compare, describe_run
         from engine.errors import PvsvetError
 
-        space = self.space.currentData()
+        space, against = self.space.currentData(), self.against.currentData() or None
         if not space or self.state.path is None:
             return
+        if against == space:
+            self._say("choose another space to compare with, or its previous run")
+            return
         try:
-            c = compare(self.state.path, space, top=self.top.value())
+            c = compare(self.state.path, space, top=self.top.value(), against=against)
         except PvsvetError as exc:
             self._say(str(exc))
             return
@@ -153,6 +158,7 @@ class ComparePane(QWidget):
         self.list.blockSignals(False)
 
     def _say(self, text: str) -> None:
+        self.comparison = None
         self.provenance.setText(text)
         self.summary.setText("")
         self.rows = np.empty(0, dtype=np.int64)
@@ -166,3 +172,13 @@ class ComparePane(QWidget):
     def select_listed(self) -> None:
         if len(self.rows):
             self.state.selection.select(self.rows, int(self.rows[0]), source=self)
+
+
+def _refill(combo: QComboBox, items: list[tuple[str, str]], want: str) -> None:
+    """Replace a combo's items (text, data) keeping ``want`` current, without signals."""
+    combo.blockSignals(True)
+    combo.clear()
+    for text, data in items:
+        combo.addItem(text, data)
+    combo.setCurrentIndex(max(0, combo.findData(want)))
+    combo.blockSignals(False)

@@ -56,7 +56,7 @@ def test_merge_in_the_gui_shows_conflicts_and_overwrites_nothing(window, colleag
 
 def test_merge_of_a_bad_file_is_a_message_not_a_crash(window, tmp_path, monkeypatch):
     pane = window.panes["compare"]               # (and a store with one run: the pane says so)
-    assert pane.space.count() == 0 and "two scoring runs" in pane.provenance.text()
+    assert pane.comparison is None and "comparing needs two" in pane.provenance.text()
     from PySide6.QtWidgets import QMessageBox
 
     said = []

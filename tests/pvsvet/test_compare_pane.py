@@ -56,6 +56,13 @@ def test_compare_pane_lists_the_engines_numbers(compared):
     assert pane.list.item(0, 5).text() == f"{int(c.rise[pane.rows[0]]):+d}"
     pane.list.setCurrentCell(2, 0)                              # a row click shows it
     assert w.state.selection.current == int(pane.rows[2])
+    # against another space's current ranking: the engine's comparison of the two
+    other = next(sp for sp in w.state.catalog.spaces() if sp != "cartesian")
+    pane.against.setCurrentIndex(pane.against.findData(other))
+    c2 = compare(path, "cartesian", top=20, against=other)
+    np.testing.assert_array_equal(pane.comparison.old_rank, c2.old_rank)
+    assert f"{other} (current)" in pane.provenance.text()
+    pane.against.setCurrentIndex(0)
     # "new in the top N" as a table filter: select them, with "selection only" ticked
     pane.mode.setCurrentIndex(0)
     listed = set(int(r) for r in pane.rows)
