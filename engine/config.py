@@ -174,7 +174,7 @@ class ContextConfig:
     timeout_s: float = 30.0      # per VizieR request
     retries: int = 3             # further attempts, back-off backoff_s * 2**k
     backoff_s: float = 1.0
-    rate_per_s: float = 2.0      # polite request rate
+    rate_per_s: float = 2.0      # polite request rate (0: no limit, for local mirrors)
     max_consecutive_failures: int = 3  # objects in a row with failed queries: go offline
     max_query_s: float = 0.0     # bound on one run's time querying VizieR (0: none); past it
                                  # the rest is cache-only and flagged, a rerun fills the gaps
@@ -363,7 +363,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("context", "top_n"): _SIZE, ("context", "n_normal"): _SIZE,
     ("context", "normal_classes"): _SIZE, ("context", "radius_arcsec"): _between(1e-3, 3600),
     ("context", "timeout_s"): _positive, ("context", "retries"): _SIZE,
-    ("context", "backoff_s"): _SIZE, ("context", "rate_per_s"): _positive,
+    ("context", "backoff_s"): _SIZE, ("context", "rate_per_s"): _SIZE,
     ("context", "max_consecutive_failures"): _COUNT, ("context", "max_query_s"): _SIZE,
     ("context", "extinction_mode"): _one_of("mean", "median"),
     ("context", "extinction_fallback"): _one_of("bh", "none"),

@@ -295,7 +295,7 @@ class _LazyExecutor:
 
 @locked_stage("run")
 def run_pipeline(store_path, config: C.Config | None = None, stages=None, executor=None,
-                 force: bool = False) -> StageGen:
+                 force: bool = False, save_settings: bool = False) -> StageGen:
     """Run the stale stages in graph order, yielding their :class:`Progress`.
 
     Parameters
@@ -306,12 +306,16 @@ def run_pipeline(store_path, config: C.Config | None = None, stages=None, execut
     executor : where chunked stages run; default from ``config.pipeline`` (started
         only when needed and closed at the end)
     force : run the selected stages even when they are up to date
+    save_settings : first keep ``config``'s science settings in the store (``run
+        --config``, the demo), under the same lock as the stages
 
     Returns (as the generator's value) a dict: ``ran``, ``skipped`` (stage lists),
     ``seconds`` (wall time per stage that ran) and ``results`` (the stages' returns).
     """
     config = config or C.Config()
     names = select_stages(stages)
+    if save_settings:
+        C.save(store_path, config)
     lazy = _LazyExecutor(executor, config.pipeline)
     out: dict[str, Any] = {"ran": [], "skipped": [], "seconds": {}, "results": {}}
     try:

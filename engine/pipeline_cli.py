@@ -71,10 +71,9 @@ def cli_run(args: argparse.Namespace) -> int:
             for r in rows:
                 print(f"{r['stage']:12s} {'stale' if r['stale'] else 'fresh'}: {r['reason']}")
         return 0
-    if source == "file":
-        C.save(args.store, cfg)
     logger.info("settings from %s", source)
-    gen = run_pipeline(args.store, cfg, args.stages, force=args.force)
+    gen = run_pipeline(args.store, cfg, args.stages, force=args.force,
+                       save_settings=source == "file")
     result = drive(gen, show=not args.quiet, steps=("pipeline",))
     summary = {"store": str(args.store), "settings": source, "ran": result["ran"],
                "skipped": result["skipped"], "seconds": result["seconds"]}

@@ -145,7 +145,7 @@ class MainWindow(QMainWindow):
     def reload_if_changed(self) -> bool:
         """Reload when a commit finished since the last load (not while our own run is
         going: it reloads when it ends). Keeps order, filter, selection and labels."""
-        if self.menus.runner.busy or not self.state.changed_on_disk():
+        if self.menus.busy or not self.state.changed_on_disk():
             return False
         try:
             self.state.reload()

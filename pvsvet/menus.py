@@ -209,6 +209,11 @@ class Menus:
         except PvsvetError as exc:
             self.w.statusBar().showMessage(f"could not reload: {exc}", 10000)
 
+    @property
+    def busy(self) -> bool:
+        """Whether a run started from the menus is going."""
+        return self.runner.busy
+
     def shutdown(self, timeout_ms: int = 30000) -> None:
         """Cancel a running stage and wait for it to stop (the window is closing)."""
         if self.runner.busy:

@@ -83,10 +83,8 @@ def demo_bootstrap(store_path: Path, n_objects: int = DEMO_OBJECTS, seed: int = 
     if not store_path.exists():
         from engine.simulate import make_demo
         yield from make_demo(store_path, n_objects, seed)
-    cfg = config or demo_config()
     # saved like a `run --config`: Run > Score and the command line reuse the demo's settings
-    C.save(store_path, cfg)
-    return (yield from run_pipeline(store_path, cfg))
+    return (yield from run_pipeline(store_path, config or demo_config(), save_settings=True))
 
 
 def demo_is_complete(store_path: Path) -> bool:

@@ -111,7 +111,9 @@ def ensure_fold_stats(store_path: str | Path, chunk: int = 20000,
         if st.has(GROUP) and str(st.attrs(GROUP).get("interp_write_id")) == interp_write_id \
                 and all(st.has(f"{GROUP}/{k}") for k in need):
             return {k: st.read(f"{GROUP}/{k}") for k in NAMES if st.has(f"{GROUP}/{k}")}
-        for dataset, stage in (("interp/mean", "interpolate"), ("lightcurves/offsets", "ingest")):
+        for dataset, stage in (("interp/mean", "interpolate"), ("interp/raw_mean_mag", "interpolate"),
+                               ("interp/raw_std_mag", "interpolate"),
+                               ("lightcurves/offsets", "ingest")):
             if not st.has(dataset):
                 raise FeatureError(f"{st.path}: fold statistics need /{dataset} "
                                    f"(run {stage} first)")

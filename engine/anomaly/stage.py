@@ -122,7 +122,8 @@ def _has_fold_inputs(store_path) -> bool:
     from ..store import Store
 
     with Store(store_path, "r") as st:
-        return st.has("interp/mean") and st.has("lightcurves/offsets")
+        return all(st.has(d) for d in ("interp/mean", "interp/raw_mean_mag",
+                                       "interp/raw_std_mag", "lightcurves/offsets"))
 
 
 def _demoted(fold: dict | None, cfg: ScoreConfig):

@@ -6,7 +6,7 @@ import pytest
 
 from engine.anomaly import recall_report, score
 from engine.anomaly.features import build_features
-from engine.errors import FeatureError, StageError
+from engine.errors import ConfigError, FeatureError
 from engine.progress import run_quiet
 from engine.store import Store
 
@@ -71,5 +71,5 @@ def test_residual_space_needs_a_residual(tmp_path):
     path = make_store(tmp_path / "s.h5")
     with pytest.raises(FeatureError, match="recon_residual"):
         run_quiet(score(path, dataclasses.replace(CFG, spaces=("residual",))))
-    with pytest.raises(StageError, match="unknown feature space"):
-        run_quiet(score(path, dataclasses.replace(CFG, spaces=("polar",))))
+    with pytest.raises(ConfigError, match="unknown space 'polar'"):   # refused at the door
+        dataclasses.replace(CFG, spaces=("polar",))

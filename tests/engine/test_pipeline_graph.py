@@ -121,7 +121,7 @@ def test_second_run_skips_everything(toy_graph, store_path):
 
 @pytest.mark.parametrize("change, expect", [
     ({"score": C.ScoreConfig(n_estimators=7)}, ["score", "context"]),
-    ({"interp": C.InterpConfig(n_phase=100)}, list(P.RUNNABLE)),
+    ({"interp": C.InterpConfig(n_phase=128)}, list(P.RUNNABLE)),
     ({"vae": C.VAEConfig(epochs=3)}, ["train", "encode", "score", "context"]),
     ({"vae": C.VAEConfig(n_decode=3)}, ["encode", "score", "context"]),
     ({"interp": C.InterpConfig(workers=1, chunk_size=5), "score": C.ScoreConfig(n_jobs=1)}, []),
