@@ -29,6 +29,11 @@ retrains and refits everything, the advised step once the added rows are a sizea
 part of the population (:data:`RETRAIN_FRACTION`), because the model and the forests
 only know the population they were fitted on.
 
+The ``residual`` space is taken along, with one caveat: its feature, the appendix-C
+residual, is a Monte-Carlo mean of ``n_decode`` decodes, so a new row's residual (and
+raw score there) matches a one-go run only to that sampling noise; the paper's
+``cartesian`` and ``spherical`` spaces match exactly.
+
 Not incremental: the ``diagnostic`` and ``vetting`` spaces (each object is compared with
 the whole population's medians and tail fractions) and rows whose photometry, period or
 flags changed after the fit (a re-ingested object): ``--new-only`` refuses both with one
