@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "interpolate": ("engine.gp", "fold and interpolate light curves with the 2-D GP"),
     "train": ("engine.vae", "train the convolutional VAE"),
     "encode": ("engine.vae", "encode all objects with the trained VAE"),
+    "foldstats": ("engine.anomaly", "fold statistics: the raw points against the GP curve"),
     "score": ("engine.anomaly", "isolation-forest anomaly scores and ranks"),
     "context": ("engine.context", "cross-match, extinction, SED and dust-shell fits"),
     "info": ("engine.info", "what a store holds: stages done, counts, provenance, failures"),

@@ -50,6 +50,7 @@ from typing import Any
 import numpy as np
 
 from . import config as C
+from . import provenance as prov
 from .errors import StageError
 from .progress import Progress, StageGen
 from .store import Store, utc_now
@@ -114,42 +115,36 @@ def rows_of(store: Store, cfg: C.Config) -> Rows:
 
 def _check_settings(store: Store, cfg: C.Config) -> None:
     """The settings must be those the kept outputs were made with."""
-    from .pipeline import GRAPH, _last_ok, settings_hash
-
     for name in ("interpolate", "train", "encode", "score"):
-        section = GRAPH[name].section
-        _, rec = _last_ok(store, name)
+        section = prov.GRAPH[name].section
+        _, rec = prov.last_ok(store, name)
         if rec is None:
             raise StageError(f"{store.path}: stage {name} has never run; run "
                              f"`pvsvet-engine run {store.path}` first")
-        if rec.get("config_hash") != settings_hash(name, getattr(cfg, section)):
+        if rec.get("config_hash") != prov.settings_hash(name, prov.settings_of(cfg, name)):
             raise StageError(f"{store.path}: the [{section}] settings differ from those of the "
                              f"last {name} run; --new-only keeps its results, so it needs the "
                              "same settings (or run a full `pvsvet-engine run`)")
 
 
 def prefix_digests(store: Store, n: int) -> set[str]:
-    """The ingest fingerprint (:func:`engine.pipeline.fingerprint`) of rows ``0:n``.
+    """The ingest fingerprint (:func:`engine.provenance.fingerprint`) of rows ``0:n``.
 
     Appending longer ids widens the id column, which changes its bytes but not its
     values: one digest per width the old ids could have been stored at.
     """
-    from .pipeline import _digest
-
     cols = store.read_objects(["id", "period", "status"], rows=slice(0, n), decode=False)
     offsets = store.read("lightcurves/offsets")[:n + 1]
     ids = cols["id"]
     shortest = max(1, int(np.char.str_len(ids).max())) if n else 1
-    return {_digest(np.int64(n), ids.astype(f"S{w}"), cols["period"], cols["status"], offsets)
+    return {prov.digest(np.int64(n), ids.astype(f"S{w}"), cols["period"], cols["status"], offsets)
             for w in range(shortest, ids.dtype.itemsize + 1)}
 
 
 def _check_old_rows(store: Store, rows: Rows) -> None:
     """The rows the last recorded interpolation saw must be unchanged. That is ``/vae``'s
     or ``/interp``'s extent (a run killed after extending ``/interp`` recorded nothing)."""
-    from .pipeline import _last_ok
-
-    _, rec = _last_ok(store, "interpolate")
+    _, rec = prov.last_ok(store, "interpolate")
     seen = ((rec or {}).get("inputs") or {}).get("ingest")
     if not seen:
         logger.warning("%s: the last interpolate run recorded no ingest fingerprint; "
@@ -221,7 +216,7 @@ def run_new_only(store_path, cfg: C.Config | None = None, executor=None) -> Stag
         if rows.scores[space] < rows.objects:
             yield from _score(store_path, cfg.score, space, rows.scores[space], run_no)
     out["seconds"]["score"] = round(time.perf_counter() - t, 2)
-    for name in ("interpolate", "train", "encode", "score"):
+    for name in ("interpolate", "foldstats", "train", "encode", "score"):
         _record(store_path, name, cfg, min(rows.scores.values()), rows.objects)
     out["increment"] = run_no
     yield Progress(STAGE, 1, 1, f"{rows.new} new objects scored", "step")
@@ -239,28 +234,27 @@ def _next_increment(store_path, cfg: C.Config) -> int:
 
 
 def _record(store_path, name: str, cfg: C.Config, a: int, b: int) -> None:
-    """Record stage ``name`` as up to date with its inputs as they are now."""
-    from .pipeline import GRAPH, stage_record
-
+    """Record stage ``name`` as up to date with its inputs as they are now (foldstats
+    only where the store has it)."""
     extra: dict[str, Any] = {"via": "new-only", "rows": [a, b]}
     if name == "train":
         extra["kept_model"] = True
         extra["note"] = "not retrained: rows added by --new-only were encoded by this model"
     with Store(store_path, "a") as store:
-        rec = stage_record(store, name, getattr(cfg, GRAPH[name].section))
-        store.record_run(name, "ok", **rec, **extra)
+        if name == "foldstats" and not store.has(name):
+            return
+        prov.record(store, name, prov.settings_of(cfg, name), **extra)
 
 
 # -- interpolate ------------------------------------------------------------------------
 def _interpolate(store_path, cfg: C.Config, a: int, n: int, executor) -> StageGen:
     from .executors import make_executor
     from .gp.stage import compute_chunks
-    from .pipeline import fingerprint
 
     icfg = cfg.interp
     with Store(store_path, "r") as store:
         key = C.config_hash(icfg, a, n,
-                            fingerprint(store, "ingest"))
+                            prov.fingerprint(store, "ingest"))
     cache = ChunkCache(store_path, "interpolate-new", key)
     starts = list(range(a, n, max(1, icfg.chunk_size)))
     done_before = cache.done_starts()
@@ -289,8 +283,8 @@ def _interpolate(store_path, cfg: C.Config, a: int, n: int, executor) -> StageGe
 
 def _fold_stats(store_path) -> StageGen:
     """Extend ``/foldstats`` (per-object statistics of the fold, e.g. the variability
-    significance that demotes noise-like curves) to the new rows, marked as made from
-    the extended ``/interp`` so the score stage does not recompute them all."""
+    significance that demotes noise-like curves) to the new rows; recorded at the end
+    as made from the extended ``/interp``, so the score stage does not recompute them."""
     from .anomaly.foldstats import GROUP, fold_stats_steps
 
     with Store(store_path, "r") as st:
@@ -299,10 +293,8 @@ def _fold_stats(store_path) -> StageGen:
         a = st.shape(f"{GROUP}/{st.group_keys(GROUP)[0]}")[0]
         if a >= st.shape("interp/mean")[0]:
             return
-        interp = st.attrs("interp")
     new = yield from fold_stats_steps(store_path, start=a)
-    extend_group(store_path, GROUP, a, new, {"interp_write_id": str(
-        interp.get("write_id", interp.get("written", "")))})
+    extend_group(store_path, GROUP, a, new)
 
 
 # -- encode -------------------------------------------------------------------------------

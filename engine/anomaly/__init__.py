@@ -11,18 +11,19 @@ Public API
     scikit-learn's forest with exact, faster scoring.
 :func:`recall_report`, :func:`feedback_experiment`
     Figures on stores with injected anomalies (truth columns).
-``configure_score`` / ``cli_score``
-    ``pvsvet-engine score``.
+``configure_score`` / ``cli_score``, ``configure_foldstats`` / ``cli_foldstats``
+    ``pvsvet-engine score`` and ``pvsvet-engine foldstats``.
 
 Heavy libraries (scikit-learn, numba, coniferest) are imported where used.
 """
 from __future__ import annotations
 
-from .cli import cli_score, configure_score
+from .cli import cli_foldstats, cli_score, configure_foldstats, configure_score
 from .evaluate import feedback_experiment, recall_report
 from .features import from_spherical, load_features, to_spherical
 from .forest import FastIsolationForest
 from .stage import score
 
 __all__ = ["score", "to_spherical", "from_spherical", "load_features", "FastIsolationForest",
-           "recall_report", "feedback_experiment", "configure_score", "cli_score"]
+           "recall_report", "feedback_experiment", "configure_score", "cli_score",
+           "configure_foldstats", "cli_foldstats"]

@@ -1,4 +1,5 @@
-"""``pvsvet-engine score STORE [--use-labels] [--trees N] [--space ...] [--config TOML]``."""
+"""``pvsvet-engine score STORE [--use-labels] [--trees N] [--space ...] [--config TOML]``
+and ``pvsvet-engine foldstats STORE [--force]``."""
 from __future__ import annotations
 
 import argparse
@@ -70,4 +71,26 @@ def cli_score(args: argparse.Namespace) -> int:
                   + (f"; convergence: {conv_txt}" if conv.get("checked") else ""))
     if args.use_labels:
         print(f"active: {result['active']['message']}")
+    return 0
+
+
+def configure_foldstats(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("store", help="the pvsvet store (.h5)")
+    parser.add_argument("--force", action="store_true",
+                        help="recompute even when /foldstats is up to date")
+    parser.add_argument("--json", action="store_true", help="print the counts as JSON")
+
+
+def cli_foldstats(args: argparse.Namespace) -> int:
+    from ..progress import drive
+    from .foldstats import foldstats_stage
+
+    result = drive(foldstats_stage(args.store, force=args.force), show=not args.json)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    elif "skipped" in result:
+        print(f"{args.store}: foldstats {result['skipped']}; use --force to recompute")
+    else:
+        print(f"{args.store}: fold statistics of {result['n_with_stats']} of "
+              f"{result['n_objects']} objects in /foldstats")
     return 0

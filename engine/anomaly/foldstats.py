@@ -56,9 +56,9 @@ star with stars observed alike, :func:`engine.anomaly.vetting.like_with_like`):
 
 Rows without a GP curve are NaN (all but ``variability_sigma`` and the instrument three).
 
-:func:`ensure_fold_stats` keeps them in the store's ``/foldstats`` group, tagged with
-the ``write_id`` of the ``/interp`` they were computed from, so a score run
-recomputes them only after the GP stage has rerun.
+:func:`ensure_fold_stats` keeps them in the store's ``/foldstats`` group, the output of
+the ``foldstats`` stage (:data:`engine.provenance.GRAPH`; its inputs are the catalogue
+and ``/interp``), so they are recomputed only after one of those changed.
 """
 from __future__ import annotations
 
@@ -68,6 +68,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import provenance as prov
 from ..errors import FeatureError
 from ..fold import fold, unscale
 from ..progress import Progress, StageGen, run_quiet
@@ -87,14 +88,26 @@ BRIGHTENING_RUN = 5
 #: residuals are clipped at this many sigma before the runs are summed
 RUN_CLIP = 10.0
 MAD_TO_SIGMA = 1.4826
-GROUP = "foldstats"
+GROUP = STAGE = "foldstats"
+
+
+def foldstats_stage(store_path: str | Path, cfg: None = None, force: bool = False) -> StageGen:
+    """The ``foldstats`` stage: :func:`ensure_fold_stats` as a step of the pipeline
+    (it has no settings: ``cfg`` is None). Returns counts, or ``{"skipped": why}``."""
+    up = prov.fresh(store_path, STAGE, None, force)
+    if up:
+        return (yield from prov.skipped(STAGE, up))
+    out = yield from ensure_fold_stats(store_path, force=True)
+    return {"n_objects": len(out[NAMES[0]]),
+            "n_with_stats": int(np.isfinite(out["fold_scatter"]).sum())}
 
 
 def ensure_fold_stats(store_path: str | Path, chunk: int = 20000,
-                      need: tuple[str, ...] = NAMES) -> StageGen:
+                      need: tuple[str, ...] = NAMES, force: bool = False) -> StageGen:
     """The fold statistics of the store, computed and stored in ``/foldstats`` when
-    missing or older than ``/interp``. A generator: yields :class:`Progress` per chunk
-    (stop iterating to cancel: nothing is written), returns the dict of arrays.
+    the ``foldstats`` stage is not up to date (:func:`engine.provenance.check`) or
+    ``force``. A generator: yields :class:`Progress` per chunk (stop iterating to
+    cancel: nothing is written), returns the dict of arrays.
 
     ``need``: the statistics the caller uses; stored ones are reused when all of these
     are there (a store written before a statistic was added is recomputed only when a
@@ -106,9 +119,7 @@ def ensure_fold_stats(store_path: str | Path, chunk: int = 20000,
         When the store has no ``/interp`` or no ``/lightcurves``.
     """
     with Store(store_path, "r") as st:
-        interp = st.attrs("interp") if st.has("interp") else {}
-        interp_write_id = str(interp.get("write_id", interp.get("written", "")))
-        if st.has(GROUP) and str(st.attrs(GROUP).get("interp_write_id")) == interp_write_id \
+        if not force and not prov.check(st, STAGE, None).stale \
                 and all(st.has(f"{GROUP}/{k}") for k in need):
             return {k: st.read(f"{GROUP}/{k}") for k in NAMES if st.has(f"{GROUP}/{k}")}
         for dataset, stage in (("interp/mean", "interpolate"), ("interp/raw_mean_mag", "interpolate"),
@@ -119,10 +130,10 @@ def ensure_fold_stats(store_path: str | Path, chunk: int = 20000,
                                    f"(run {stage} first)")
     t0 = time.perf_counter()
     out = yield from fold_stats_steps(store_path, chunk)
+    seconds = round(time.perf_counter() - t0, 2)
     with Store(store_path, "a") as st:
-        st.write_group(GROUP, out, {"interp_write_id": interp_write_id,
-                                    "outlier_sigma": OUTLIER_SIGMA,
-                                    "seconds": round(time.perf_counter() - t0, 2)})
+        st.write_group(GROUP, out, {"outlier_sigma": OUTLIER_SIGMA, "seconds": seconds})
+        prov.record(st, STAGE, None, seconds=seconds)
     logger.info("%s: fold statistics of %d objects in %.1f s", store_path, len(out[NAMES[0]]),
                 time.perf_counter() - t0)
     return out
@@ -148,7 +159,7 @@ def fold_stats_steps(store_path: str | Path, chunk: int = 20000, start: int = 0)
             pts = st.photometry(a, b)
             for k, v in _chunk_stats(curves, period[a:b], *pts).items():
                 out[k][a - start:b - start] = v
-            yield Progress("score", b - start, n - start, "fold statistics", "obj")
+            yield Progress(STAGE, b - start, n - start, "fold statistics", "obj")
     return out
 
 

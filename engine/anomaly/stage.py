@@ -1,14 +1,13 @@
 """The score stage: isolation forests on both feature spaces, committed to /scores."""
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import logging
 import time
 
 import numpy as np
 
-from ..config import ScoreConfig, config_hash, to_dict
+from .. import provenance as prov
+from ..config import ScoreConfig, to_dict
 from ..errors import StageError
 from ..progress import Progress, StageGen
 from . import stats
@@ -27,21 +26,6 @@ IMPLEMENTATION = ("scikit-learn IsolationForest (fit); scores from the same fitt
                   "engine.anomaly._kernels (exact: equals score_samples to rounding)")
 
 
-def forest_config_hash(cfg: ScoreConfig, input_hash: str) -> str:
-    """Hash of the settings that change the plain forests (not the AAD ones)."""
-    plain = dataclasses.replace(cfg, **{f.name: f.default for f in dataclasses.fields(cfg)
-                                        if f.name.startswith("aad_") or f.name == "n_jobs"})
-    return config_hash(plain, input_hash)
-
-
-def input_hash(feats: Features) -> str:
-    h = hashlib.sha256(np.ascontiguousarray(feats.cartesian).tobytes())
-    for extra in (feats.residual, feats.diagnostic):    # opt-in spaces' own inputs
-        if extra is not None:
-            h.update(np.ascontiguousarray(extra).tobytes())
-    return h.hexdigest()[:16]
-
-
 def _check(cfg: ScoreConfig) -> None:
     bad = [s for s in cfg.spaces if s not in SPACES]
     if bad or not cfg.spaces:
@@ -50,16 +34,6 @@ def _check(cfg: ScoreConfig) -> None:
     if cfg.n_estimators < 1 or cfg.max_samples < 2:
         raise StageError(f"score: n_estimators must be >= 1 and max_samples >= 2, "
                          f"got {cfg.n_estimators} and {cfg.max_samples}")
-
-
-def _up_to_date(store_path, cfg: ScoreConfig, chash: str) -> bool:
-    from ..store import Store
-
-    with Store(store_path, "r") as st:
-        run = st.last_run("score")
-        have = all(st.has(f"scores/{s}") for s in cfg.spaces)
-    return bool(have and run and run.get("config_hash") == chash
-                and set(run.get("spaces", [])) >= set(cfg.spaces))
 
 
 @locked_stage("score")
@@ -75,7 +49,7 @@ def score(store_path, cfg: ScoreConfig | None = None, use_labels: bool = False,
         Also re-rank with active anomaly detection on the label journal
         (``/scores/active``, see :mod:`engine.anomaly.active`).
     force : bool
-        Recompute even when the settings and inputs are unchanged.
+        Recompute even when the scores are up to date (:mod:`engine.provenance`).
 
     Yields
     ------
@@ -83,17 +57,16 @@ def score(store_path, cfg: ScoreConfig | None = None, use_labels: bool = False,
     """
     cfg = cfg or ScoreConfig()
     _check(cfg)
-    fold = yield from _fold_stats(store_path, cfg)
+    fold = yield from _fold_stats(store_path, cfg)   # first: its record is an input here
     demoted = _demoted(fold, cfg)
     yield Progress("score", 0, 0, "reading features", "forest")
     feats = load_features(store_path, cfg.last_angle)
-    ihash = input_hash(feats)
-    chash = forest_config_hash(cfg, ihash)
     result: dict = {"n_objects": int(len(feats.valid)), "n_scored": int(feats.valid.sum())}
-    if not force and _up_to_date(store_path, cfg, chash):
-        result["skipped"] = "forest scores up to date (same settings and inputs)"
+    up = prov.fresh(store_path, "score", cfg, force)
+    if up:
+        result["skipped"] = f"forest scores {up.reason} (same science settings and inputs)"
     else:
-        result.update((yield from _plain(store_path, cfg, feats, ihash, chash, fold, demoted)))
+        result.update((yield from _plain(store_path, cfg, feats, fold, demoted)))
     if use_labels:
         from .active import active_stage
         result["active"] = yield from active_stage(store_path, cfg, feats, demoted)
@@ -166,7 +139,7 @@ def _jobs(cfg: ScoreConfig, feats: Features) -> dict:
     return jobs
 
 
-def _plain(store_path, cfg, feats, ihash, chash, fold=None, demoted=None) -> StageGen:
+def _plain(store_path, cfg, feats, fold=None, demoted=None) -> StageGen:
     from ..compare import remember
     from ..store import Store
 
@@ -191,9 +164,8 @@ def _plain(store_path, cfg, feats, ihash, chash, fold=None, demoted=None) -> Sta
         for space, (arrays, attrs) in groups.items():
             remember(st, space)        # the ranking this run replaces (run comparison)
             st.write_group(f"scores/{space}", arrays, attrs)
-        st.record_run("score", "ok", config_hash=chash, input_hash=ihash,
-                      started=time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(started)),
-                      spaces=list(cfg.spaces))
+        prov.record(st, "score", cfg, spaces=list(cfg.spaces),
+                    started=time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(started)))
         for space in groups:           # the new rankings, with this run's record
             remember(st, space)
     return figures

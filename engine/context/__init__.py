@@ -48,6 +48,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--offline", action="store_true", help="use the query cache only")
     parser.add_argument("--bayestar", default=None, help="a Bayestar19 HDF5 map file")
     parser.add_argument("--config", default=None, help="TOML config ([context] table)")
+    parser.add_argument("--force", action="store_true",
+                        help="rerun even when /context is up to date")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -70,7 +72,8 @@ def _config(args: argparse.Namespace):
 def cli(args: argparse.Namespace) -> int:
     from ..progress import drive
 
-    summary = drive(run_context(args.store, _config(args)), show=not args.quiet)
+    summary = drive(run_context(args.store, _config(args), force=args.force),
+                    show=not args.quiet)
     if args.json:
         print(json.dumps(summary))
     else:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import ContextConfig, config_hash, to_dict
+from .. import provenance as prov
+from ..config import ContextConfig, to_dict
 from ..errors import StageError
 from ..progress import Progress, StageGen
 from .. import schema
@@ -49,13 +50,18 @@ def cache_root(store_path, cfg: ContextConfig) -> Path:
 
 
 @locked_stage("context")
-def run_context(store_path, cfg: ContextConfig = ContextConfig()) -> StageGen:
+def run_context(store_path, cfg: ContextConfig = ContextConfig(),
+                force: bool = False) -> StageGen:
     """Cross-match, extinction, SED, dust-shell fit and HR data of the selected objects.
 
     Yields :class:`~engine.progress.Progress` per object; commits ``/context`` at the
     end (a cancel leaves the previous ``/context``; finished queries stay cached).
-    Returns a dict of counts.
+    Returns a dict of counts, or ``{"skipped": why}`` when ``/context`` is up to date
+    (:mod:`engine.provenance`) and not ``force``.
     """
+    up = prov.fresh(store_path, STAGE, cfg, force)
+    if up:
+        return (yield from prov.skipped(STAGE, up))
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     family, grid_note = dusty.grid_family(cfg.grid_family)
     logger.info("context: %s", grid_note)
@@ -95,9 +101,9 @@ def run_context(store_path, cfg: ContextConfig = ContextConfig()) -> StageGen:
                                                         "grid_note": grid_note}
     with Store(store_path, "a") as st:
         st.write_group(STAGE, arrays, attrs)
-        st.record_run(STAGE, "ok", config_hash=config_hash(cfg), started=started,
-                      n_objects=total, n_fitted=int(np.isfinite(arrays["fit_teff"]).sum()),
-                      n_no_position=no_position)
+        prov.record(st, STAGE, cfg, started=started, n_objects=total,
+                    n_fitted=int(np.isfinite(arrays["fit_teff"]).sum()),
+                    n_no_position=no_position)
     return _summary(arrays, client) | {"no_position": no_position}
 
 

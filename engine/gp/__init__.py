@@ -27,6 +27,8 @@ def configure_interpolate(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--chunk-size", type=int, default=None,
                         help="objects per resumable chunk")
     parser.add_argument("--config", default="", help="TOML file; its [interp] table is used")
+    parser.add_argument("--force", action="store_true",
+                        help="interpolate again even when /interp is up to date")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
@@ -36,9 +38,11 @@ def cli_interpolate(args: argparse.Namespace) -> int:
 
     flags = {"method": args.method, "workers": args.workers, "chunk_size": args.chunk_size}
     cfg = resolve(args.store, args.config or None, {"interp": flags}).config.interp
-    result = drive(interpolate(args.store, cfg), show=not args.json)
+    result = drive(interpolate(args.store, cfg, force=args.force), show=not args.json)
     if args.json:
         print(json.dumps(result, default=str))
+    elif "skipped" in result:
+        print(f"{args.store}: interpolate {result['skipped']}; use --force to rerun")
     else:
         print(f"interpolated {result['n_ok']} of {result['n']} objects with {cfg.method} "
               f"({result['n_failed']} failed, {result['n_unphysical']} unphysical, "

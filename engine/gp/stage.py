@@ -7,6 +7,7 @@ from typing import Iterator
 
 import numpy as np
 
+from .. import provenance as prov
 from ..config import InterpConfig, config_hash, to_dict
 from ..fold import phase_grid
 from ..progress import Progress, StageGen
@@ -25,14 +26,11 @@ def _piece_size(cfg: InterpConfig) -> int:
     return min(cfg.chunk_size, _PIECE.get(cfg.method) or cfg.batch_size)
 
 
-def cache_for(store_path, cfg: InterpConfig) -> tuple[ChunkCache, dict]:
-    """The work cache of this config and store contents, and the provenance record."""
-    from ..pipeline import stage_record
-
+def cache_for(store_path, cfg: InterpConfig) -> ChunkCache:
+    """The work cache of this config and store contents (chunk boundaries included)."""
     with Store(store_path, "r") as store:
-        rec = stage_record(store, STAGE, cfg)
-    key = config_hash(cfg, rec["input_hash"])
-    return ChunkCache(store_path, STAGE, key), rec
+        inputs = prov.expected(store, STAGE, cfg)["input_hash"]
+    return ChunkCache(store_path, STAGE, config_hash(cfg, inputs))
 
 
 def _tasks(store_path, cfg: InterpConfig, todo: list[int]) -> Iterator[tuple[tuple, dict]]:
@@ -100,18 +98,22 @@ def compute_chunks(store_path, cfg: InterpConfig, cache: ChunkCache, todo: list[
 
 
 @locked_stage("interpolate")
-def interpolate(store_path, cfg: InterpConfig, executor=None) -> StageGen:
+def interpolate(store_path, cfg: InterpConfig, executor=None, force: bool = False) -> StageGen:
     """Fold, interpolate and scale every object; write ``/interp`` (docs/internals.md).
 
     Yields :class:`~engine.progress.Progress` (light curves/s and ETA in the message);
     closing the generator cancels, keeping finished chunks for the next run. Returns a
-    dict of counts and timings.
+    dict of counts and timings, or ``{"skipped": why}`` when ``/interp`` is up to date
+    (:mod:`engine.provenance`) and not ``force``.
     """
     if cfg.method not in ("fast", "george"):
         from ..errors import ConfigError
         raise ConfigError(f"interpolation method must be 'fast' or 'george', not {cfg.method!r}")
+    up = prov.fresh(store_path, STAGE, cfg, force)
+    if up:
+        return (yield from prov.skipped(STAGE, up))
     t0, started = time.perf_counter(), utc_now()
-    cache, rec = cache_for(store_path, cfg)
+    cache = cache_for(store_path, cfg)
     with Store(store_path, "r") as store:
         n = store.n_objects
     starts = chunk_starts(n, cfg.chunk_size)
@@ -123,7 +125,7 @@ def interpolate(store_path, cfg: InterpConfig, executor=None) -> StageGen:
     work = yield from compute_chunks(store_path, cfg, cache, todo, executor, done, n)
     computed, wall = work["computed"], work["wall_s"]
     yield Progress(STAGE, n, n, "writing /interp", "lc")
-    counts = _commit(store_path, cfg, cache, starts, n, rec, started)
+    counts = _commit(store_path, cfg, cache, starts, n, started)
     cache.clear()
     return {**counts, "method": cfg.method, "workers": work["workers"],
             "computed": computed, "resumed_chunks": len(done_before & set(starts)),
@@ -152,7 +154,7 @@ def make_split(classes: np.ndarray, eligible: np.ndarray, ratios, seed: int) -> 
     return split
 
 
-def _commit(store_path, cfg: InterpConfig, cache: ChunkCache, starts, n: int, rec,
+def _commit(store_path, cfg: InterpConfig, cache: ChunkCache, starts, n: int,
             started: str = "") -> dict:
     """Stream the cached chunks into ``/interp`` (one chunk in memory at a time)."""
     status = np.zeros(n, "u4")
@@ -183,9 +185,7 @@ def _commit(store_path, cfg: InterpConfig, cache: ChunkCache, starts, n: int, re
             import json
             g.attrs["config"] = json.dumps(to_dict(cfg))
             g.attrs["hyper_names"] = json.dumps(["l_phi", "l_lambda", "C_mag2", "delta_mag2"])
-        store.record_run(STAGE, "ok", config_hash=rec["config_hash"],
-                         input_hash=rec["input_hash"], inputs=rec.get("inputs", {}),
-                         method=cfg.method, started=started or None)
+        prov.record(store, STAGE, cfg, method=cfg.method, started=started or None)
     fit = (status & int(NOT_FOR_TRAINING)) == 0
     from ..store import Status
     return {"n": n, "n_ok": int(fit.sum()),

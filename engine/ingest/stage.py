@@ -16,6 +16,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from .. import provenance as prov
 from ..config import IngestConfig, config_hash, to_dict
 from ..errors import IngestError
 from ..names import iau_name
@@ -219,7 +220,9 @@ def _unmatched_rows(cat: InputCatalog | None, matched: np.ndarray, rep: IngestRe
 
 def _record(store_path, cfg: IngestConfig, catalog, files: list[Path], summary: dict,
             started: str) -> None:
-    inputs = config_hash(cfg, catalog or "", len(files), *(str(f) for f in files[:1000]))
+    # which files were read, for the reader (the catalogue's own content is what later
+    # stages depend on: engine.provenance.fingerprint)
+    sources = config_hash(cfg, catalog or "", len(files), *(str(f) for f in files[:1000]))
     with Store(store_path, "a") as st:
-        st.record_run(STAGE, "ok", config_hash=config_hash(cfg), input_hash=inputs,
-                      started=started, config=to_dict(cfg), **{k: v for k, v in summary.items() if k != "problems"})
+        prov.record(st, STAGE, cfg, sources=sources, started=started, config=to_dict(cfg),
+                    **{k: v for k, v in summary.items() if k != "problems"})

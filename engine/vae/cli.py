@@ -25,12 +25,15 @@ def configure_train(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--minutes", type=float, default=None,
                         help="wall-clock budget of this run in minutes (0: none)")
     parser.add_argument("--force", action="store_true",
-                        help="when the stored training is done, train on from its weights "
-                             "with a new learning-rate schedule")
+                        help="train even when the model is up to date; when the stored "
+                             "training is done, train on from its weights with a new "
+                             "learning-rate schedule")
 
 
 def configure_encode(parser: argparse.ArgumentParser) -> None:
     _common(parser)
+    parser.add_argument("--force", action="store_true",
+                        help="encode again even when /vae/mu is up to date")
 
 
 def _config(args: argparse.Namespace) -> VAEConfig:
@@ -60,6 +63,6 @@ def cli_encode(args: argparse.Namespace) -> int:
     from ..progress import drive
     from .encoding import encode
 
-    result = drive(encode(args.store, _config(args)), show=not args.quiet)
+    result = drive(encode(args.store, _config(args), force=args.force), show=not args.quiet)
     _report(result, args, "encoded")
     return 0

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import provenance as prov
 from ..config import VAEConfig, to_dict
 from ..errors import StageError
 from ..progress import Progress, StageGen, Throttle
@@ -177,14 +178,19 @@ def encode_rows(store_path: str | Path, cod: _Coder, rows: np.ndarray, batch: in
 
 
 @locked_stage("encode")
-def encode(store_path: str | Path, cfg: VAEConfig | None = None, executor=None) -> StageGen:
+def encode(store_path: str | Path, cfg: VAEConfig | None = None, executor=None,
+           force: bool = False) -> StageGen:
     """Encode every interpolated object with the stored model and write ``/vae``.
 
     ``executor`` is accepted for the stage signature but not used: TensorFlow already
     spreads each batch over all cores, and a process pool would load the model once
-    per worker for no gain.
+    per worker for no gain. Up to date (:mod:`engine.provenance`) and not ``force``:
+    returns ``{"skipped": why}``.
     """
     cfg = cfg or VAEConfig()
+    up = prov.fresh(store_path, STAGE, cfg, force)
+    if up:
+        return (yield from prov.skipped(STAGE, up))
     t0 = time.perf_counter()
     info = interp_info(store_path)
     model = load_model(store_path, cfg)
@@ -228,8 +234,7 @@ def _commit(store_path, cfg: VAEConfig, info, mu, logvar, res) -> float:
     with Store(store_path, "a") as st:
         st.write_group("vae", {"mu": mu, "logvar": logvar, "recon_residual": res, **keep},
                        attrs=attrs)
-        st.record_run(STAGE, "ok", input_hash=info.input_hash,
-                      model_id=str(attrs.get("model_id", "")))
+        prov.record(st, STAGE, cfg, model_id=str(attrs.get("model_id", "")))
     return time.perf_counter() - t0
 
 

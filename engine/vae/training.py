@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import provenance as prov
 from ..config import VAEConfig, config_hash, to_dict
 from ..errors import StageError
 from ..progress import Progress, StageGen, Throttle
@@ -37,7 +38,9 @@ STAGE = "train"
 
 
 def resume_key(cfg: VAEConfig, input_hash: str) -> str:
-    """Settings that change what is learnt; the epoch cap and budget do not."""
+    """Work-cache key of the checkpoint: which training a run may continue. The epoch
+    cap and budget are left out (a longer run continues a shorter one); whether the
+    stage is up to date is :mod:`engine.provenance`'s."""
     return config_hash(cfg, input_hash, ignore=("epochs", "minutes", "patience", "n_decode",
                                                 "encode_batch", "deterministic"))
 
@@ -46,8 +49,9 @@ def resume_key(cfg: VAEConfig, input_hash: str) -> str:
 def train(store_path: str | Path, cfg: VAEConfig | None = None, force: bool = False) -> StageGen:
     """Train (or continue training) the VAE of ``store_path``.
 
-    ``force``: when the stored training is done (its schedule ended, or early
-    stopping), start a new schedule from the trained weights instead of returning.
+    ``force``: train even when the model is up to date (:mod:`engine.provenance`),
+    and when the stored training is done (its schedule ended, or early stopping),
+    start a new schedule from the trained weights instead of returning.
 
     Yields
     ------
@@ -63,6 +67,9 @@ def train(store_path: str | Path, cfg: VAEConfig | None = None, force: bool = Fa
     t_start = time.monotonic()
     cfg = cfg or VAEConfig()
     _check_cfg(cfg)
+    up = prov.fresh(store_path, STAGE, cfg, force)
+    if up:
+        return (yield from prov.skipped(STAGE, up))
     info = interp_info(store_path)
     arch = nets.architecture(cfg, info.n_phase)
     key = resume_key(cfg, info.input_hash)
@@ -76,6 +83,10 @@ def train(store_path: str | Path, cfg: VAEConfig | None = None, force: bool = Fa
             _commit(store_path, _make_trainer(arch, cfg, state, store_path), state, arch, cfg,
                     info)
             ckpt.clear_work(store_path, key)
+        else:   # the stored model is what these settings train (e.g. only minutes changed)
+            with Store(store_path, "a") as st:
+                prov.record(st, STAGE, cfg, epoch=state.epoch, best_epoch=state.best_epoch,
+                            stopped=state.stopped, reused="stored checkpoint")
         yield Progress(STAGE, state.epoch, _total(state, cfg), f"already done ({state.stopped})",
                        "epoch")
         return _result(state, 0.0, 0)
@@ -276,8 +287,8 @@ def _commit(store_path, trainer, state, arch, cfg: VAEConfig, info) -> None:
     with Store(store_path, "a") as st:
         ckpt.commit(st, state, {"architecture": arch, "config": to_dict(cfg)})
         st.write_group("vae", {"model": blob, **hist}, attrs=attrs)
-        st.record_run(STAGE, "ok", config_hash=state.key, input_hash=info.input_hash,
-                      epoch=state.epoch, best_epoch=state.best_epoch, stopped=state.stopped)
+        prov.record(st, STAGE, cfg, epoch=state.epoch, best_epoch=state.best_epoch,
+                    stopped=state.stopped)
 
 
 def _result(state, seconds: float, samples: int) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from engine.anomaly.features import (DIAGNOSTIC_NAMES, build_features, load_feat
                                      one_sided)
 from engine.errors import FeatureError
 from engine.progress import run_quiet
+from engine import provenance as prov
 from engine.store import Store
 
 from .test_anomaly_stage import CFG, make_store
@@ -36,10 +37,10 @@ def _with_fit(path, seed=0, names=HYPER_NAMES):
         frac = rng.uniform(0, 0.004, n)      # points off the fold: a few per mille
         st.write_group("vae", {"mu": mu, "recon_residual": res})
         st.write_group("interp", {"hyper": hyper}, {"hyper_names": names})
-        # as the score stage stores them, tagged with the /interp they belong to
+        # as the foldstats stage stores them, recorded as computed from this /interp
         st.write_group("foldstats", {"fold_outlier_frac": frac, "fold_scatter": np.ones(n),
-                                     "variability": np.full(n, 10.0)},
-                       {"interp_write_id": st.attrs("interp")["write_id"]})
+                                     "variability": np.full(n, 10.0)})
+        prov.record(st, "foldstats", None)
     return path, res, hyper, frac
 
 

@@ -12,6 +12,7 @@ from engine.anomaly.vetting import (MIN_GROUP, QUESTION_NAMES, colour_density_su
                                     tail_probability)
 from engine.errors import FeatureError, StageError
 from engine.progress import run_quiet
+from engine import provenance as prov
 from engine.store import LightCurve, Store
 
 from .test_anomaly_foldstats import ERR, PERIOD, _curve
@@ -128,7 +129,8 @@ def _vetting_store(path, seed=0):
                           np.arange(n))
         st.write_group("interp", {"hyper": hyper},
                        {"hyper_names": ["l_phi", "l_lambda", "C_mag2", "delta_mag2"]})
-        st.write_group("foldstats", fold, {"interp_write_id": st.attrs("interp")["write_id"]})
+        st.write_group("foldstats", fold)
+        prov.record(st, "foldstats", None)   # as computed from this /interp
     return path
 
 

@@ -119,7 +119,7 @@ def test_resume_after_cancel(tmp_path):
         if p.done >= 20:
             break
     gen.close()   # the user's cancel
-    cache, _ = cache_for(path, cfg)
+    cache = cache_for(path, cfg)
     assert cache.done_starts() == {0, 10}
     with Store(path) as store:
         assert not store.has("interp")

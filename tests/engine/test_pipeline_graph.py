@@ -13,6 +13,7 @@ import pytest
 
 from engine import config as C
 from engine import pipeline as P
+from engine import provenance as prov
 from engine.cli import main
 from engine.errors import StageError
 from engine.executors import SerialExecutor
@@ -22,6 +23,9 @@ from engine.workcache import ChunkCache, chunk_starts
 
 N = 40
 CHUNK = 10
+#: the stages a run with the default settings runs (foldstats: only for the spaces
+#: that read it)
+DEFAULT_RUN = ["interpolate", "train", "encode", "score", "context"]
 
 
 def chunk_means(mags: np.ndarray) -> np.ndarray:
@@ -29,7 +33,7 @@ def chunk_means(mags: np.ndarray) -> np.ndarray:
 
 
 def toy_interpolate(store_path, cfg, executor=None):
-    key = P.settings_hash("interpolate", cfg)
+    key = prov.settings_hash("interpolate", cfg)
     cache = ChunkCache(store_path, "interpolate", key)
     with Store(store_path, "r") as store:
         n = store.n_objects
@@ -112,16 +116,16 @@ def _run(path, cfg=None, **kw):
 
 def test_second_run_skips_everything(toy_graph, store_path):
     first = _run(store_path)
-    assert first["ran"] == list(P.RUNNABLE)
+    assert first["ran"] == DEFAULT_RUN
     second = _run(store_path)
     assert second["ran"] == [] and second["skipped"] == list(P.RUNNABLE)
     with Store(store_path, "r") as s:
-        assert [r["stage"] for r in s.runs()] == list(P.RUNNABLE)   # one record per run
+        assert [r["stage"] for r in s.runs()] == DEFAULT_RUN   # one record per run
 
 
 @pytest.mark.parametrize("change, expect", [
     ({"score": C.ScoreConfig(n_estimators=7)}, ["score", "context"]),
-    ({"interp": C.InterpConfig(n_phase=128)}, list(P.RUNNABLE)),
+    ({"interp": C.InterpConfig(n_phase=128)}, DEFAULT_RUN),
     ({"vae": C.VAEConfig(epochs=3)}, ["train", "encode", "score", "context"]),
     ({"vae": C.VAEConfig(n_decode=3)}, ["encode", "score", "context"]),
     ({"interp": C.InterpConfig(workers=1, chunk_size=5), "score": C.ScoreConfig(n_jobs=1)}, []),
@@ -132,7 +136,9 @@ def test_changed_setting_reruns_that_stage_and_downstream(toy_graph, store_path,
 
 
 def test_plan_explains(toy_graph, store_path):
-    assert {s.reason for s in P.plan(store_path)} == {"never run"}
+    reasons = {s.name: s.reason for s in P.plan(store_path)}
+    assert reasons.pop("foldstats") == "not read by any stage with these settings"
+    assert set(reasons.values()) == {"never run"}
     _run(store_path)
     cfg = C.Config(vae=C.VAEConfig(n_decode=2))
     states = {s.name: s for s in P.plan(store_path, cfg)}
@@ -177,7 +183,7 @@ def test_cancel_then_rerun_resumes_and_matches(toy_graph, store_path, tmp_path, 
     seen = [next(gen) for _ in range(k)]
     gen.close()
     done_chunks = len(ChunkCache(store_path, "interpolate",
-                                 P.settings_hash("interpolate", C.InterpConfig())).done_starts())
+                                 prov.settings_hash("interpolate", C.InterpConfig())).done_starts())
     result = _run(store_path)
     if "interpolate" in result["ran"]:
         assert result["results"]["interpolate"]["chunks_computed"] == N // CHUNK - done_chunks
@@ -186,7 +192,7 @@ def test_cancel_then_rerun_resumes_and_matches(toy_graph, store_path, tmp_path, 
             np.testing.assert_array_equal(s.read(ds), r.read(ds))
         statuses = [(x["stage"], x["status"]) for x in s.runs()]
     assert any(p.stage == "pipeline" for p in seen)
-    assert sum(st == "ok" for _, st in statuses) == len(P.RUNNABLE)
+    assert sum(st == "ok" for _, st in statuses) == len(DEFAULT_RUN)
     assert not (store_path.parent / (store_path.name + ".work")).exists()
 
 
@@ -212,7 +218,7 @@ def test_stage_that_records_itself_is_not_recorded_twice(toy_graph, store_path, 
     def self_recording(store_path, cfg, executor=None):
         result = yield from toy_interpolate(store_path, cfg, executor)
         with Store(store_path, "a") as s:
-            s.record_run("interpolate", "ok", **P.stage_record(s, "interpolate", cfg))
+            prov.record(s, "interpolate", cfg)
         return result
 
     monkeypatch.setattr(__import__(__name__, fromlist=["x"]), "toy_interpolate_rec",

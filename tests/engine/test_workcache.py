@@ -61,7 +61,7 @@ def test_interpolate_resumes_over_a_killed_chunk_write(tmp_path):
     make_store(ref, n=20)
     run_quiet(interpolate(ref, cfg, SerialExecutor()))
     from engine.gp.stage import cache_for
-    cache, _ = cache_for(path, cfg)
+    cache = cache_for(path, cfg)
     cache.dir.mkdir(parents=True)
     (cache.dir / "chunk_0000000008.tmp.npz").write_bytes(b"PK\x03\x04 cut")
     run_quiet(interpolate(path, cfg, SerialExecutor()))
