@@ -73,6 +73,7 @@ from ..errors import FeatureError
 from ..fold import fold, unscale
 from ..progress import Progress, StageGen, run_quiet
 from ..store import Store
+from ..workcache import locked_stage
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +92,7 @@ MAD_TO_SIGMA = 1.4826
 GROUP = STAGE = "foldstats"
 
 
+@locked_stage("foldstats")
 def foldstats_stage(store_path: str | Path, cfg: None = None, force: bool = False) -> StageGen:
     """The ``foldstats`` stage: :func:`ensure_fold_stats` as a step of the pipeline
     (it has no settings: ``cfg`` is None). Returns counts, or ``{"skipped": why}``."""
