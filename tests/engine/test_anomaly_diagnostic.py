@@ -5,12 +5,12 @@ import dataclasses
 import numpy as np
 import pytest
 
+from engine import provenance as prov
 from engine.anomaly import feedback_experiment, recall_report, score
 from engine.anomaly.features import (DIAGNOSTIC_NAMES, build_features, load_features,
                                      one_sided)
 from engine.errors import FeatureError
 from engine.progress import run_quiet
-from engine import provenance as prov
 from engine.store import Store
 
 from .test_anomaly_stage import CFG, make_store

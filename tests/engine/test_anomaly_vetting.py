@@ -4,6 +4,7 @@ import dataclasses
 import numpy as np
 import pytest
 
+from engine import provenance as prov
 from engine.anomaly import recall_report, score
 from engine.anomaly.features import build_features
 from engine.anomaly.foldstats import NAMES, curve_stats, fold_stats
@@ -12,7 +13,6 @@ from engine.anomaly.vetting import (MIN_GROUP, QUESTION_NAMES, colour_density_su
                                     tail_probability)
 from engine.errors import FeatureError, StageError
 from engine.progress import run_quiet
-from engine import provenance as prov
 from engine.store import LightCurve, Store
 
 from .test_anomaly_foldstats import ERR, PERIOD, _curve

@@ -18,6 +18,7 @@ import pytest
 
 from engine import config as C
 from engine import pipeline as P
+from engine import provenance as prov
 from engine.cli import main
 from engine.progress import run_quiet
 from engine.store import Store
@@ -199,3 +200,9 @@ def test_a_stage_no_setting_reads_is_not_run(piped, settings):
     states = {s.name: s for s in P.plan(piped, cfg, force=True)}
     assert not states["foldstats"].stale
     assert states["foldstats"].reason == "not read by any stage with these settings"
+
+
+def test_settings_hashes_only_the_science():
+    plain = prov.settings_hash("interpolate", C.InterpConfig())
+    assert plain == prov.settings_hash("interpolate", C.InterpConfig(workers=9, chunk_size=7))
+    assert plain != prov.settings_hash("interpolate", C.InterpConfig(n_phase=100))
