@@ -31,8 +31,6 @@ from engine.store import Store
 pytest.importorskip("engine.simulate")
 
 N_OBJECTS = 300
-#: the stages a run of these settings runs (foldstats: only for the spaces that read it)
-DEFAULT_RUN = ["interpolate", "train", "encode", "score", "context"]
 #: datasets compared between runs, with their tolerance (float32 GP and network
 #: outputs agree to rounding across processes)
 COMPARED = {"interp/mean": 1e-5, "interp/std": 1e-5, "interp/split": 0, "interp/status": 0,
@@ -70,7 +68,7 @@ def reference(demo_store, tmp_path_factory) -> Path:
     path = _copy(demo_store, tmp_path_factory.mktemp("ref") / "ref.h5")
     with ProcessExecutor(2) as ex:
         result = run_quiet(P.run_pipeline(path, small_config(), executor=ex))
-    assert result["ran"] == DEFAULT_RUN
+    assert result["ran"] == list(P.RUNNABLE)
     return path
 
 
@@ -103,7 +101,7 @@ def test_dask_cluster_gives_the_same_store(reference, demo_store, tmp_path):
     path = _copy(demo_store, tmp_path / "dask.h5")
     with DaskExecutor(local_workers=2) as ex:
         result = run_quiet(P.run_pipeline(path, small_config(), executor=ex))
-    assert result["ran"] == DEFAULT_RUN
+    assert result["ran"] == list(P.RUNNABLE)
     assert_same_content(path, reference)
 
 
@@ -151,7 +149,7 @@ def test_cancels_at_several_points_then_resume(reference, demo_store, tmp_path):
         records = [(r["stage"], r["status"]) for r in s.runs()]
     assert [st for st, status in records if status == "cancelled"] == [
         stage for stage, _ in CANCEL_POINTS]
-    assert {st for st, status in records if status == "ok"} >= set(DEFAULT_RUN)
+    assert {st for st, status in records if status == "ok"} >= set(P.RUNNABLE)
 
 
 def _gp_chunks_cached(path: Path) -> int:
@@ -201,7 +199,7 @@ def test_kill_9_during_run_then_rerun_completes(reference, demo_store, tmp_path)
         n_chunks = int(np.ceil(N_OBJECTS / small_config().interp.chunk_size))
         assert len(ex.counts) == n_chunks - cached
     with Store(path, "r") as s:
-        assert {r["stage"] for r in s.runs() if r["status"] == "ok"} >= set(DEFAULT_RUN)
+        assert {r["stage"] for r in s.runs() if r["status"] == "ok"} >= set(P.RUNNABLE)
 
 
 def _reap(pids: set[int], wait: float = 5.0) -> list[int]:

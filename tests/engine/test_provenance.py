@@ -196,7 +196,7 @@ def test_speed_settings_never_make_a_stage_stale(piped, settings, run_copy, toml
 
 
 def test_a_stage_no_setting_reads_is_not_run(piped, settings):
-    cfg = _with(settings, "score", spaces=("cartesian", "spherical"))
+    cfg = _with(settings, "score", spaces=("cartesian", "spherical"), demote_nonvariable=False)
     states = {s.name: s for s in P.plan(piped, cfg, force=True)}
     assert not states["foldstats"].stale
     assert states["foldstats"].reason == "not read by any stage with these settings"
