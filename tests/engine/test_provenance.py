@@ -162,7 +162,7 @@ def _with(cfg: C.Config, section: str, **values) -> C.Config:
 
 
 @pytest.mark.parametrize("section, values, stale", [
-    ("interp", {"n_phase": 100}, ["interpolate", "train", "encode", "foldstats", "score",
+    ("interp", {"n_phase": 96}, ["interpolate", "train", "encode", "foldstats", "score",
                                   "context"]),
     ("interp", {"seed": 7}, ["interpolate", "train", "encode", "foldstats", "score",
                              "context"]),
