@@ -4,18 +4,18 @@ Stages and what they read and write (``/objects`` and ``/lightcurves`` come from
 ``demo`` or ``ingest``, the source of the graph)::
 
     ingest -> interpolate -> train -> encode -> score -> context
-       \\           \\________________/          /
-        \\           \\-> foldstats ....... ..../   (only for the spaces that read it)
-         \\________________________________/       (score reads periods and colours)
+      |          |  \_________________/          ^
+      |          +--> foldstats -----------------+   (for the demotion and some spaces)
+      +------------------------------------------+   (score reads periods and colours)
 
 Every stage, run standalone (``pvsvet-engine interpolate``, ``train``, ...) or from
 ``pvsvet-engine run``, records what it computed from with :func:`record` and asks
 whether it must run with :func:`check`; nothing else decides. A record holds
 
 * ``config_hash``: :func:`settings_hash`, the stage's *science* settings (those that
-  change its result; the ones that change only speed, :attr:`StageSpec.ignore`, are
-  left out, so ``workers``, ``n_jobs``, ``block``, ``encode_batch`` ... never make a
-  stage stale);
+  change its result; machine settings, :data:`engine.config.MACHINE`, and those that
+  change only speed, :attr:`StageSpec.ignore`, are left out, so ``workers``,
+  ``n_jobs``, ``block``, ``encode_batch`` ... never make a stage stale);
 * ``inputs`` and their hash ``input_hash``: the :func:`fingerprint` of each upstream
   stage it read;
 * ``code_version`` (added by :meth:`engine.store.Store.record_run`), for the reader.
