@@ -29,7 +29,7 @@ INTERP = "interp"           # the GP stage
 VAE_TRAIN = "vae_train"     # the training checkpoint
 VAE = "vae"                 # the trained model and the encoding
 SCORES = "scores"           # one subgroup per score space
-FOLDSTATS = "foldstats"     # raw points against the folded GP curve (score stage)
+FOLDSTATS = "foldstats"     # raw points against the folded GP curve (foldstats stage)
 RANK_HISTORY = "rank_history"   # past rankings per space (score stage, engine.compare)
 CONTEXT = "context"         # cross-match, extinction, SED and dust-shell fits
 
@@ -80,7 +80,7 @@ def score_path(space: str, name: str) -> str:
 #: top-level group -> the command that rewrites it (for "damaged; rerun ..." messages)
 REWRITTEN_BY = {OBJECTS: "ingest", LIGHTCURVES: "ingest", META: "ingest", RUNS: "ingest",
                 INTERP: "interpolate", VAE: "train", VAE_TRAIN: "train", SCORES: "score",
-                FOLDSTATS: "score", RANK_HISTORY: "score", CONTEXT: "context"}
+                FOLDSTATS: "foldstats", RANK_HISTORY: "score", CONTEXT: "context"}
 #: groups only ingest makes: damage there is fixed from a copy or by re-ingesting
 INGESTED = (OBJECTS, LIGHTCURVES, META, RUNS)
 

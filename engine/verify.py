@@ -31,7 +31,7 @@ def format_text(report: dict[str, Any]) -> str:
         fix = ""
         if rep["state"] == "damaged":
             stage = REWRITTEN_BY.get(name.split("/")[0])
-            fix = (f"  -> rerun {stage}" if stage and name.split("/")[0] not in INGESTED
+            fix = (f"  -> rerun {stage} --force" if stage and name.split("/")[0] not in INGESTED
                    else "  -> restore from a copy")
         lines.append(f"  /{name.strip('/'):<22} {rep['state']}{detail}{fix}")
     bad = damaged_groups(report)

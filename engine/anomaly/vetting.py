@@ -321,7 +321,7 @@ def vetting_steps(log_period: np.ndarray, m_gr: np.ndarray, hyper: np.ndarray,
     missing = [k for k in NEEDS if k not in fold]
     if missing:
         raise FeatureError(f"vetting space: fold statistics {missing} missing "
-                           "(the /foldstats group predates them: rerun score)")
+                           "(the /foldstats group predates them: rerun foldstats --force)")
     with np.errstate(invalid="ignore", divide="ignore"):
         coherence = np.log10(hyper[:, 2] / hyper[:, 3])
     observed = instrument_covariates(fold) if like else None

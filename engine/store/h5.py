@@ -73,7 +73,8 @@ def damaged(path: Any, name: str, exc: BaseException | str) -> DamagedError:
     """The error for a damaged object: names the store, the group and the fix."""
     top = name.strip("/").split("/")[0] or "/"
     stage = REWRITTEN_BY.get(top)
-    fix = f"rerun {stage}" if stage else "restore the store from a copy"
+    # --force: a stage whose record says it is up to date skips (engine.provenance)
+    fix = f"rerun {stage} --force" if stage else "restore the store from a copy"
     if top in INGESTED:
         fix = "restore the store from a copy or re-ingest the data"
     why = exc if isinstance(exc, str) else _reason(exc)
