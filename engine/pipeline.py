@@ -102,6 +102,8 @@ def _stage_generator(name: str, store_path, config: C.Config, executor,
 
 def _require_inputs(store: Store, name: str, config: C.Config) -> None:
     for u in GRAPH[name].inputs_for(prov.settings_of(config, name)):
+        if GRAPH[u].on_demand:     # its reader makes it when missing (score: foldstats)
+            continue
         if u == "ingest":
             if store.n_objects == 0:
                 raise StageError(f"{store.path}: no objects; make a catalogue first "
@@ -114,20 +116,18 @@ def _require_inputs(store: Store, name: str, config: C.Config) -> None:
                              f"is missing); run {u} first (add it to --stages)")
 
 
-def _record(store_path, name: str, config: C.Config, state: StageState, status: str,
+def _record(store_path, name: str, config: C.Config, status: str,
             runs_before: int | None = None, **extra: Any) -> None:
-    """Record a run (:func:`provenance.record`), unless the stage recorded this very run
-    itself with the same hashes.
+    """Record a run (:func:`provenance.record`), unless the stage recorded it itself.
 
-    ``runs_before`` is the number of records before the stage started: a matching
-    record at or after that position is the stage's own.
+    ``runs_before`` is the number of records before the stage started: a successful
+    record of the stage at or after that position is its own (the store lock keeps
+    other writers out).
     """
     with Store(store_path, "a") as store:
         if status == "ok" and runs_before is not None:
             pos, rec = prov.last_ok(store, name)
-            if (rec is not None and pos >= runs_before
-                    and rec.get("config_hash") == state.record["config_hash"]
-                    and rec.get("input_hash") == state.record["input_hash"]):
+            if rec is not None and pos >= runs_before:
                 return
         prov.record(store, name, prov.settings_of(config, name), status, via="pipeline",
                     **extra)
@@ -194,9 +194,9 @@ def run_pipeline(store_path, config: C.Config | None = None, stages=None, execut
             why = "forced" if force and not state.stale else f"stale ({state.reason})"
             yield Progress("pipeline", i, len(names), f"{name}: {why}", "stage")
             t0, started = time.perf_counter(), utc_now()
-            result = yield from _run_one(store_path, name, config, lazy, state, force)
+            result = yield from _run_one(store_path, name, config, lazy, force)
             seconds = round(time.perf_counter() - t0, 3)
-            _record(store_path, name, config, state, "ok", runs_before, seconds=seconds,
+            _record(store_path, name, config, "ok", runs_before, seconds=seconds,
                     started=started)
             out["ran"].append(name)
             out["seconds"][name] = seconds
@@ -208,28 +208,27 @@ def run_pipeline(store_path, config: C.Config | None = None, stages=None, execut
 
 
 def _run_one(store_path, name: str, config: C.Config, lazy: _LazyExecutor,
-             state: StageState, force: bool = False) -> StageGen:
+             force: bool = False) -> StageGen:
     """One stage; a failure is recorded and re-raised as a one-line StageError."""
     executor = lazy.get() if GRAPH[name].takes_executor else None
     try:
         return (yield from _stage_generator(name, store_path, config, executor, force))
     except GeneratorExit:
-        _try_record(store_path, name, config, state, "cancelled")
+        _try_record(store_path, name, config, "cancelled")
         raise
     except PvsvetError as exc:
-        _try_record(store_path, name, config, state, "failed", error=str(exc))
+        _try_record(store_path, name, config, "failed", error=str(exc))
         raise
     except Exception as exc:
         logger.exception("stage %s failed", name)
-        _try_record(store_path, name, config, state, "failed",
+        _try_record(store_path, name, config, "failed",
                     error=f"{type(exc).__name__}: {exc}")
         raise StageError(f"{store_path}: stage {name} failed: {type(exc).__name__}: {exc}") \
             from exc
 
 
-def _try_record(store_path, name: str, config: C.Config, state: StageState, status: str,
-                **extra: Any) -> None:
+def _try_record(store_path, name: str, config: C.Config, status: str, **extra: Any) -> None:
     try:
-        _record(store_path, name, config, state, status, **extra)
+        _record(store_path, name, config, status, **extra)
     except Exception as exc:  # never hide the original failure behind a bookkeeping one
         logger.warning("could not record %s run of %s: %s", status, name, exc)

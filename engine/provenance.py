@@ -4,7 +4,8 @@ Stages and what they read and write (``/objects`` and ``/lightcurves`` come from
 ``demo`` or ``ingest``, the source of the graph)::
 
     ingest -> interpolate -> train -> encode -> score -> context
-      |          |  \_________________/          ^
+      |          |     |                ^        ^
+      |          |     +----------------+        |   (encode reads the curves too)
       |          +--> foldstats -----------------+   (for the demotion and some spaces)
       +------------------------------------------+   (score reads periods and colours)
 
@@ -57,7 +58,9 @@ class StageSpec:
     only : if given, the only settings that are part of the hash (the others act
         through the inputs, e.g. the network's architecture through the model)
     optional : upstream stages read only with some settings, as a function of them
-    on_demand : run by the pipeline only when a stage reads it with the run's settings
+    on_demand : run by the pipeline only when a stage reads it with the run's settings;
+        its readers also make it themselves when it is missing or stale (score calls
+        :func:`engine.anomaly.foldstats.ensure_fold_stats`)
     """
 
     name: str

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (QFileDialog, QLabel, QMessageBox, QProgressBar, Q
 
 from engine.errors import PvsvetError
 from engine.progress import Progress
+from engine.provenance import RUNNABLE
 
 from .runs import RUNS, run_factory
 from .workers import Runner
@@ -25,7 +26,7 @@ logger = logging.getLogger(__name__)
 
 #: The stages a run goes through, in order, where it is known in advance (the overall
 #: "stage k of n"); the progress stage names of engine.pipeline and the demo build.
-PIPELINE_STAGES = ["interpolate", "train", "encode", "score", "context"]
+PIPELINE_STAGES = list(RUNNABLE)
 RUN_STAGES = {"pipeline": PIPELINE_STAGES, "demo": ["demo"] + PIPELINE_STAGES}
 
 #: A rate is shown only after this long in a stage (s): from a few milliseconds it came out

@@ -206,3 +206,14 @@ def test_settings_hashes_only_the_science():
     plain = prov.settings_hash("interpolate", C.InterpConfig())
     assert plain == prov.settings_hash("interpolate", C.InterpConfig(workers=9, chunk_size=7))
     assert plain != prov.settings_hash("interpolate", C.InterpConfig(n_phase=100))
+
+
+def test_score_alone_makes_the_fold_statistics_it_reads(run_copy, settings):
+    """The GUI's Run > Score runs the score stage alone: a store without /foldstats
+    (deleted here) is scored, the statistics made on the way and recorded."""
+    with Store(run_copy, "a") as st:
+        st.delete_group("foldstats")
+    result = run_quiet(P.run_pipeline(run_copy, settings, stages=["score"], force=True))
+    assert result["ran"] == ["score"]
+    assert _ok_records(run_copy)[-2:] == ["foldstats", "score"]
+    assert [s.name for s in P.plan(run_copy, settings) if s.stale] == ["context"]
