@@ -55,7 +55,7 @@ class ClassSpec:
 #: 781,602 rows (Table2, Zenodo 3886372): at least one count is off, and which one could not
 #: be checked offline (neither the paper's per-class table nor Table2 was reachable), so
 #: none is changed. The demo uses each count's share of their sum (the 523 move no share by
-#: more than 0.07%).
+#: more than 0.07 percentage points).
 CPVS_COUNTS = {"EW": 369_707, "EA": 49_943, "RR": 32_518, "RRc": 13_525, "DSCT": 16_709,
                "CEP": 1_262, "CEPII": 1_231, "Mira": 11_879, "SR": 119_261,
                "BYDra": 84_697, "RSCVN": 81_393}
@@ -65,6 +65,8 @@ def _share(name: str) -> float:
     return CPVS_COUNTS[name] / sum(CPVS_COUNTS.values())
 
 
+# The period and amp_r of the seven pulsators are the pre-OGLE-III ranges, no longer drawn
+# from (:func:`period_amplitude` uses :data:`.ogle3.PULSATORS` for them).
 CLASSES: dict[str, ClassSpec] = {
     "EW": ClassSpec(_share("EW"), (0.37, 0.12, 0.2, 1.0), (0.12, 0.8), (1.02, 1.10),
                     (5200, 7200), (-0.1, 0.6)),
