@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 
 #: Catalogue features shown against the class, in order: (column, label, unit).
 CLASS_FEATURES = (
-    ("period", "log10 period", "log10 d"), ("g_r", "g − r", "mag"),
+    ("period", "log10 P", "log10 d"), ("g_r", "g − r", "mag"),
     ("cpvs_Amp_g", "amplitude g", "mag"), ("cpvs_Amp_r", "amplitude r", "mag"),
     ("cpvs_R21", "R21", ""), ("cpvs_phi21", "φ21", "rad"),
     ("cpvs_R21_g", "R21 g", ""), ("cpvs_R21_r", "R21 r", ""),

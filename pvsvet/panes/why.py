@@ -40,6 +40,9 @@ def _table(headers: list[str]) -> QTableWidget:
     t.setEditTriggers(QAbstractItemView.NoEditTriggers)
     t.setSelectionMode(QAbstractItemView.NoSelection)
     t.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+    # the names give way (elided, full text in the tooltip) so the numbers stay visible
+    t.horizontalHeader().setSectionResizeMode(0, QHeaderView.Stretch)
+    t.setTextElideMode(Qt.ElideMiddle)
     t.verticalHeader().setDefaultSectionSize(20)
     return t
 
@@ -51,8 +54,7 @@ def _fill(table: QTableWidget, rows: list[list[str]], tips: list[str] | None = N
             item = QTableWidgetItem(text)
             if j:
                 item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
-            if tips:
-                item.setToolTip(tips[i])
+            item.setToolTip(tips[i] if tips else cells[0])
             table.setItem(i, j, item)
 
 
@@ -76,7 +78,10 @@ class WhyPane(QWidget):
         self.space = QComboBox()
         self.forest_note = QLabel(wordWrap=True)
         self.forest = _table(["feature", "value", "median", "Δ path"])
-        self.features = _table(["feature", "value", "class median", "16–84%", "≤ value"])
+        self.features = _table(["feature", "value", "class median (16–84%)", "rank"])
+        # short names: shown whole; the class column gives way instead
+        self.features.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeToContents)
+        self.features.horizontalHeader().setSectionResizeMode(2, QHeaderView.Stretch)
         self.recon_note = QLabel(wordWrap=True)
         self.plots = pg.GraphicsLayoutWidget()
         self._make_plots()
@@ -212,12 +217,15 @@ class WhyPane(QWidget):
             self._class = ClassFeatures.from_store(self.state.path)
         rows = self._class.explain(self.row)
         self.values["class_features"] = rows
-        _fill(self.features, [[f"{r['label']}" + (f" [{r['unit']}]" if r["unit"] else ""),
-                               _num(r["value"]), _num(r.get("median", np.nan)),
-                               f"{_num(r.get('p16', np.nan))} – {_num(r.get('p84', np.nan))}",
+        _fill(self.features, [[r["label"], _num(r["value"]),
+                               f"{_num(r.get('median', np.nan), '{:.2g}')} "
+                               f"({_num(r.get('p16', np.nan), '{:.2g}')}–"
+                               f"{_num(r.get('p84', np.nan), '{:.2g}')})",
                                _num(100 * r.get("fraction_below", np.nan), "{:.0f}%")]
                               for r in rows],
-              [f"{r['class']}: {r['n_class']:,} objects with this feature" for r in rows])
+              [f"{r['label']}" + (f" [{r['unit']}]" if r["unit"] else "") + f"; class "
+               f"{r['class']}: {r['n_class']:,} objects with this feature; rank: the "
+               "fraction of the class at or below the value" for r in rows])
 
     def _show_forest(self) -> None:
         space = self.space.currentText()

@@ -55,7 +55,7 @@ def test_why_pane_values_equal_the_engines(qtbot, scored_store, settings):
     assert pane.forest.item(0, 0).text() == top["name"]        # largest contribution first
     assert pane.forest.item(0, 3).text() == f"{top['path_change']:+.2f}"
     assert pane.values["class_features"] == ClassFeatures.from_store(scored_store).explain(row)
-    assert pane.features.item(0, 0).text().startswith("log10 period")
+    assert pane.features.item(0, 0).text() == "log10 P"
     assert "no GP curves or trained VAE" in pane.recon_note.text()
     # the why column's tooltip points here; another object gets its own numbers
     assert "Why anomalous" in w.state.catalog.why_tooltip(row)
