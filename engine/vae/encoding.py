@@ -34,6 +34,20 @@ _MODEL_CACHE: dict[str, tuple[str, Any]] = {}
 _CODERS: dict[int, tuple[Any, "_Coder"]] = {}   # id(model) -> (model, coder)
 
 
+def _stored_model(st: Store, cfg: VAEConfig | None) -> tuple[dict, dict | None]:
+    """The stored model's attrs and the architecture ``cfg`` describes, checked against
+    each other (:class:`ModelError`); a :class:`StageError` when nothing is trained."""
+    if not st.has("vae/model"):
+        raise StageError(f"{st.path}: no trained model (/vae/model); "
+                         "run `pvsvet-engine train` first")
+    attrs = st.attrs("vae")
+    arch = None
+    if cfg is not None:
+        arch = nets.architecture(cfg, int((attrs.get("architecture") or {}).get("n_phase", 160)))
+    serial.check_compatible(attrs, arch, f"{st.path} /vae/model")
+    return attrs, arch
+
+
 def load_model(store_path: str | Path, cfg: VAEConfig | None = None):
     """The trained VAE of a store (cached per store path and model id).
 
@@ -41,14 +55,7 @@ def load_model(store_path: str | Path, cfg: VAEConfig | None = None):
     """
     where = f"{store_path} /vae/model"
     with Store(store_path, "r") as st:
-        if not st.has("vae/model"):
-            raise StageError(f"{store_path}: no trained model (/vae/model); "
-                             "run `pvsvet-engine train` first")
-        attrs = st.attrs("vae")
-        arch = None
-        if cfg is not None:
-            arch = nets.architecture(cfg, int((attrs.get("architecture") or {}).get("n_phase", 160)))
-        serial.check_compatible(attrs, arch, where)
+        attrs, arch = _stored_model(st, cfg)
         model_id = str(attrs.get("model_id", "")) + str(attrs.get("written", ""))
         cached = _MODEL_CACHE.get(str(Path(store_path).resolve()))
         if cached and cached[0] == model_id:
@@ -190,6 +197,8 @@ def encode(store_path: str | Path, cfg: VAEConfig | None = None, executor=None,
     cfg = cfg or VAEConfig()
     up = prov.fresh(store_path, STAGE, cfg, force)
     if up:
+        with Store(store_path, "r") as st:
+            _stored_model(st, cfg)   # settings of another model are refused, fresh or not
         return (yield from prov.skipped(STAGE, up))
     t0 = time.perf_counter()
     info = interp_info(store_path)
