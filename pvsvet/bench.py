@@ -149,6 +149,8 @@ def drive(n: int, store: str = "", selections: int = 50, repeat: int = 3,
     finally:
         if not store and not keep:
             path.unlink(missing_ok=True)
+            for f in tmp.glob(f"{path.name}.*"):   # the label journal the window opened
+                f.unlink()
         for f in tmp.glob("*.json"):
             f.unlink()
         if not any(tmp.iterdir()):
