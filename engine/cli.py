@@ -33,7 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "label": ("engine.label_cli", "label objects in the label journal"),
     "export": ("engine.export", "export the labelled follow-up target list"),
     "compare": ("engine.compare", "which objects rose or fell most between two scoring runs"),
-    "bench": ("engine.benchmarks", "benchmarks: gp, vae, forest, anomaly, knn, fetch, all (the GUI: pvsvet --bench)"),
+    "bench": ("engine.benchmarks", "benchmarks (bench --help lists them; the GUI: pvsvet --bench)"),
 }
 
 

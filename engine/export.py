@@ -286,7 +286,9 @@ def configure_export(parser) -> None:
 
 
 def cli_export(args) -> int:
+    if args.top is not None and args.top < 1:
+        raise ExportError(f"--top {args.top}: give the number of best ranked objects, at least 1")
     table = export_targets(args.store, args.output, args.format, args.labels, args.top,
                            args.space)
-    print(f"{args.output}: {len(table)} targets")
+    print(f"{args.output}: {len(table)} target{'s' if len(table) != 1 else ''}")
     return 0

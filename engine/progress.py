@@ -10,6 +10,7 @@ in the work cache so a rerun resumes). The CLI drives stages with tqdm
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from dataclasses import dataclass
 from typing import Any, Generator, Iterable
@@ -66,7 +67,7 @@ def drive(gen: StageGen, show: bool = True, steps: tuple[str, ...] = ()) -> Any:
                 continue
             if p.stage in steps:
                 if p.message != "done":
-                    tqdm.write(f"[{p.done + 1}/{p.total}] {p.message}")
+                    tqdm.write(f"[{p.done + 1}/{p.total}] {p.message}", file=sys.stderr)
                 continue
             bar = bars.get(p.stage)
             if bar is None:

@@ -96,7 +96,7 @@ def select_initial(window, object_id: str | None) -> None:
         state.selection.set_current(int(state.view.rows[0]))
 
 
-def screenshot(window, app, png: str, pane: str = "") -> None:
+def screenshot(window, app, png: str, pane: str = "") -> bool:
     """Let the window settle (pending reconstructions, and work of any pane with a
     ``pending()`` method) and save it, or only the dock of ``pane``."""
     import time
@@ -113,7 +113,11 @@ def screenshot(window, app, png: str, pane: str = "") -> None:
         time.sleep(0.05)
     for _ in range(5):
         app.processEvents()
-    (window.docks[pane] if pane else window).grab().save(png)
+    if not (window.docks[pane] if pane else window).grab().save(png):
+        print(f"pvsvet: --screenshot {png}: cannot write the image (does its folder exist, "
+              "and does the name end in .png?)", file=sys.stderr)
+        return False
+    return True
 
 
 def raise_pane(window, key: str) -> bool:
@@ -176,8 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.screenshot:
         window.resize(1680, 1000)
         window.show()
-        screenshot(window, app, args.screenshot, args.pane or "")
-        return 0
+        return 0 if screenshot(window, app, args.screenshot, args.pane or "") else 1
     window.show()
     return app.exec()
 

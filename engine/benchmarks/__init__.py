@@ -27,7 +27,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
             if exc.name != f"engine.benchmarks.{name}":
                 raise
             continue
-        p = sub.add_parser(name, help=(module.__doc__ or "").strip().splitlines()[0])
+        p = sub.add_parser(name, help=(module.__doc__ or "").strip().splitlines()[0].replace("%", "%%"))
         p.add_argument("--n", type=int, default=None, help="number of objects")
         p.add_argument("--json", action="store_true", help="print the figures as JSON")
         p.add_argument("--out", default="", help="also write the JSON to this file")

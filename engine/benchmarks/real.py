@@ -1,4 +1,4 @@
-"""real: recall of real anomalies and share of real normal stars in the top 1/2/5% per space.
+"""real: recall of real anomalies and share of real normal stars in the top 1, 2 and 5 per cent.
 
 Real light curves (:mod:`engine.benchmarks.real_data`) are appended to a demo store through
 the ordinary ingest path and the whole pipeline runs (interpolate, train, encode, score in

@@ -70,3 +70,17 @@ def test_screenshot_of_a_missing_store_fails_with_a_message(qtbot, tmp_path, cap
                  "--settings", str(tmp_path / "s.ini")]) == 1
     assert f"{missing}: no such store" in capsys.readouterr().err
     assert not (tmp_path / "x.png").exists()
+
+
+def test_screenshot_into_a_missing_folder_fails_with_a_message(qtbot, tmp_path, capsys):
+    """The image cannot be written: one line naming it, exit 1 (it used to exit 0)."""
+    from engine.progress import run_quiet
+    from engine.simulate import make_demo
+    from pvsvet.app import main
+
+    store = tmp_path / "s.h5"
+    run_quiet(make_demo(str(store), 40, 2))
+    png = tmp_path / "no-such-folder" / "x.png"
+    assert main([str(store), "--screenshot", str(png),
+                 "--settings", str(tmp_path / "s.ini")]) == 1
+    assert f"--screenshot {png}: cannot write the image" in capsys.readouterr().err

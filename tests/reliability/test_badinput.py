@@ -182,7 +182,17 @@ def _old_store_bad_json(tmp):
     return ["info", str(path)], "/meta is damaged (its config is not valid JSON)", [path]
 
 
+def _export_top(n):
+    def case(tmp):
+        path = _store(tmp)
+        return ["export", str(path), "-o", str(tmp / "t.csv"), "--top", str(n)], \
+            f"--top {n}", [path]
+    return case
+
+
 CASES = {
+    "export-top-negative": _export_top(-5),
+    "export-top-zero": _export_top(0),
     "store-old-meta-bad-json": _old_store_bad_json,
     "lc-garbled": _lc_case(b"this,is\nnot a light curve;;;\n\"unclosed,\n"),
     "lc-truncated": _lc_case(GOOD_CSV.encode()[:30]),
