@@ -190,7 +190,10 @@ class _Call(QRunnable):
             result, err = self.fn(), None
         except Exception as exc:  # reported to the caller, shown in its pane
             result, err = None, f"{type(exc).__name__}: {exc}"
-        self.relay.done.emit(result, err)
+        try:
+            self.relay.done.emit(result, err)
+        except RuntimeError:  # the window (and the relay's receiver) closed meanwhile
+            pass
 
 
 _relays: set = set()
