@@ -244,6 +244,9 @@ def check(store: Store, name: str, stage_cfg: Any) -> StageState:
         changed = [u for u, fp in want["inputs"].items() if old.get(u) != fp]
         return StageState(name, True, f"input changed: {', '.join(changed) or 'upstream'} "
                                       "reran", want)
+    if rec.get("incomplete"):
+        return StageState(name, True, f"{rec['incomplete']} objects left to retry (failed "
+                                      "or unanswered queries)", want)
     return StageState(name, False, "up to date", want)
 
 

@@ -99,12 +99,16 @@ def run_context(store_path, cfg: ContextConfig = ContextConfig(),
                         dusty.load_grid(dusty.GRID_KEY[(family, "O")]).wavelength_um)
     attrs = _attrs(cfg, ext_map, client, synthetic) | {"grid_family": family,
                                                         "grid_note": grid_note}
+    summary = _summary(arrays, client) | {"no_position": no_position}
+    # objects whose queries failed (or were cut by the time budget) are gaps a plain
+    # rerun fills; an offline run's cache misses are not (nothing would change)
+    gaps = summary["query_failed"] + (0 if cfg.offline else summary["not_cached"])
     with Store(store_path, "a") as st:
         st.write_group(STAGE, arrays, attrs)
         prov.record(st, STAGE, cfg, started=started, n_objects=total,
                     n_fitted=int(np.isfinite(arrays["fit_teff"]).sum()),
-                    n_no_position=no_position)
-    return _summary(arrays, client) | {"no_position": no_position}
+                    n_no_position=no_position, incomplete=int(gaps))
+    return summary
 
 
 def _with_position(rows: np.ndarray, reasons: np.ndarray, objs: dict):
