@@ -96,7 +96,7 @@ def _score_optional(cfg: C.ScoreConfig) -> tuple[str, ...]:
 GRAPH: dict[str, StageSpec] = {s.name: s for s in (
     StageSpec("ingest", "ingest", (), _fixed("objects", "lightcurves"), ignore=("batch_size",)),
     StageSpec("interpolate", "interp", ("ingest",), _fixed("interp/mean"),
-              "engine.gp:interpolate", True, ignore=("workers", "chunk_size", "batch_size")),
+              "engine.gp:interpolate", True, ignore=("chunk_size", "batch_size")),
     StageSpec("train", "vae", ("interpolate",), _fixed("vae/model"),
               "engine.vae:train", ignore=("n_decode", "encode_batch")),
     StageSpec("encode", "vae", ("interpolate", "train"), _fixed("vae/mu"),
@@ -105,12 +105,10 @@ GRAPH: dict[str, StageSpec] = {s.name: s for s in (
               "engine.anomaly.foldstats:foldstats_stage", on_demand=True),
     StageSpec("score", "score", ("ingest", "encode"),
               lambda cfg: tuple(f"scores/{s}/score" for s in cfg.spaces),
-              "engine.anomaly:score", ignore=("n_jobs", "block", "aad_*"),
+              "engine.anomaly:score", ignore=("block", "aad_*"),
               optional=_score_optional),
     StageSpec("context", "context", ("score",), _fixed("context"),
-              "engine.context:run_context",
-              ignore=("timeout_s", "retries", "backoff_s", "rate_per_s", "cache_dir",
-                      "max_consecutive_failures", "max_query_s")),
+              "engine.context:run_context"),
 )}
 ORDER: tuple[str, ...] = tuple(GRAPH)
 RUNNABLE: tuple[str, ...] = ORDER[1:]

@@ -12,28 +12,17 @@ from ..errors import StageError
 from ..progress import Progress, StageGen
 from . import stats
 from ..workcache import locked_stage
-from .features import FOREST_SPACES, SPACE_NAMES, Features, load_features
+from .features import FOREST_SPACES, Features, load_features
 from .foldstats import INSTRUMENT, ensure_fold_stats
 from .runner import run_forests
 from .vetting import NEEDS as VETTING_NEEDS
 
 logger = logging.getLogger(__name__)
 
-SPACES = SPACE_NAMES    # the paper's cartesian and spherical; opt-in residual, diagnostic, vetting
 NORMALISATION = ("raw = 2**(-E[h]/c(max_samples)) (Liu et al. 2008; = -score_samples of "
                  "scikit-learn); score = raw / max(raw), so the most anomalous object is 1.0")
 IMPLEMENTATION = ("scikit-learn IsolationForest (fit); scores from the same fitted trees by "
                   "engine.anomaly._kernels (exact: equals score_samples to rounding)")
-
-
-def _check(cfg: ScoreConfig) -> None:
-    bad = [s for s in cfg.spaces if s not in SPACES]
-    if bad or not cfg.spaces:
-        raise StageError(f"score: unknown feature space(s) {bad or '(none)'}; "
-                         f"use {', '.join(SPACES)}")
-    if cfg.n_estimators < 1 or cfg.max_samples < 2:
-        raise StageError(f"score: n_estimators must be >= 1 and max_samples >= 2, "
-                         f"got {cfg.n_estimators} and {cfg.max_samples}")
 
 
 @locked_stage("score")
@@ -55,8 +44,7 @@ def score(store_path, cfg: ScoreConfig | None = None, use_labels: bool = False,
     ------
     Progress per phase and forest. Returns a dict of figures (timings, convergence).
     """
-    cfg = cfg or ScoreConfig()
-    _check(cfg)
+    cfg = cfg or ScoreConfig()   # validated when built (engine.config)
     fold = yield from _fold_stats(store_path, cfg)   # first: its record is an input here
     demoted = _demoted(fold, cfg)
     yield Progress("score", 0, 0, "reading features", "forest")

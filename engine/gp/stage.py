@@ -106,9 +106,6 @@ def interpolate(store_path, cfg: InterpConfig, executor=None, force: bool = Fals
     dict of counts and timings, or ``{"skipped": why}`` when ``/interp`` is up to date
     (:mod:`engine.provenance`) and not ``force``.
     """
-    if cfg.method not in ("fast", "george"):
-        from ..errors import ConfigError
-        raise ConfigError(f"interpolation method must be 'fast' or 'george', not {cfg.method!r}")
     up = prov.fresh(store_path, STAGE, cfg, force)
     if up:
         return (yield from prov.skipped(STAGE, up))
