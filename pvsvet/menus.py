@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QFileDialog, QLabel, QMessageBox, QProgressBar, QPushButton)
+from PySide6.QtWidgets import (QDialog, QFileDialog, QLabel, QMessageBox, QProgressBar, QPushButton)
 
 from engine.errors import PvsvetError
 from engine.progress import Progress
@@ -244,7 +244,9 @@ class Menus:
 
         dlg = ExportDialog(list(state.catalog.label_names), state.catalog.spaces(),
                            state.catalog.rank_space, self.w)
-        if dlg.exec() != dlg.Accepted:
+        # QDialog's enum, not the instance's: PySide6 has no `dlg.Accepted` (an
+        # AttributeError made File ▸ Export do nothing after OK)
+        if dlg.exec() != QDialog.Accepted:
             return
         folder = self.hooks.settings.value("export/folder") or str(state.path.parent)
         default = str(Path(str(folder)) / (state.path.stem + ".targets.ecsv"))

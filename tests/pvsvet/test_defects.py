@@ -104,15 +104,30 @@ def test_the_first_ranking_is_the_best_space_and_the_filter_follows_it(qtbot, wi
     assert cat.rank_space == "diagnostic" and view.sort_key == "rank"
     assert int(view.rows[0]) == int(np.argmax(diag))
     assert table.model.headerData(COLUMN_KEYS.index("rank"), Qt.Horizontal) == "rank (diag.)"
+    rank_col = COLUMN_KEYS.index("rank")
+    with Store(gui_store) as s:
+        ranks = {sp: s.read(f"scores/{sp}/rank") for sp in ("diagnostic", "cartesian")}
+
+    def rank_cells(space):           # the rank column shows the ranked-by space's ranks
+        return all(table.model.index(p, rank_col).data() == str(ranks[space][view.rows[p]])
+                   for p in range(10))
+    assert rank_cells("diagnostic") and table.model.index(0, rank_col).data() == "1"
     _click_header(qtbot, window, "score_spherical")
     sph = cat.score("spherical")
     assert int(view.rows[0]) == int(np.nanargmax(sph))        # highest first, first click
+    _click_header(qtbot, window, "rank")                       # rank 1 first, first click
+    assert int(view.rows[0]) == int(np.argmax(diag))
+    _click_header(qtbot, window, "score_spherical")
     table.filters.smin.setValue(0.9)
     assert np.all(cat.score("diagnostic")[view.rows] >= 0.9)
     assert len(view) == int(np.sum(diag / diag.max() >= 0.9))
     table.set_rank_space("cartesian")                          # the user's choice
     assert np.all(cat.score("cartesian")[view.rows] >= 0.9)
     assert table.filters.space.currentData() == "cartesian"
+    assert table.model.headerData(rank_col, Qt.Horizontal) == "rank (cart.)"
+    table.filters.smin.setValue(0.0)
+    table.model.sort(rank_col, Qt.AscendingOrder)
+    assert rank_cells("cartesian") and table.model.index(0, rank_col).data() == "1"
     _one_object(window)
 
 
@@ -391,3 +406,41 @@ def test_bands_are_not_called_ztf_and_flags_are_said_in_words(qtbot, window, gui
     assert "512" not in lcp.box.text and "GP flagged" not in lcp.box.text
     assert [label.text for _, label in lcp._legend.items[:2]] == ["g (simulated ZTF)",
                                                                  "r (simulated ZTF)"]
+
+
+def test_gui_export_remembers_its_last_folder(qtbot, window, gui_store, tmp_path, monkeypatch):
+    """Defect 9: the GUI export had no memory of the last folder. The modal dialogs are
+    answered as a user would (the export itself is the engine's, for real)."""
+    from PySide6.QtWidgets import QDialog, QFileDialog
+
+    from pvsvet.export_dialog import ExportDialog
+
+    asked = []
+    elsewhere = tmp_path / "targets"
+    elsewhere.mkdir()
+
+    def save_as(parent, title, default, filters):
+        asked.append(default)
+        return str(elsewhere / f"t{len(asked)}.csv"), filters
+
+    monkeypatch.setattr(ExportDialog, "exec", lambda self: QDialog.Accepted)
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(save_as))
+    window.menus.export_dialog()
+    window.menus.export_dialog()
+    assert asked[0].startswith(str(gui_store.parent))        # first time: beside the store
+    assert asked[1].startswith(str(elsewhere))                # then: where the last one went
+    assert (elsewhere / "t1.csv").exists() and (elsewhere / "t2.csv").exists()
+
+
+def test_import_dialog_titles_say_what_they_ask_for(qtbot, window, monkeypatch):
+    """Defect 11: the import dialog was titled "Catalogue (Cancel: none)"."""
+    from PySide6.QtWidgets import QFileDialog
+
+    titles = []
+    monkeypatch.setattr(QFileDialog, "getOpenFileName",
+                        staticmethod(lambda parent, title, *a: (titles.append(title), ("", ""))[1]))
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory",
+                        staticmethod(lambda parent, title, *a: (titles.append(title), "")[1]))
+    window.menus.import_dialog()
+    assert titles == ["Catalogue table (optional)", "Folder of light-curve files"]
+    assert not window.menus.runner.busy                       # Cancel twice: nothing runs
