@@ -131,3 +131,14 @@ def test_label_cli_refuses_unknown_labels_and_records_one_default_author(store, 
     assert "known labels: odd, dull" in capsys.readouterr().err
     from engine.labels import default_author
     assert default_author() == "ann"
+
+
+def test_label_help_names_the_labels_not_a_constant(capsys):
+    """Issue 17, defect 10: `label --help` named "DEFAULT_LABELS"."""
+    from engine.labels import DEFAULT_LABELS
+
+    with pytest.raises(SystemExit):
+        main(["label", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "DEFAULT_LABELS" not in out
+    assert DEFAULT_LABELS[0] in out and DEFAULT_LABELS[1] in out
