@@ -42,6 +42,12 @@ class Periodogram:
     bands: tuple[int, ...]
     method: str
     samples_per_peak: int = SAMPLES_PER_PEAK
+    baseline: float = float("nan")     # days between the first and last point used
+
+    @property
+    def longest_period(self) -> float:
+        """The longest trial period (days): ``max_period`` or a third of the baseline."""
+        return float(1.0 / self.frequency[0])
 
     @property
     def peak_width(self) -> float:
@@ -102,7 +108,8 @@ def periodogram(time, mag, err, band, bands=None, min_period: float = MIN_PERIOD
     else:
         freq, power = LombScargle(t, m, e).autopower(method="fast", **kw)
         method = "astropy LombScargle (fast)"
-    return Periodogram(np.asarray(freq), np.asarray(power), used, method, samples_per_peak)
+    return Periodogram(np.asarray(freq), np.asarray(power), used, method, samples_per_peak,
+                       baseline)
 
 
 def lightcurve_periodogram(lc, bands=(0, 1), **kw) -> Periodogram:

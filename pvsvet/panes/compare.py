@@ -68,14 +68,20 @@ class ComparePane(QWidget):
         self.list.setSelectionMode(QAbstractItemView.SingleSelection)
         self.list.verticalHeader().setVisible(False)
         self.list.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
-        bar = QHBoxLayout()
-        for w in (QLabel("space"), self.space, QLabel("vs"), self.against, self.mode, self.top,
-                  self.select_button):
-            bar.addWidget(w)
-        bar.addStretch(1)
+        # two rows: on one, the bar was wider than the tab beside Labels and squeezed the
+        # space combo to "cartesian (" (each combo now keeps room for its longest item)
+        for combo in (self.space, self.against, self.mode):
+            combo.setSizeAdjustPolicy(QComboBox.AdjustToContents)
+        which, what = QHBoxLayout(), QHBoxLayout()
+        for w in (QLabel("space"), self.space, QLabel("vs"), self.against):
+            which.addWidget(w)
+        for w in (QLabel("list"), self.mode, self.top, self.select_button):
+            what.addWidget(w)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
-        lay.addLayout(bar)
+        for bar in (which, what):
+            bar.addStretch(1)
+            lay.addLayout(bar)
         lay.addWidget(self.provenance)
         lay.addWidget(self.summary)
         lay.addWidget(self.list, 1)

@@ -173,11 +173,15 @@ class PeriodPane(QWidget):
             return
         if isinstance(res, str):
             self.curve.setData([], [])
-            self.status.setText(res)
+            self.cat_marker.setVisible(False)
+            ok = np.isfinite(self.trial) and self.trial > 0
+            self.status.setText(res + (f" · the fold uses P = {self.trial:.7g} d (type "
+                                       "another period to fold on it)" if ok else ""))
             return
         self.curve.setData(res.period, res.power)
         cat = self._catalogue_period()
-        self.cat_marker.setVisible(bool(np.isfinite(cat) and cat > 0))
+        # a catalogue period beyond the trial range has no place on this axis (see _say)
+        self.cat_marker.setVisible(bool(np.isfinite(cat) and 0 < cat <= res.longest_period))
         if self.cat_marker.isVisible():
             self.cat_marker.setValue(np.log10(cat))
         self._say()
@@ -187,9 +191,21 @@ class PeriodPane(QWidget):
         res = self.results.get(self.row)
         return None if isinstance(res, str) else res
 
+    def beyond_range(self) -> str:
+        """A note where the catalogue period is longer than the periodogram reaches (LPVs:
+        Miras and SRs with a few cycles in the baseline), else ''."""
+        res, cat = self.result, self._catalogue_period()
+        if res is None or not (np.isfinite(cat) and cat > res.longest_period * 1.0001):
+            return ""
+        return (f"catalogue P = {cat:.6g} d is longer than the periodogram reaches "
+                f"({res.longest_period:.4g} d, a third of the {res.baseline:.4g}-d baseline: "
+                "a period needs about three cycles to show), so no peak can confirm it; the "
+                "fold uses it (Catalogue P), or type a period")
+
     def _say(self) -> None:
         res, cat = self.result, self._catalogue_period()
-        parts = []
+        note = self.beyond_range()
+        parts = [note] if note else []
         if res is not None:
             listed = []
             for p, power in peaks(res, 4):

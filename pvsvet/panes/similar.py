@@ -202,7 +202,9 @@ class SimilarPane(QWidget):
         dist = "" if not np.isfinite(self.distances[i]) or i == 0 else \
             f" d={self.distances[i]:.2f}"
         label = cat.text("label", row)
-        cell.setTitle(f"<span style='font-size:8pt'>{first}{cat.object_id(row)} "
+        # two lines: on one, a title (id, class, d) was wider than a quarter of the pane and
+        # pushed the fourth column out of view
+        cell.setTitle(f"<span style='font-size:8pt'>{first}{cat.object_id(row)}<br>"
                       f"{cat.text('class', row)}{dist}{' · ' + label if label else ''}"
                       f"{'' if ok else ' (time)'}</span>")
         cell.getViewBox().setBorder(CHECKED_PEN if i in self.checked else PLAIN_PEN)
@@ -212,8 +214,19 @@ class SimilarPane(QWidget):
         n = len(self.rows)
         self.label_checked.setEnabled(bool(self.checked))
         self.label_all.setEnabled(n > 0)
-        self.status.setText(f"{len(self.checked)} of {n} checked · click: check, "
-                            "double click: show that object" if n else "")
+        if not n:
+            self.status.setText("")
+            return
+        if self.mode == "neighbours":
+            # the ★ object is no neighbour: "0 of 16 checked" counted it among them
+            star = " and ★ itself" if 0 in self.checked else ""
+            count = (f"{len(self.checked - {0})} of {n - 1} neighbour{'s' * (n != 2)} "
+                     f"checked{star} · Label all: ★ and its {n - 1}")
+        else:
+            total = len(self.state.selection.rows)
+            count = (f"{len(self.checked)} of {n} shown checked · Label all: all {total:,} "
+                     "selected")
+        self.status.setText(f"{count} · click: check, double click: show that object")
 
     # -- user actions -----------------------------------------------------------------
     def toggle(self, index: int) -> None:

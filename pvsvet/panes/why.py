@@ -48,6 +48,7 @@ def _table(headers: list[str]) -> QTableWidget:
 
 
 def _fill(table: QTableWidget, rows: list[list[str]], tips: list[str] | None = None) -> None:
+    table.clearContents()
     table.setRowCount(len(rows))
     for i, cells in enumerate(rows):
         for j, text in enumerate(cells):
@@ -56,6 +57,15 @@ def _fill(table: QTableWidget, rows: list[list[str]], tips: list[str] | None = N
                 item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
             item.setToolTip(tips[i] if tips else cells[0])
             table.setItem(i, j, item)
+
+
+def _keep_whole(table: QTableWidget) -> None:
+    """Make ``table`` at least as wide as its columns' headers and cells, so the splitter
+    beside it gives way instead of clipping or scrolling its numbers."""
+    hh = table.horizontalHeader()
+    need = sum(max(hh.sectionSizeHint(c), table.sizeHintForColumn(c))
+               for c in range(table.columnCount()))
+    table.setMinimumWidth(need + 2 * table.frameWidth())
 
 
 def _num(x: float, fmt: str = "{:.3g}") -> str:
@@ -78,10 +88,11 @@ class WhyPane(QWidget):
         self.space = QComboBox()
         self.forest_note = QLabel(wordWrap=True)
         self.forest = _table(["feature", "value", "median", "Δ path"])
-        self.features = _table(["feature", "value", "class median (16–84%)", "rank"])
-        # short names: shown whole; the class column gives way instead
-        self.features.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeToContents)
-        self.features.horizontalHeader().setSectionResizeMode(2, QHeaderView.Stretch)
+        # two header lines: "class median (16–84%)" on one was wider than the pane's
+        # first layout gives this table, and its stretched column clipped it
+        self.features = _table(["feature", "value", "class median\n(16–84%)", "rank"])
+        # short names and numbers: every column sized to its header and cells, shown whole
+        self.features.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
         self.recon_note = QLabel(wordWrap=True)
         self.plots = pg.GraphicsLayoutWidget()
         self._make_plots()
@@ -206,8 +217,15 @@ class WhyPane(QWidget):
             with Store(self.state.path, "r", wait=0.5) as st:
                 answers = vetting_answers(st, self.row)
         except PvsvetError as exc:
-            _fill(self.vetting, [[str(exc), "", ""]])
+            # a message, not a question: across the row, whole in the tooltip
+            _fill(self.vetting, [[str(exc)]])
+            self.vetting.setSpan(0, 0, 1, self.vetting.columnCount())
+            self.vetting.item(0, 0).setTextAlignment(Qt.AlignLeft | Qt.AlignTop)
+            self.vetting.setWordWrap(True)
+            self.vetting.resizeRowToContents(0)
             return
+        self.vetting.clearSpans()
+        self.vetting.setRowCount(0)              # rows back to their default height
         self.values["vetting"] = answers
         _fill(self.vetting, [[a["name"], _num(a["log10p"], "{:.2f}"), _num(a["p"])]
                              for a in answers], [a["text"] for a in answers])
@@ -226,6 +244,7 @@ class WhyPane(QWidget):
               [f"{r['label']}" + (f" [{r['unit']}]" if r["unit"] else "") + f"; class "
                f"{r['class']}: {r['n_class']:,} objects with this feature; rank: the "
                "fraction of the class at or below the value" for r in rows])
+        _keep_whole(self.features)
 
     def _show_forest(self) -> None:
         space = self.space.currentText()
