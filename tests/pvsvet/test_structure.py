@@ -49,3 +49,40 @@ def test_every_engine_score_space_has_its_one_gui_entry():
     assert set(SCORE_SPACES) == set(SPACE_NAMES) | {"active"}
     assert set(RANK_PREFERENCE) <= set(SPACE_NAMES)
     assert all(f"score_{sp}" in COLUMN_KEYS for sp in SCORE_SPACES)
+
+
+def _debian_package(soname: str) -> str:
+    """Debian's name for the package of a shared library: libfoo.so.1 -> libfoo1,
+    libfoo-x11.so.0 -> libfoo-x11-0 (a hyphen where the name ends in a digit)."""
+    import re
+
+    name, version = re.fullmatch(r"(lib.+)\.so\.(\d+)", soname).groups()
+    return (name + ("-" if name[-1].isdigit() else "") + version).lower()
+
+
+def test_the_readme_and_ci_install_every_x_library_the_window_plugin_links():
+    """Issue 17, defect 11: on a bare machine the first command aborted (Qt's xcb plugin
+    needs libxcb-icccm4, libxcb-keysyms1, libxcb-cursor0) and the README named no system
+    package. Every X library the installed plugin links (ldd) is named in both lists."""
+    import re
+    import shutil
+    import subprocess
+
+    import pytest
+    import PySide6
+
+    plugin = Path(PySide6.__file__).parent / "Qt" / "plugins" / "platforms" / "libqxcb.so"
+    if not plugin.exists() or shutil.which("ldd") is None:
+        pytest.skip("no xcb plugin or no ldd here")
+    out = subprocess.run(["ldd", str(plugin)], capture_output=True, text=True).stdout
+    needed = {_debian_package(s) for s in re.findall(r"\b(lib(?:xcb|xkbcommon|X11|Xau|Xdmcp)"
+                                                      r"[\w-]*\.so\.\d+)", out)}
+    assert {"libxcb-cursor0", "libxcb-icccm4", "libxcb-keysyms1"} <= needed
+    root = PKG.parent
+    readme = (root / "README.md").read_text()
+    apt = set(re.search(r"apt-get install ([^`]+?)\n```", readme, re.S).group(1)
+              .replace("\\", " ").split())
+    ci = set(re.search(r'QT_SYSTEM_PACKAGES="([^"]+)"', (root / ".ci" / "run").read_text())
+             .group(1).split())
+    assert not needed - apt, sorted(needed - apt)
+    assert not needed - ci, sorted(needed - ci)
