@@ -79,8 +79,8 @@ def fit_refusal(ctx: dict, cls: str) -> str:
     alpha = ctx.get("alpha_ir")
     excess = alpha is not None and np.isfinite(alpha) and alpha > IR_EXCESS_ALPHA
     if cls.strip().lower() not in DUST_CLASSES and not excess:
-        return (f"no dust-shell fit shown: a {cls or 'unclassified'} star without an infrared "
-                f"excess (α_IR ≤ {IR_EXCESS_ALPHA}) is not a dust-shell candidate")
+        return (f"no dust-shell fit shown: not a dust-shell candidate (class "
+                f"{cls or 'unclassified'}, no infrared excess: α_IR ≤ {IR_EXCESS_ALPHA})")
     status = int(ctx.get("status", 0) or 0)
     if status & int(ContextStatus.POOR_FIT | ContextStatus.FIT_FAILED):
         return "dust-shell fit not shown: " + _fit_message(ctx)
