@@ -143,7 +143,8 @@ class ScoreConfig:
     n_estimators: int = 5000     # paper footnote 2: 5,000 trees give a converged ranking
     max_samples: int = 256       # scikit-learn's "auto" for large N (capped at N)
     seed: int = 0
-    spaces: tuple[str, ...] = ("cartesian", "spherical")
+    # the paper's two spaces and the two beyond it that vet (the GUI ranks by vetting)
+    spaces: tuple[str, ...] = ("cartesian", "spherical", "diagnostic", "vetting")
     convergence_check: bool = True   # also grow n_estimators more trees: n vs 2n ranking
     top_k: int = 1000            # convergence: Spearman over the top_k of the 2n ranking
     top_overlap: int = 100       # convergence and class mix: size of the top/bottom list

@@ -34,10 +34,15 @@ residual, is a Monte-Carlo mean of ``n_decode`` decodes, so a new row's residual
 raw score there) matches a one-go run only to that sampling noise; the paper's
 ``cartesian`` and ``spherical`` spaces match exactly.
 
-Not incremental: the ``diagnostic`` and ``vetting`` spaces (each object is compared with
-the whole population's medians and tail fractions) and rows whose photometry, period or
-flags changed after the fit (a re-ingested object): ``--new-only`` refuses both with one
-line and a plain ``run`` (which then redoes everything) is the answer.
+The ``diagnostic`` and ``vetting`` spaces compare each object with the whole population
+(the diagnostic features are one-sided about population medians; the vetting questions
+are tail fractions among peers), so an added object changes everyone's figures there:
+``--new-only`` rescores those two spaces whole, over old and new rows, as the score stage
+does (a forest refitted on everyone for the diagnostic space, the tail probabilities for
+the vetting one; seconds per 100,000 objects, no model is retrained), and stamps their
+rows as it stamps the others. Not incremental: rows whose photometry, period or flags
+changed after the fit (a re-ingested object): ``--new-only`` refuses them with one line
+and a plain ``run`` (which then redoes everything) is the answer.
 """
 from __future__ import annotations
 
@@ -62,6 +67,8 @@ STAGE = "new-only"
 #: spaces whose features are a function of the object alone, so a forest can score an
 #: object that was not there when it was fitted
 INCREMENTAL_SPACES = ("cartesian", "spherical", "residual")
+#: spaces that compare each object with the whole population: rescored whole
+POPULATION_SPACES = ("diagnostic", "vetting")
 #: above this fraction of new rows (of the fitted population) a full retrain is advised
 RETRAIN_FRACTION = 0.2
 #: old rows rescored with the regrown forest as a check that it is the stored one
@@ -91,17 +98,19 @@ class Rows:
 # -- checks -----------------------------------------------------------------------
 def rows_of(store: Store, cfg: C.Config) -> Rows:
     """Row counts of a scored store; a one-line :class:`StageError` when it is not one."""
-    bad = [s for s in cfg.score.spaces if s not in INCREMENTAL_SPACES]
+    bad = [s for s in cfg.score.spaces if s not in INCREMENTAL_SPACES + POPULATION_SPACES]
     if bad:
-        raise StageError(f"{store.path}: the '{bad[0]}' space compares every object with the "
-                         "whole population and cannot take new objects alone; drop it from "
-                         "[score] spaces or run a full `pvsvet-engine run --force`")
+        raise StageError(f"{store.path}: the '{bad[0]}' space cannot take new objects (its "
+                         "ranking comes from labels); drop it from [score] spaces or run "
+                         "`pvsvet-engine score --use-labels` after --new-only")
     need = ["interp/mean", "vae/mu", "vae/model"] + [f"scores/{s}/raw" for s in cfg.score.spaces]
     missing = [p for p in need if not store.has(p)]
     if missing:
         raise StageError(f"{store.path}: --new-only needs a scored store (/{missing[0]} is "
                          f"missing); run `pvsvet-engine run {store.path}` first")
     scores = {s: store.shape(f"scores/{s}/raw")[0] for s in cfg.score.spaces}
+    # the population the model and the kept forests were fitted on (the population
+    # spaces are refitted on everyone, and keep this number as theirs)
     fitted = min(int(store.attrs(f"scores/{s}").get("fitted_rows", scores[s]))
                  for s in cfg.score.spaces)
     rows = Rows(store.n_objects, store.shape("interp/mean")[0], store.shape("vae/mu")[0],
@@ -206,6 +215,8 @@ def run_new_only(store_path, cfg: C.Config | None = None, executor=None) -> Stag
     if rows.interp < rows.objects:
         yield from _interpolate(store_path, cfg, rows.interp, rows.objects, executor)
     yield from _fold_stats(store_path)
+    for name in ("interpolate", "foldstats"):     # the population spaces read them as fresh
+        _record(store_path, name, cfg, min(rows.scores.values()), rows.objects)
     out["seconds"]["interpolate"] = round(time.perf_counter() - t, 2)
     t = time.perf_counter()
     if rows.vae < rows.objects:
@@ -213,10 +224,14 @@ def run_new_only(store_path, cfg: C.Config | None = None, executor=None) -> Stag
     out["seconds"]["encode"] = round(time.perf_counter() - t, 2)
     t = time.perf_counter()
     for space in cfg.score.spaces:
-        if rows.scores[space] < rows.objects:
+        if space in INCREMENTAL_SPACES and rows.scores[space] < rows.objects:
             yield from _score(store_path, cfg.score, space, rows.scores[space], run_no)
+    population = tuple(s for s in cfg.score.spaces
+                       if s in POPULATION_SPACES and rows.scores[s] < rows.objects)
+    if population:
+        yield from _rescore_whole(store_path, cfg.score, population, rows.fitted, run_no)
     out["seconds"]["score"] = round(time.perf_counter() - t, 2)
-    for name in ("interpolate", "foldstats", "train", "encode", "score"):
+    for name in ("train", "encode", "score"):
         _record(store_path, name, cfg, min(rows.scores.values()), rows.objects)
     out["increment"] = run_no
     yield Progress(STAGE, 1, 1, f"{rows.new} new objects scored", "step")
@@ -385,6 +400,38 @@ def _score(store_path, cfg: C.ScoreConfig, space: str, a: int, run_no: int) -> S
     with Store(store_path, "a") as st:
         st.write_group(group, arrays, attrs)
     yield Progress("score", 2, 2, f"{space}: done", "forest")
+
+
+def _rescore_whole(store_path, cfg: C.ScoreConfig, spaces: tuple[str, ...], fitted: int,
+                   run_no: int) -> StageGen:
+    """The population spaces scored again over every row (the score stage's own code and
+    settings), their rows stamped as the incremental spaces' are."""
+    from .anomaly.features import load_features
+    from .anomaly.stage import _demoted as stage_demoted, _fold_stats as stage_fold_stats
+    from .anomaly.stage import _plain
+
+    sub = dataclasses.replace(cfg, spaces=spaces)
+    fold = yield from stage_fold_stats(store_path, sub)   # extended and recorded above
+    extra = {}
+    with Store(store_path, "r") as st:
+        n = st.shape("interp/mean")[0]
+        for space in spaces:
+            group = f"scores/{space}"
+            attrs = st.attrs(group) if st.has(group) else {}
+            a = st.shape(f"{group}/raw")[0] if st.has(f"{group}/raw") else 0
+            added = (st.read(f"{group}/added") if st.has(f"{group}/added")
+                     else np.zeros(a, "i4"))
+            stamps = np.concatenate([added[:a], np.full(n - a, run_no, "i4")])
+            extra[space] = ({"added": stamps}, {
+                "fitted_rows": fitted, "increments_done": run_no, "rescored_whole": True,
+                "increments": list(attrs.get("increments") or []) + [
+                    {"run": run_no, "rows": [a, n], "finished": utc_now(),
+                     "note": "population space: every row rescored"}]})
+    yield Progress("score", 0, 1, f"{', '.join(spaces)}: rescoring every row (they compare "
+                   "each object with the population)", "forest")
+    feats = load_features(store_path, cfg.last_angle)
+    yield from _plain(store_path, sub, feats, fold, stage_demoted(fold, sub), extra,
+                      record=False)
 
 
 def _demoted(store_path, cfg: C.ScoreConfig, old: dict, n: int) -> np.ndarray | None:

@@ -19,8 +19,9 @@ def configure_score(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trees", type=int, default=None, help="trees per forest (5000)")
     parser.add_argument("--space", choices=("both", "all") + SPACE_NAMES,
                         default=None,
-                        help="feature space(s) to score (default: both = the paper's cartesian "
-                             "and spherical; residual: cartesian + log10 reconstruction "
+                        help="feature space(s) to score (default: the [score] spaces setting, "
+                             "cartesian, spherical, diagnostic and vetting; both: the paper's "
+                             "cartesian and spherical; residual: cartesian + log10 reconstruction "
                              "residual, beyond the paper; diagnostic: fold and band "
                              "coherence, points off the fold, latent radius and residual, "
                              "beyond the paper; vetting: one tail probability per vetting "

@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import provenance as prov
 from ..config import ScoreConfig, to_dict
-from ..errors import StageError
+from ..errors import FeatureError, StageError
 from ..progress import Progress, StageGen
 from . import stats
 from ..workcache import locked_stage
@@ -72,11 +72,30 @@ def _fold_stats(store_path, cfg: ScoreConfig) -> StageGen:
     elif "diagnostic" in cfg.spaces:
         need = ("fold_outlier_frac",)
     inputs = bool(need or cfg.demote_nonvariable) and _has_fold_inputs(store_path)
+    if need and not inputs:
+        _require_fold_inputs(store_path, cfg)
     if cfg.demote_nonvariable and inputs:
         need += ("variability_sigma",)
     if "vetting" in cfg.spaces and cfg.like_with_like and inputs:
         need += INSTRUMENT
     return (yield from ensure_fold_stats(store_path, need=need)) if need else None
+
+
+def _require_fold_inputs(store_path, cfg: ScoreConfig) -> None:
+    """A one-line error for a store that cannot give the population spaces' statistics
+    (latent means first: without them nothing can be scored)."""
+    from ..store import Store
+    from .. import schema
+
+    with Store(store_path, "r") as st:
+        if not st.has(schema.VAE_MU):
+            raise FeatureError(f"{st.path}: feature 'latent means' is missing: no "
+                               f"/{schema.VAE_MU} (run train and encode first)")
+    spaces = [s for s in cfg.spaces if s in ("vetting", "diagnostic")]
+    raise FeatureError(f"{store_path}: the {' and '.join(spaces)} space"
+                       f"{'s need' if len(spaces) > 1 else ' needs'} the GP fits and the "
+                       "light curves (/interp, /lightcurves): run interpolate first, or "
+                       "score only the paper's spaces (score --space both)")
 
 
 def _has_fold_inputs(store_path) -> bool:
@@ -127,7 +146,13 @@ def _jobs(cfg: ScoreConfig, feats: Features) -> dict:
     return jobs
 
 
-def _plain(store_path, cfg, feats, fold=None, demoted=None) -> StageGen:
+def _plain(store_path, cfg, feats, fold=None, demoted=None, extra=None,
+           record: bool = True) -> StageGen:
+    """Fit and score every space of ``cfg.spaces`` over all rows and commit their groups.
+
+    ``extra``: space -> (arrays, attrs) merged into that space's group; ``record``: write
+    the stage's provenance record (``run --new-only`` rescores the population spaces
+    with both: its row stamps kept, and its own record of the whole score stage)."""
     from ..compare import remember
     from ..store import Store
 
@@ -148,12 +173,17 @@ def _plain(store_path, cfg, feats, fold=None, demoted=None) -> StageGen:
         else:
             groups[space] = _space_group(space, cfg, feats, results, classes, demoted)
         figures[space] = {k: groups[space][1][k] for k in ("convergence", "timing", "class_mix")}
+    for space, (arrays, attrs) in (extra or {}).items():
+        if space in groups:
+            groups[space][0].update(arrays)
+            groups[space][1].update(attrs)
     with Store(store_path, "a") as st:
         for space, (arrays, attrs) in groups.items():
             remember(st, space)        # the ranking this run replaces (run comparison)
             st.write_group(f"scores/{space}", arrays, attrs)
-        prov.record(st, "score", cfg, spaces=list(cfg.spaces),
-                    started=time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(started)))
+        if record:
+            prov.record(st, "score", cfg, spaces=list(cfg.spaces),
+                        started=time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(started)))
         for space in groups:           # the new rankings, with this run's record
             remember(st, space)
     return figures

@@ -11,7 +11,9 @@ from engine.labels import LabelJournal
 from engine.progress import Progress, run_quiet
 from engine.store import LightCurve, Store
 
-CFG = ScoreConfig(n_estimators=100, n_jobs=1, top_k=200, top_overlap=20, aad_trees=50)
+# these stores hold latent means only (no GP fits): the paper's two spaces
+CFG = ScoreConfig(n_estimators=100, n_jobs=1, top_k=200, top_overlap=20, aad_trees=50,
+                  spaces=("cartesian", "spherical"))
 
 
 def make_store(path, n=1500, n_anom=15, seed=0):
@@ -124,6 +126,11 @@ def test_cli_score_and_missing_features(store, tmp_path, capsys):
     Store.create(bare).close()
     assert main(["score", str(bare)]) == 1
     assert "latent means" in capsys.readouterr().err
+    # the default spaces include vetting and diagnostic, which need the GP fits
+    assert main(["score", str(store), "--trees", "50"]) == 1
+    err = capsys.readouterr().err
+    assert "diagnostic and vetting spaces need the GP fits" in err and "--space both" in err
+    assert "Traceback" not in err
 
 
 def test_use_labels_without_and_with_labels(store, capsys):
@@ -132,7 +139,7 @@ def test_use_labels_without_and_with_labels(store, capsys):
     assert "no usable labels" in capsys.readouterr().out
     with Store(store) as st:
         assert st.attrs("scores/active")["space"] == "spherical"
-    assert main(["score", str(store), "--trees", "50", "--use-labels"]) == 0
+    assert main(["score", str(store), "--trees", "50", "--space", "both", "--use-labels"]) == 0
     assert "no usable labels" in capsys.readouterr().out
     with Store(store) as st:
         np.testing.assert_allclose(st.read("scores/active/score")[2:],
@@ -145,7 +152,7 @@ def test_use_labels_without_and_with_labels(store, capsys):
         j.add("o10", "EW")
         j.add("o11", "not interesting")
         j.add("o12", "my custom label")            # ignored by AAD
-    assert main(["score", str(store), "--trees", "50", "--use-labels"]) == 0
+    assert main(["score", str(store), "--trees", "50", "--space", "both", "--use-labels"]) == 0
     assert "re-ranked with 7 labels (5 anomalous)" in capsys.readouterr().out
     with Store(store) as st:
         a = st.attrs("scores/active")

@@ -33,7 +33,7 @@ def tiny_config() -> C.Config:
     """The real stages in seconds: 2 GP chunks, 1 epoch, 60 trees, serial."""
     return C.Config(interp=C.InterpConfig(chunk_size=100, workers=1),
                     vae=C.VAEConfig(epochs=1, minutes=0.0, batch_size=64, patience=5,
-                                    n_decode=0),
+                                    n_decode=2),
                     score=C.ScoreConfig(n_estimators=60, convergence_check=False, top_k=20,
                                         top_overlap=20, n_jobs=1),
                     pipeline=C.PipelineConfig(workers=1))
@@ -126,6 +126,38 @@ def test_new_rows_score_as_in_one_go_and_old_rows_are_untouched(stores, space):
     assert (added[:N_A] == 0).all() and (added[N_A:] == 1).all()
 
 
+def test_population_spaces_are_rescored_whole_as_the_score_stage_does(stores, tmp_path):
+    """The diagnostic and vetting spaces compare each object with everyone: after
+    --new-only they are the score stage's own result over old and new rows (not the old
+    rows' figures with new ones tacked on), stamped like the forest spaces."""
+    from engine.anomaly import score
+
+    inc, a = stores["inc"], stores["a"]
+    cfg = tiny_config().score
+    assert set(I.POPULATION_SPACES) <= set(cfg.spaces)   # the default spaces include them
+    ref = tmp_path / "ref.h5"
+    shutil.copyfile(inc, ref)
+    run_quiet(score(ref, dataclasses.replace(cfg, spaces=I.POPULATION_SPACES), force=True))
+    for space in I.POPULATION_SPACES:
+        raw = read(inc, f"scores/{space}/raw")
+        assert len(raw) == N_A + N_B and np.isfinite(raw[N_A:]).sum() > N_B * 0.8
+        np.testing.assert_array_equal(raw, read(ref, f"scores/{space}/raw"))
+        np.testing.assert_array_equal(read(inc, f"scores/{space}/rank"),
+                                      read(ref, f"scores/{space}/rank"))
+        # everyone's figures moved with the new population (not A's kept as they were)
+        assert not np.array_equal(raw[:N_A], read(a, f"scores/{space}/raw"))
+        added = read(inc, f"scores/{space}/added")
+        assert (added[:N_A] == 0).all() and (added[N_A:] == 1).all()
+        with Store(inc, "r") as st:
+            attrs = st.attrs(f"scores/{space}")
+        assert attrs["rescored_whole"] and attrs["fitted_rows"] == N_A
+    # the score stage's record covers every space with the full settings: a plain run
+    # skips score, and a resumed --new-only accepts the settings
+    with Store(inc, "r") as st:
+        rec = st.last_run("score")
+    assert rec["via"] == "new-only"
+
+
 def test_kept_and_regrown_trees_are_the_stage_trees(stores):
     """The score stage keeps its trees; grown again from the stored float32 rows and the
     seed they are the same trees, bit for bit (the fallback for older stores)."""
@@ -201,9 +233,6 @@ def refused(path: Path, cfg: C.Config, words: str) -> None:
 def test_refusals_are_one_line(stores, tmp_path):
     cfg = tiny_config()
     refused(stores["demo"], cfg, "needs a scored store")
-    refused(stores["inc"], dataclasses.replace(
-        cfg, score=dataclasses.replace(cfg.score, spaces=("cartesian", "vetting"))),
-        "'vetting' space compares every object")
     refused(stores["inc"], dataclasses.replace(
         cfg, score=dataclasses.replace(cfg.score, n_estimators=61)), r"\[score\] settings differ")
     changed = tmp_path / "changed.h5"
