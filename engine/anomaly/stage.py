@@ -72,30 +72,23 @@ def _fold_stats(store_path, cfg: ScoreConfig) -> StageGen:
     elif "diagnostic" in cfg.spaces:
         need = ("fold_outlier_frac",)
     inputs = bool(need or cfg.demote_nonvariable) and _has_fold_inputs(store_path)
-    if need and not inputs:
-        _require_fold_inputs(store_path, cfg)
     if cfg.demote_nonvariable and inputs:
         need += ("variability_sigma",)
     if "vetting" in cfg.spaces and cfg.like_with_like and inputs:
         need += INSTRUMENT
-    return (yield from ensure_fold_stats(store_path, need=need)) if need else None
-
-
-def _require_fold_inputs(store_path, cfg: ScoreConfig) -> None:
-    """A one-line error for a store that cannot give the population spaces' statistics
-    (latent means first: without them nothing can be scored)."""
-    from ..store import Store
-    from .. import schema
-
-    with Store(store_path, "r") as st:
-        if not st.has(schema.VAE_MU):
-            raise FeatureError(f"{st.path}: feature 'latent means' is missing: no "
-                               f"/{schema.VAE_MU} (run train and encode first)")
-    spaces = [s for s in cfg.spaces if s in ("vetting", "diagnostic")]
-    raise FeatureError(f"{store_path}: the {' and '.join(spaces)} space"
-                       f"{'s need' if len(spaces) > 1 else ' needs'} the GP fits and the "
-                       "light curves (/interp, /lightcurves): run interpolate first, or "
-                       "score only the paper's spaces (score --space both)")
+    if not need:
+        return None
+    try:
+        return (yield from ensure_fold_stats(store_path, need=need))
+    except FeatureError as e:
+        # latent means first: without them nothing can be scored (missing or damaged)
+        load_features(store_path, cfg.last_angle)
+        spaces = [s for s in cfg.spaces if s in ("diagnostic", "vetting")]
+        if not spaces:
+            raise
+        raise FeatureError(f"{e}; the {' and '.join(spaces)} space"
+                           f"{'s use' if len(spaces) > 1 else ' uses'} them (or score only "
+                           "the paper's spaces: score --space both)") from None
 
 
 def _has_fold_inputs(store_path) -> bool:

@@ -52,7 +52,6 @@ from __future__ import annotations
 
 import logging
 import time
-import warnings
 
 import numpy as np
 
@@ -173,8 +172,6 @@ def peer_blue_excess(mu: np.ndarray, log_period: np.ndarray, m_gr: np.ndarray,
     A generator: yields (done, total) per chunk of queries, returns the (N,) array (NaN
     where a feature is missing).
     """
-    from sklearn.neighbors import NearestNeighbors
-
     n = len(m_gr)
     out = np.full(n, np.nan)
     ok = np.isfinite(mu).all(axis=1) & np.isfinite(log_period) & np.isfinite(m_gr)
@@ -188,16 +185,50 @@ def peer_blue_excess(mu: np.ndarray, log_period: np.ndarray, m_gr: np.ndarray,
     X = np.column_stack([mu[rows], PERIOD_WEIGHT * extra / np.maximum(extra.std(axis=0), 1e-6)])
     rng = np.random.default_rng(seed)
     ref = np.sort(rng.choice(len(rows), min(PEER_REFERENCE, len(rows)), replace=False))
-    nn = NearestNeighbors(n_neighbors=N_PEERS + 1).fit(X[ref])
+    tree = _tree(X[ref])
     colour = m_gr[rows]
     for a in range(0, len(rows), chunk):
         b = min(a + chunk, len(rows))
-        _, idx = nn.kneighbors(X[a:b])
+        idx = _neighbours(tree, X[a:b], N_PEERS + 1)
         peers = colour[ref[idx]]
         peers[ref[idx] == np.arange(a, b)[:, None]] = np.nan        # not its own peer
-        q25, q75 = np.nanpercentile(peers, [25, 75], axis=1)
+        q25, q75 = row_quantiles(peers, (0.25, 0.75))
         out[rows[a:b]] = (q25 - colour[a:b]) / np.maximum(q75 - q25, 0.05)
         yield b, len(rows)
+    return out
+
+
+def _tree(x: np.ndarray):
+    """An exact k-nearest-neighbour index (scipy's cKDTree, Euclidean)."""
+    from scipy.spatial import cKDTree
+
+    return cKDTree(x, balanced_tree=False)
+
+
+def _neighbours(tree, x: np.ndarray, k: int) -> np.ndarray:
+    """(len(x), k) indices of each row's k nearest reference points, nearest first (the
+    query runs on every core; the same neighbours as any exact search, up to ties)."""
+    return tree.query(x, k=k, workers=-1)[1]
+
+
+def row_quantiles(a: np.ndarray, qs) -> list[np.ndarray]:
+    """Quantiles ``qs`` (fractions) of each row of ``a`` over its finite values, linear
+    interpolation between order statistics (numpy's default method); NaN for a row with
+    none. ``np.nanpercentile(a, 100 * q, axis=1)`` does the same row by row in Python,
+    which costs ~80 s per million rows; sorting once is ~50x faster."""
+    s = np.sort(a, axis=1)                       # NaN sort last
+    n = np.isfinite(s).sum(axis=1)
+    rows = np.arange(len(s))
+    out = []
+    for q in qs:
+        h = np.maximum(n - 1, 0) * q
+        lo = np.floor(h).astype(np.intp)
+        hi = np.minimum(lo + 1, np.maximum(n - 1, 0))
+        t = h - lo
+        x0, x1 = s[rows, lo], s[rows, hi]
+        with np.errstate(invalid="ignore"):
+            v = np.where(t >= 0.5, x1 - (x1 - x0) * (1 - t), x0 + (x1 - x0) * t)
+        out.append(np.where(n > 0, v, np.nan))
     return out
 
 
@@ -221,8 +252,6 @@ def like_with_like(values: dict[str, np.ndarray], covariates: np.ndarray, seed: 
 
     A generator: yields (done, total) per chunk; returns {name: z} (NaN where x is).
     """
-    from sklearn.neighbors import NearestNeighbors
-
     n = len(covariates)
     vals = {name: np.asarray(x, np.float64) for name, x in values.items()}
     out = {name: _standardise(x, np.isfinite(x)) for name, x in vals.items()}
@@ -234,18 +263,18 @@ def like_with_like(values: dict[str, np.ndarray], covariates: np.ndarray, seed: 
     c = (c - med) / np.maximum((q75 - q25) / 1.349, 1e-6)
     rng = np.random.default_rng(seed)
     ref = np.sort(rng.choice(len(rows), min(reference, len(rows)), replace=False))
-    nn = NearestNeighbors(n_neighbors=k + 1).fit(c[ref])
+    tree = _tree(c[ref])
     for a in range(0, len(rows), chunk):
         b = min(a + chunk, len(rows))
-        idx = nn.kneighbors(c[a:b], return_distance=False)
+        idx = _neighbours(tree, c[a:b], k + 1)
         itself = ref[idx] == np.arange(a, b)[:, None]
         for name, x in vals.items():
             peers = x[rows[ref[idx]]]
             peers[itself] = np.nan
-            with np.errstate(invalid="ignore"), warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)     # all-NaN peer rows
-                m = np.nanmedian(peers, axis=1)
-                s = MAD_TO_SIGMA * np.nanmedian(np.abs(peers - m[:, None]), axis=1)
+            with np.errstate(invalid="ignore"):
+                m, = row_quantiles(peers, (0.5,))
+                s, = row_quantiles(np.abs(peers - m[:, None]), (0.5,))
+                s *= MAD_TO_SIGMA
                 out[name][rows[a:b]] = (x[rows[a:b]] - m) / np.maximum(s, _tiny(x))
         yield b, len(rows)
     for x, z in zip(vals.values(), out.values()):

@@ -129,7 +129,8 @@ def test_cli_score_and_missing_features(store, tmp_path, capsys):
     # the default spaces include vetting and diagnostic, which need the GP fits
     assert main(["score", str(store), "--trees", "50"]) == 1
     err = capsys.readouterr().err
-    assert "diagnostic and vetting spaces need the GP fits" in err and "--space both" in err
+    assert "need /interp/mean (run interpolate first)" in err and "--space both" in err
+    assert "the diagnostic and vetting spaces use them" in err
     assert "Traceback" not in err
 
 

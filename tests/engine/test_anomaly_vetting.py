@@ -1,5 +1,6 @@
 """The vetting space: one tail probability per question, ranked by the most significant."""
 import dataclasses
+import warnings
 
 import numpy as np
 import pytest
@@ -201,3 +202,23 @@ def test_vetting_is_not_a_forest_feature_space():
     feats = build_features(np.zeros((3, 10)), np.ones(3), np.ones(3))
     with pytest.raises(FeatureError, match="tail probabilities"):
         feats.space("vetting")
+
+
+def test_row_quantiles_equal_numpys_nanpercentile():
+    """The peer statistics' vectorised quantiles are numpy's (linear method), NaN peers
+    (the object itself) left out, an empty row NaN."""
+    from engine.anomaly.vetting import row_quantiles
+
+    rng = np.random.default_rng(4)
+    a = rng.normal(size=(500, 101))
+    a[rng.random(a.shape) < 0.05] = np.nan
+    a[3] = np.nan
+    a[4, 1:] = np.nan
+    a[5, :] = 2.0                                   # ties
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        want = np.nanpercentile(a, [10, 25, 50, 75, 90], axis=1)
+    got = row_quantiles(a, (0.1, 0.25, 0.5, 0.75, 0.9))
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_allclose(np.array(got), want, rtol=0, atol=1e-15, equal_nan=True)
+    assert np.isnan(got[2][3]) and got[2][4] == a[4, 0] and got[0][5] == 2.0

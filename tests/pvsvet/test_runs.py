@@ -111,3 +111,33 @@ def test_cancel_closes_the_stage_before_the_gui_hears_of_it(qtbot):
     qtbot.waitUntil(lambda: len(answers) == 2, timeout=10000)
     assert {a[:2] for a in answers} == {(42, None), (None, "ZeroDivisionError: division by zero")}
     assert all(a[2] is gui for a in answers)
+
+
+def test_run_score_on_a_store_without_saved_settings_gives_the_vetting_ranking(
+        qtbot, window, gui_store):
+    """Issue 17, defect 2: `run` and Run ▸ Score computed only the paper's two spaces, so
+    a real store never got the vetting ranking the GUI shows first (nor the "why"
+    column); the default settings now score it and the diagnostic space too."""
+    pytest.importorskip("engine.anomaly")
+    from pvsvet.runs import run_factory, store_config
+
+    with Store(gui_store, "a") as s:              # as a store scored by an older `run`
+        for space in ("vetting", "diagnostic"):
+            s.delete_group(f"scores/{space}")
+    window.state.reload()
+    assert window.state.catalog.rank_space not in ("vetting", "diagnostic")
+    base = store_config(gui_store)                  # no saved settings: the defaults
+    assert {"vetting", "diagnostic"} <= set(base.score.spaces)
+    cfg = dataclasses.replace(base, score=dataclasses.replace(
+        base.score, n_estimators=40, n_jobs=1, convergence_check=False))
+    assert window.menus.start_run("score", run_factory("score", gui_store, cfg))
+    qtbot.waitUntil(lambda: not window.menus.runner.busy, timeout=120000)
+    cat = window.state.catalog
+    assert {"vetting", "diagnostic", "cartesian", "spherical"} <= set(cat.scores)
+    assert cat.rank_space == "vetting"
+    first = int(window.state.view.rows[0])
+    assert cat.ranks["vetting"][first] == 1
+    with Store(gui_store) as s:
+        question = s.read("scores/vetting/question")
+    assert cat.text("why", first)                   # the why column has something to say
+    assert question.shape == (len(cat),)

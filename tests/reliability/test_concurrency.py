@@ -16,12 +16,13 @@ from ..engine.test_anomaly_stage import make_store
 from ..engine.test_workcache import _hold
 from .helpers import engine, kill_group, spawn
 
-SCORE = ["score", "--trees", "300", "--force"]
+SCORE = ["score", "--trees", "300", "--force", "--space", "both"]   # latent means only
 
 
 def _scored(tmp_path):
     path = make_store(tmp_path / "s.h5", n=1500)
-    assert engine(["score", "--trees", "50", "--no-convergence", path]).returncode == 0
+    assert engine(["score", "--trees", "50", "--no-convergence", "--space", "both",
+                   path]).returncode == 0
     return path
 
 
@@ -78,7 +79,7 @@ WRITERS = {
     "interpolate": lambda s, t: ["interpolate", s, "--workers", "1"],
     "train": lambda s, t: ["train", s],
     "encode": lambda s, t: ["encode", s],
-    "score": lambda s, t: ["score", s, "--trees", "20", "--no-convergence"],
+    "score": lambda s, t: ["score", s, "--trees", "20", "--no-convergence", "--space", "both"],
     "context": lambda s, t: ["context", s, "--offline"],
     "run": lambda s, t: ["run", s, "--quiet"],
 }
