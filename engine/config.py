@@ -421,7 +421,8 @@ def check_section(obj) -> None:
 
 
 def check_config(cfg: "Config") -> None:
-    """Checks that span sections: the VAE's strides must divide the GP's phase grid."""
+    """Checks that span sections: the VAE's strides must divide the GP's phase grid; the
+    spaces that read the reconstruction residual need it computed."""
     stride, n_conv = cfg.vae.strides[1], len(cfg.vae.filters)
     if cfg.vae.strides[0] != 1:
         raise ConfigError("[vae] strides: the band axis has 2 rows; its stride must be 1")
@@ -429,6 +430,11 @@ def check_config(cfg: "Config") -> None:
         raise ConfigError(f"[vae] strides = {list(cfg.vae.strides)}: [interp] n_phase = "
                           f"{cfg.interp.n_phase} is not divisible by {stride}^{n_conv} "
                           "(the phase stride to the power of the number of conv layers)")
+    needs = [s for s in ("residual", "diagnostic") if s in cfg.score.spaces]
+    if needs and cfg.vae.n_decode == 0:
+        raise ConfigError(f"[score] spaces include '{needs[0]}', which needs the appendix-C "
+                          "residual: [vae] n_decode = 0 skips it (set n_decode > 0, or drop "
+                          f"'{needs[0]}' from [score] spaces)")
 
 
 # -- reading and writing --------------------------------------------------------------------

@@ -12,7 +12,9 @@ from engine.info import collect, format_text
 from engine.progress import run_quiet
 from engine.store import LightCurve, Store
 
-CFG = ScoreConfig(n_estimators=100, n_jobs=1, top_k=50, top_overlap=20, aad_trees=50)
+# latent means and flat GP curves only: the paper's two spaces
+CFG = ScoreConfig(n_estimators=100, n_jobs=1, top_k=50, top_overlap=20, aad_trees=50,
+                  spaces=("cartesian", "spherical"))
 N_PHASE = 160
 ERR = 0.05
 

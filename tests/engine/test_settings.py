@@ -185,6 +185,7 @@ def test_every_command_resolves_the_same_settings(tiny_store, tmp_path):
     ("[interp]\nsplit = [0.5, 0.2, 0.1]\n", "split"),
     ("[interp]\nlphi_bounds = [2.0, 0.01]\n", "lphi_bounds"),
     ("[interp]\nn_phase = 100\n", "n_phase"),
+    ("[vae]\nn_decode = 0\n", "n_decode"),          # the default diagnostic space needs it
 ])
 def test_bad_settings_are_refused_when_read(tmp_path, toml, key):
     path = tmp_path / "bad.toml"
