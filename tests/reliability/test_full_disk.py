@@ -15,7 +15,8 @@ from engine.store import Store
 from ..engine.test_anomaly_stage import make_store
 from .helpers import engine, one_line_error, small_filesystem
 
-SCORE = ["score", "--trees", "50", "--no-convergence", "--force"]
+SCORE = ["score", "--trees", "50", "--no-convergence", "--space", "both",  # latent only
+         "--force"]   # last: SCORE[:-1] is the first, unforced run
 
 
 def _scores(path):

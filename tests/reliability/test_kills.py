@@ -239,7 +239,7 @@ def test_kills_during_interpolate_and_score(tmp_path):
                           capture_output=True, timeout=600).returncode == 0
     wall = time.monotonic() - t0
     kills += _kill_command(interp, path, ref, ("interp/mean", "interp/status"), 2, wall)
-    score = ["score", "--trees", "100", "--no-convergence"]
+    score = ["score", "--trees", "100", "--no-convergence", "--space", "both"]  # latent only
     path, ref = make_store(tmp_path / "s.h5", n=800), tmp_path / "s_ref.h5"
     shutil.copyfile(path, ref)
     t0 = time.monotonic()
