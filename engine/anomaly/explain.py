@@ -139,17 +139,12 @@ def forest_spaces(store) -> list[str]:
 
 
 # -- reconstruction ----------------------------------------------------------------------
-def reconstruction_residual(store_path, row: int, decode=None) -> dict:
+def reconstruction_residual(store_path, row: int) -> dict:
     """GP mean and VAE reconstruction of ``row`` in magnitudes (2, n_phase), their
-    difference per phase (GP − VAE, mag) and its RMS per band.
-
-    ``decode(store_path, rows)``: the decoder (default :func:`engine.vae.reconstruct`;
-    the GUI passes its out-of-process one)."""
+    difference per phase (GP − VAE, mag) and its RMS per band."""
     from ..fold import unscale
     from ..store import Store
-
-    if decode is None:
-        from ..vae import reconstruct as decode
+    from ..vae import reconstruct
 
     with Store(store_path, "r") as st:
         if not st.has("interp/mean"):
@@ -161,7 +156,7 @@ def reconstruction_residual(store_path, row: int, decode=None) -> dict:
         sigma = np.asarray(st.read("interp/raw_std_mag", rows=row), dtype="f8")
         phase = (np.asarray(st.read("interp/phase")) if st.has("interp/phase")
                  else np.arange(mean.shape[-1]) / mean.shape[-1])
-    rec = np.asarray(decode(store_path, [row]), dtype="f8")[0]
+    rec = np.asarray(reconstruct(store_path, [row]), dtype="f8")[0]
     gp_mag = unscale(mean, None, mbar, sigma)[0]
     rec_mag = unscale(rec, None, mbar, sigma)[0]
     resid = gp_mag - rec_mag

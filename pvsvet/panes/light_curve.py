@@ -230,8 +230,8 @@ class LightCurvePane(QWidget):
         self._recon[row] = "decoding VAE reconstruction…"
 
         def work():
-            from ..decoder import reconstruct    # TensorFlow in a process of its own
-            return reconstruct(path, [row])[0]
+            from engine.vae import reconstruct
+            return np.asarray(reconstruct(path, [row]))[0]
 
         def done(result, err):
             self._recon[row] = result if err is None else f"reconstruction unavailable: {err}"

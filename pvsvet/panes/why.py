@@ -23,7 +23,6 @@ from engine.errors import PvsvetError
 from engine.labels import RANK_PREFERENCE
 from engine.store import Store
 
-from ..decoder import reconstruct        # TensorFlow in a process of its own
 from ..state import AppState
 from ..workers import call_async
 from .common import BAND_COLOURS, BAND_NAMES
@@ -312,7 +311,7 @@ class WhyPane(QWidget):
                 if row == self.row:
                     self._show_reconstruction()
 
-            call_async(lambda: reconstruction_residual(path, row, decode=reconstruct), done)
+            call_async(lambda: reconstruction_residual(path, row), done)
             return
         if isinstance(res, str):
             self.recon_note.setText(res)
