@@ -84,7 +84,7 @@ class SimilarPane(QWidget):
         self.cells = self._make_cells()
         self._build_layout()
         self._timer = QTimer(self, singleShot=True, interval=0)
-        self._timer.timeout.connect(self.redraw)
+        self._timer.timeout.connect(self._redraw_if_shown)
         self.k.valueChanged.connect(self._invalidate)
         self.label_checked.clicked.connect(lambda: self._label_clicked("checked"))
         self.label_all.clicked.connect(lambda: self._label_clicked("all"))
@@ -130,6 +130,12 @@ class SimilarPane(QWidget):
         super().showEvent(event)
         if self._stale:
             self._timer.start()
+
+    def _redraw_if_shown(self) -> None:
+        """The deferred redraw, unless the pane was hidden since (a tab shown for a
+        moment while the docks are arranged): the index build waits for a real look."""
+        if self.isVisible():
+            self.redraw()
 
     def neighbours(self, row: int, k: int) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` nearest objects to ``row`` in latent space (rows, distances)."""
