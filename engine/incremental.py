@@ -98,11 +98,6 @@ class Rows:
 # -- checks -----------------------------------------------------------------------
 def rows_of(store: Store, cfg: C.Config) -> Rows:
     """Row counts of a scored store; a one-line :class:`StageError` when it is not one."""
-    bad = [s for s in cfg.score.spaces if s not in INCREMENTAL_SPACES + POPULATION_SPACES]
-    if bad:
-        raise StageError(f"{store.path}: the '{bad[0]}' space cannot take new objects (its "
-                         "ranking comes from labels); drop it from [score] spaces or run "
-                         "`pvsvet-engine score --use-labels` after --new-only")
     need = ["interp/mean", "vae/mu", "vae/model"] + [f"scores/{s}/raw" for s in cfg.score.spaces]
     missing = [p for p in need if not store.has(p)]
     if missing:
