@@ -16,7 +16,9 @@ pipeline ran). Warnings stay Python's; these few classes keep the threads.
 """
 from __future__ import annotations
 
+import importlib
 import logging
+import sys
 import threading
 import time
 import traceback
@@ -30,6 +32,30 @@ from engine.progress import Progress
 logger = logging.getLogger(__name__)
 
 GenFactory = Callable[[], Any]
+
+#: compiled libraries the engine's stages import on first use. A first import on a worker
+#: thread while the GUI thread runs compiled numerical code of its own (astropy's
+#: Lomb-Scargle in the Period pane) once crashed the process (a segfault inside the
+#: import of scikit-learn), so :meth:`Runner.start` imports them on the GUI thread first.
+WORKER_MODULES = ("scipy.linalg", "scipy.optimize", "scipy.spatial", "scipy.ndimage",
+                  "sklearn.ensemble", "sklearn.metrics", "astropy.timeseries", "numba")
+
+
+def import_worker_modules(names: tuple[str, ...] = WORKER_MODULES) -> list[str]:
+    """Import ``names`` on the calling thread (the GUI thread), those already imported
+    at no cost; returns the ones imported now. A module that is not installed is left
+    to the stage that needs it, which reports it."""
+    new = []
+    for name in names:
+        if name in sys.modules:
+            continue
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            logger.debug("not preloaded: %s (%s)", name, exc)
+            continue
+        new.append(name)
+    return new
 
 
 class StageWorker(QObject):
@@ -113,6 +139,7 @@ class Runner(QObject):
         if self.busy:
             return False
         self.name = name
+        import_worker_modules()
         thread, worker = QThread(), StageWorker(name, factory)
         worker.moveToThread(thread)
         thread.started.connect(worker.run)

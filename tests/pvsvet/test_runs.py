@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -146,3 +147,36 @@ def test_run_score_on_a_store_without_saved_settings_gives_the_vetting_ranking(
         question = s.read("scores/vetting/question")
     assert cat.text("why", first)                   # the why column has something to say
     assert question.shape == (len(cat),)
+
+
+def test_runner_imports_the_stages_compiled_libraries_on_the_gui_thread(tmp_path):
+    """A first import of scikit-learn on the worker thread, while the GUI thread ran
+    astropy's Lomb-Scargle for the Period pane, once crashed the process (a segfault in
+    the import). The runner imports them before its thread starts; checked in a fresh
+    interpreter, where nothing has imported them yet."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "probe.py"
+    script.write_text(
+        "import sys\n"
+        "from PySide6.QtCore import QCoreApplication\n"
+        "app = QCoreApplication([])\n"
+        "from pvsvet.workers import Runner, WORKER_MODULES\n"
+        "assert 'sklearn.ensemble' not in sys.modules\n"
+        "seen = {}\n"
+        "def stage():\n"
+        "    seen.update({m: m in sys.modules for m in WORKER_MODULES})\n"
+        "    yield from ()\n"
+        "r = Runner()\n"
+        "r.finished.connect(lambda *a: app.quit())\n"
+        "r.errored.connect(lambda *a: app.quit())\n"
+        "assert r.start('probe', stage)\n"
+        "app.exec()\n"
+        "r.wait()\n"
+        "print(sorted(m for m, there in seen.items() if not there))\n")
+    env = {**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"}
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         env=env, timeout=300, cwd=Path(__file__).resolve().parents[2])
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout
