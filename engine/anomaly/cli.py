@@ -25,8 +25,9 @@ def configure_score(parser: argparse.ArgumentParser) -> None:
                              "residual, beyond the paper; diagnostic: fold and band "
                              "coherence, points off the fold, latent radius and residual, "
                              "beyond the paper; vetting: one tail probability per vetting "
-                             "question (fold, bands in step, a fade or brightening, a "
-                             "flat-bottomed dip, colour for the period), no forest, beyond "
+                             "question (fold, bands in step, a fade, brightening or drops, a "
+                             "flat-bottomed dip, colour for the period, period for the "
+                             "class), no forest, beyond "
                              "the paper; all: the five)")
     parser.add_argument("--config", default=None, help="TOML file with a [score] table")
     parser.add_argument("--no-convergence", action="store_true",

@@ -39,6 +39,14 @@ Each is the median over the two bands (g, r). Four more, for the vetting questio
     0.2: ~0.3 for a rounded (V- or U-shaped) minimum, ~0.8 for a box (a total eclipse
     of a small body, a transit). Band mean.
 
+``drop_excess``
+    Does it drop below its curve now and then? Points more than :data:`OUTLIER_SIGMA`
+    robust sigma fainter than the fold less those as far brighter, over the root of
+    their sum plus one, summed over the bands: ~0 for noise or for junk points (which
+    fall on both sides), ~2.5 for six scattered points in eclipses of an unseen
+    companion, an occultation or a fade that the runs of ``fade_run`` miss because the
+    cadence breaks them up.
+
 ``variability_sigma``
     Is it variable at all? The chi^2 of the constant (error-weighted mean) model of the
     raw magnitudes, summed over the two bands, against its degrees of freedom (points
@@ -79,7 +87,7 @@ logger = logging.getLogger(__name__)
 
 NAMES = ("fold_outlier_frac", "fold_scatter", "variability", "fade_run", "brightening_run",
          "band_corr", "dip_flatness", "variability_sigma", "n_points", "median_err",
-         "baseline")
+         "baseline", "drop_excess")
 #: the statistics of the observations alone (cadence, depth, number of points)
 INSTRUMENT = ("n_points", "median_err", "baseline")
 OUTLIER_SIGMA = 4.0
@@ -200,6 +208,9 @@ def _chunk_stats(curves, period, obj, time, mag, err, band) -> dict[str, np.ndar
         z = np.clip((resid - centre[group]) / np.maximum(scale, med_err)[group],
                     -RUN_CLIP, RUN_CLIP)
     z = np.where(np.isfinite(z), z, 0.0)
+    faint = np.bincount(group, weights=z > OUTLIER_SIGMA, minlength=n_groups)
+    bright = np.bincount(group, weights=z < -OUTLIER_SIGMA, minlength=n_groups)
+    drop = np.where(count >= 3, (faint - bright) / np.sqrt(faint + bright + 1), np.nan)
     out = {k: np.median(np.where(count >= 3, v, np.nan).reshape(m, 2), axis=1)
            for k, v in per_band.items()}
     for name, width, sign in (("fade_run", FADE_RUN, 1.0),
@@ -207,6 +218,8 @@ def _chunk_stats(curves, period, obj, time, mag, err, band) -> dict[str, np.ndar
         run = _max_run(sign * z, group, n_groups, width)
         run = np.where(count >= width, run, np.nan).reshape(m, 2)
         out[name] = np.fmax(run[:, 0], run[:, 1])            # NaN only where both are
+    drop = drop.reshape(m, 2)
+    out["drop_excess"] = np.where(np.isnan(drop).all(axis=1), np.nan, np.nansum(drop, axis=1))
     return {**out, **shape, "variability_sigma": sigma, **observed}
 
 

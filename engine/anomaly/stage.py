@@ -239,7 +239,8 @@ def _vetting_group(store_path, cfg, feats, fold, classes, demoted=None) -> Stage
     # the Cartesian features are the latent means, log10 period and g - r (NaN rows: excluded)
     mu, log_period, m_gr = feats.cartesian[:, :-2], feats.cartesian[:, -2], feats.cartesian[:, -1]
     surprise, seconds = yield from vetting.vetting_steps(log_period, m_gr, hyper, fold, mu,
-                                                         cfg.seed, cfg.like_with_like)
+                                                         cfg.seed, cfg.like_with_like,
+                                                         classes)
     like = cfg.like_with_like and vetting.instrument_covariates(fold) is not None
     valid = feats.valid
     raw, question = vetting.combine(surprise, valid)
@@ -257,6 +258,7 @@ def _vetting_group(store_path, cfg, feats, fold, classes, demoted=None) -> Stage
                      "like_covariates": list(INSTRUMENT) if like else [],
                      "period_bin_dex": vetting.PERIOD_BIN_DEX, "min_group": vetting.MIN_GROUP,
                      "n_peers": vetting.N_PEERS, "peer_reference": vetting.PEER_REFERENCE,
+                     "min_class": vetting.MIN_CLASS,
                      "seed": cfg.seed},
         "n_scored": int(valid.sum()), "n_excluded": int((~valid).sum()),
         "timing": {"fit_s": 0.0, "score_s": round(seconds, 2)},

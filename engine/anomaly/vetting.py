@@ -23,10 +23,14 @@ and ``/interp/hyper``:
     Do g and r vary in step? Low zero-shift correlation of the folded g and r curves
     (``band_corr``): a lag between the bands, a blend, a swapped band.
 ``event``
-    Did it fade or brighten once? The larger of the tail probabilities of
+    Did it fade or brighten off its curve? The largest of the tail probabilities of
     ``fade_run`` and ``brightening_run`` against the stars of a similar period (R CrB
-    fades, dwarf-nova outbursts, flares); the two are merged and ranked again, so the
-    question counts once.
+    fades, dwarf-nova outbursts, flares) and of ``drop_excess`` against all stars
+    (scattered points below the curve: eclipses of an unseen companion, occultations, a
+    fade the cadence breaks up; it is a significance in the star's own noise, so it
+    is neither grouped by period nor standardised like with like, where its discrete
+    values, mostly 0, would have no spread); the three are merged and ranked again,
+    so the question counts once.
 ``dip``
     Is its deepest dip flat-bottomed? High ``dip_flatness`` (a transit-like box).
 ``colour``
@@ -35,6 +39,12 @@ and ``/interp/hyper``:
     smoothed), and how far bluer than the interquartile range of its
     :data:`N_PEERS` nearest neighbours in (latent means, log10 period) the star is
     (reddening makes stars redder, never bluer, so only that side counts there).
+``period``
+    Is its catalogue period usual for its catalogue class? The density of log10 period
+    among the stars of the same class, against the class's commonest period
+    (:func:`class_period_surprise`): a wrong period or one of its aliases contradicts
+    the class the catalogue gave (an RR Lyrae at 1.2 d). Objects without a class, or of
+    a class with fewer than :data:`MIN_CLASS` stars, are not asked (p = 1).
 
 Like with like (the default, ``ScoreConfig.like_with_like``): how a star was observed
 changes these statistics as much as what it did (a noisier or sparser survey folds less
@@ -45,7 +55,8 @@ of the number of points, median error and baseline) and the tail probabilities a
 of the standardised values; the colour question's latent peers are searched with the same
 three beside the period. Without those statistics (or with the setting off), the raw
 values are compared. "Stars of a similar period" are bins of :data:`PERIOD_BIN_DEX` in
-log10 period, merged until each holds :data:`MIN_GROUP` objects. No class, label or truth
+log10 period, merged until each holds :data:`MIN_GROUP` objects. The catalogue's class is
+read by the period question only, as the catalogue's own claim to test; no label or truth
 column is used.
 """
 from __future__ import annotations
@@ -64,13 +75,14 @@ logger = logging.getLogger(__name__)
 QUESTIONS = {
     "fold": "Does the catalogue period fold the data?",
     "bands": "Do g and r vary in step?",
-    "event": "Did it fade or brighten once?",
+    "event": "Did it fade, brighten or drop below its curve?",
     "dip": "Is its deepest dip flat-bottomed (transit-like)?",
     "colour": "Is its colour usual for its period and light-curve shape?",
+    "period": "Is its catalogue period usual for its catalogue class?",
 }
 QUESTION_NAMES = list(QUESTIONS)
 #: the fold statistics (engine.anomaly.foldstats) the questions read
-NEEDS = ("fade_run", "brightening_run", "band_corr", "dip_flatness")
+NEEDS = ("fade_run", "brightening_run", "band_corr", "dip_flatness", "drop_excess")
 #: width of the log10-period bins that define "stars of a similar period"
 PERIOD_BIN_DEX = 0.2
 #: a period bin holds at least this many objects (sparse bins are merged)
@@ -86,13 +98,22 @@ PERIOD_WEIGHT = 2.0
 #: colour question: 2-D histogram bins (log10 period, g - r) and smoothing (bins)
 COLOUR_BINS = (0.05, 0.05)
 COLOUR_SMOOTH = 2.0
+#: period question: a class is compared with itself only when this many of its stars have
+#: a period (smaller classes, and objects without a class, are not asked)
+MIN_CLASS = 50
+#: period question: the smallest kernel width of a class's log10-period density (dex)
+MIN_BANDWIDTH = 0.02
+#: period question: the density floor, relative to the class's peak (a period outside
+#: every member's kernel is 10^6 times less usual than the class's commonest one)
+DENSITY_FLOOR = 1e-6
 #: weight of the mean surprise added to the largest (breaks ties)
 TIE_WEIGHT = 1e-3
 #: an object is said to be flagged by a question only below p = 0.1 (surprise 1)
 FLAG_SURPRISE = 1.0
 NOTE = ("beyond the paper: one tail probability per vetting question (fold coherence for "
         "the period, g and r in step, a fade or brightening, a flat-bottomed dip, colour "
-        "for the period and shape); raw = the largest -log10 p; no forest, class or truth")
+        "for the period and shape, period for the catalogue class); raw = the largest "
+        "-log10 p; no forest, label or truth")
 
 
 def tail_probability(x: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
@@ -138,6 +159,53 @@ def period_groups(log_period: np.ndarray, width: float = PERIOD_BIN_DEX,
                 break
             group_of[lab] = current - 1
     out[ok] = np.array([group_of[lab] for lab in labels])[np.searchsorted(labels, bins)]
+    return out
+
+
+def class_period_surprise(log_period: np.ndarray, classes: np.ndarray | None,
+                          min_class: int = MIN_CLASS) -> np.ndarray:
+    """How unusual each star's catalogue period is for its catalogue class: log10 of the
+    ratio of the class's log10-period density at its commonest period to the density at
+    the star's own, the star itself left out (0 at the class's commonest period, 6 for a
+    period no other member comes near: :data:`DENSITY_FLOOR`).
+
+    The density is a Gaussian kernel estimate per class (Silverman's bandwidth, at least
+    :data:`MIN_BANDWIDTH` dex), on a grid of an eighth of the bandwidth. A catalogue
+    classifies a star largely from its period, so a period that no star of the class has
+    is the catalogue contradicting itself: a wrong period, one of its aliases (twice,
+    half, the 1-day alias) or a wrong class. Classes whose periods spread widely (the
+    long-period variables) make it a weak test; narrow ones (RR Lyrae, Cepheids) a
+    strong one. NaN where the class is missing, the period is, or the class has fewer
+    than ``min_class`` stars with a period.
+    """
+    from scipy.ndimage import gaussian_filter1d
+
+    out = np.full(len(log_period), np.nan)
+    if classes is None:
+        return out
+    classes = np.asarray(classes).astype(str)
+    ok = np.isfinite(log_period) & (np.char.strip(classes) != "")
+    for cls in np.unique(classes[ok]):
+        rows = np.flatnonzero(ok & (classes == cls))
+        n = len(rows)
+        if n < min_class:
+            continue
+        x = log_period[rows]
+        q25, q75 = np.percentile(x, [25, 75])
+        spread = min(np.std(x), (q75 - q25) / 1.349) or np.std(x)
+        h = max(0.9 * spread * n ** -0.2, MIN_BANDWIDTH)
+        step = h / 8
+        lo = x.min() - 6 * h
+        edges = lo + step * np.arange(int((x.max() + 6 * h - lo) / step) + 2)
+        counts, _ = np.histogram(x, edges)
+        centres = 0.5 * (edges[:-1] + edges[1:])
+        density = gaussian_filter1d(counts.astype(np.float64), 8.0, mode="constant")
+        density /= n * step                               # per dex, integrating to 1
+        self_kernel = 1.0 / (n * h * np.sqrt(2 * np.pi))
+        at = np.interp(x, centres, density) - self_kernel  # leave the star out
+        at = np.maximum(at * n / (n - 1), 0.0)
+        peak = density.max() * n / (n - 1)
+        out[rows] = np.log10(peak / np.maximum(at, DENSITY_FLOOR * peak))
     return out
 
 
@@ -314,7 +382,8 @@ def _questions_by_period(coherence, fold, log_period) -> dict[str, np.ndarray]:
     return {"fold": tail_probability(-coherence, groups),
             "bands": tail_probability(1.0 - fold["band_corr"]),
             "event": merged(tail_probability(fold["fade_run"], groups),
-                            tail_probability(fold["brightening_run"], groups)),
+                            tail_probability(fold["brightening_run"], groups),
+                            tail_probability(fold["drop_excess"])),
             "dip": tail_probability(fold["dip_flatness"])}
 
 
@@ -329,13 +398,15 @@ def _questions_like_with_like(coherence, fold, log_period, observed, seed) -> St
     groups = period_groups(log_period)
     return {"fold": tail_probability(z["fold"], groups), "bands": tail_probability(z["bands"]),
             "event": merged(tail_probability(z["fade"], groups),
-                            tail_probability(z["brightening"], groups)),
+                            tail_probability(z["brightening"], groups),
+                            tail_probability(fold["drop_excess"])),
             "dip": tail_probability(z["dip"])}
 
 
 def vetting_steps(log_period: np.ndarray, m_gr: np.ndarray, hyper: np.ndarray,
                   fold: dict[str, np.ndarray], mu: np.ndarray | None,
-                  seed: int = 0, like: bool = True) -> StageGen:
+                  seed: int = 0, like: bool = True,
+                  classes: np.ndarray | None = None) -> StageGen:
     """Surprise per question. A generator of :class:`Progress` (the peer searches);
     returns ``(surprise (N, Q) float64, seconds)``.
 
@@ -344,7 +415,8 @@ def vetting_steps(log_period: np.ndarray, m_gr: np.ndarray, hyper: np.ndarray,
     (the colour question then uses the period-colour density only); ``like``: compare
     each star with the stars observed alike (:func:`like_with_like`; used when ``fold``
     holds :data:`engine.anomaly.foldstats.INSTRUMENT`), else with all stars or those of
-    a similar period.
+    a similar period; ``classes``: the catalogue class of each object (``/objects/class``)
+    for the period question (:func:`class_period_surprise`; not asked without them).
     """
     t0 = time.perf_counter()
     missing = [k for k in NEEDS if k not in fold]
@@ -366,6 +438,7 @@ def vetting_steps(log_period: np.ndarray, m_gr: np.ndarray, hyper: np.ndarray,
         p["colour"] = merged(density, tail_probability(blue))
     else:
         p["colour"] = density
+    p["period"] = tail_probability(class_period_surprise(log_period, classes))
     surprise = np.column_stack([-np.log10(p[q]) for q in QUESTION_NAMES])
     return surprise, time.perf_counter() - t0
 

@@ -9,7 +9,8 @@ from engine import provenance as prov
 from engine.anomaly import recall_report, score
 from engine.anomaly.features import build_features
 from engine.anomaly.foldstats import NAMES, curve_stats, fold_stats
-from engine.anomaly.vetting import (MIN_GROUP, QUESTION_NAMES, colour_density_surprise,
+from engine.anomaly.vetting import (MIN_CLASS, MIN_GROUP, QUESTION_NAMES, class_period_surprise,
+                                    colour_density_surprise,
                                     combine, merged, peer_blue_excess, period_groups,
                                     tail_probability)
 from engine.errors import FeatureError, StageError
@@ -68,11 +69,12 @@ def test_curve_statistics_tell_rounded_and_box_dips_and_lagged_bands_apart():
 
 
 def _raw_store(path, n_points=500, seed=1):
-    """Three sinusoidal stars and their exact GP curves: 0 clean, 1 fading by 0.5 mag
-    (25 sigma) for 40 consecutive epochs, 2 with 3% of its epochs 2 mag brighter."""
+    """Four sinusoidal stars and their exact GP curves: 0 clean, 1 fading by 0.5 mag
+    (25 sigma) for 40 consecutive epochs, 2 with 3% of its epochs 2 mag brighter, 3 with
+    eight scattered epochs 0.6 mag fainter (eclipses of an unseen companion)."""
     rng = np.random.default_rng(seed)
     lcs = []
-    for i in range(3):
+    for i in range(4):
         t = np.sort(rng.uniform(0, 900, n_points))
         band = (rng.random(n_points) < 0.5).astype("u1")
         mag = _curve(t / PERIOD % 1, band) + rng.normal(0, ERR, n_points)
@@ -80,14 +82,17 @@ def _raw_store(path, n_points=500, seed=1):
             mag[200:240] += 0.5
         if i == 2:
             mag[rng.choice(n_points, n_points * 3 // 100, replace=False)] -= 2.0
+        if i == 3:
+            mag[rng.choice(n_points, 8, replace=False)] += 0.6
         lcs.append(LightCurve(t, mag, np.full(n_points, ERR), band))
     curves = np.stack([_curve(PHASE, 0), _curve(PHASE, 1)])
     mbar, sigma = curves.mean(axis=1), curves.std(axis=1)
-    mean = np.repeat(((curves - mbar[:, None]) / sigma[:, None])[None], 3, axis=0)
+    mean = np.repeat(((curves - mbar[:, None]) / sigma[:, None])[None], 4, axis=0)
     with Store.create(path) as st:
-        st.append_objects({"id": ["clean", "fade", "flare"], "period": [PERIOD] * 3}, lcs)
-        st.write_group("interp", {"mean": mean.astype("f4"), "raw_mean_mag": np.tile(mbar, (3, 1)),
-                                  "raw_std_mag": np.tile(sigma, (3, 1))})
+        st.append_objects({"id": ["clean", "fade", "flare", "eclipsed"], "period": [PERIOD] * 4},
+                          lcs)
+        st.write_group("interp", {"mean": mean.astype("f4"), "raw_mean_mag": np.tile(mbar, (4, 1)),
+                                  "raw_std_mag": np.tile(sigma, (4, 1))})
     return path
 
 
@@ -101,6 +106,12 @@ def test_runs_of_points_off_the_fold_are_found_in_time_order(tmp_path):
     assert fade[1] > 30 and bright[1] < 5
     assert bright[2] > 8 and fade[2] < 5
     np.testing.assert_allclose(out["band_corr"], 1.0, atol=1e-6)    # same shape in g and r
+    # eight scattered faint points are no run (the cadence breaks them up), but they all
+    # fall on one side of the curve: drop_excess, which noise leaves near 0 and points
+    # off both sides (or the flare's, all brighter) make small or negative
+    drops = out["drop_excess"]
+    assert fade[3] < 8 and drops[3] > 2.5
+    assert abs(drops[0]) < 1.5 and drops[2] < -3 and drops[1] > 2.5
 
 
 def _vetting_store(path, seed=0):
@@ -111,12 +122,18 @@ def _vetting_store(path, seed=0):
     n = 1500
     with Store(path, "a") as st:
         period = st.read_objects(["period"])["period"]
+        # RR Lyrae pulsate at 0.4-0.7 d; the catalogue gives one of them 2 d
+        rr = np.flatnonzero(st.read_objects(["class"])["class"].astype(str) == "RR")
+        period[rr] = 10 ** rng.normal(-0.25, 0.05, len(rr))
+        period[PERIOD_ROW] = 2.0
         hyper = np.column_stack([np.full(n, 0.2), np.full(n, 3.0),
                                  10 ** rng.normal(-1.0, 0.2, n), 10 ** rng.normal(-3.0, 0.2, n)])
         fold = {"fold_outlier_frac": rng.uniform(0, 0.004, n), "fold_scatter": np.ones(n),
                 "variability": np.full(n, 10.0), "fade_run": rng.normal(3, 0.5, n),
                 "brightening_run": rng.normal(3, 0.5, n),
-                "band_corr": 1 - rng.uniform(0, 0.05, n), "dip_flatness": rng.uniform(0.2, 0.5, n)}
+                "band_corr": 1 - rng.uniform(0, 0.05, n), "dip_flatness": rng.uniform(0.2, 0.5, n),
+                # one point off the curve at most, either side (as noise gives)
+                "drop_excess": rng.choice([-0.71, 0.0, 0.0, 0.0, 0.71], n)}
         hyper[100, 3] = 10.0 ** 3.0          # fold: C/delta 1e-4 against ~1e2
         fold["band_corr"][200] = -0.8        # bands: g against r
         fold["fade_run"][300] = 40.0         # event: a long fade
@@ -135,7 +152,10 @@ def _vetting_store(path, seed=0):
     return path
 
 
-PLANTED = {100: "fold", 200: "bands", 300: "event", 400: "dip", 500: "colour"}
+#: an RR Lyrae of the store seed 0 (engine.tests.test_anomaly_stage.make_store), none of the others
+PERIOD_ROW = 603
+PLANTED = {100: "fold", 200: "bands", 300: "event", 400: "dip", 500: "colour",
+           PERIOD_ROW: "period"}
 
 
 def test_each_planted_object_ranks_top_and_names_its_question(tmp_path):
@@ -222,3 +242,25 @@ def test_row_quantiles_equal_numpys_nanpercentile():
     np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
     np.testing.assert_allclose(np.array(got), want, rtol=0, atol=1e-15, equal_nan=True)
     assert np.isnan(got[2][3]) and got[2][4] == a[4, 0] and got[0][5] == 2.0
+
+
+def test_period_question_finds_periods_that_no_star_of_the_class_has():
+    """RR Lyrae at 0.4-0.7 d and semi-regulars over two decades of period: an RR Lyrae
+    given twice or half its period (a catalogue alias) is far less usual for its class
+    than any real member, a semi-regular at the same periods is not asked about a
+    narrow range, and classes too small to describe, or missing, are not asked."""
+    rng = np.random.default_rng(3)
+    lp = np.concatenate([rng.normal(-0.25, 0.05, 400), rng.uniform(1.0, 3.0, 400),
+                         [np.log10(2 * 10 ** -0.25), np.log10(0.5 * 10 ** -0.25)],
+                         rng.normal(0.0, 0.1, MIN_CLASS - 1), [0.0, np.nan]])
+    cls = np.array(["RR"] * 400 + ["SR"] * 400 + ["RR", "RR"] + ["CEP"] * (MIN_CLASS - 1)
+                   + ["", "RR"])
+    s = class_period_surprise(lp, cls)
+    members = s[:400]
+    assert np.nanmax(members) < 2.5 < min(s[800], s[801])      # 2P and P/2 of an RR Lyrae
+    assert np.median(members) < 0.3 and np.nanmax(s[400:800]) < 2.0
+    assert np.isnan(s[802:]).all()          # a class of 49, no class, no period
+    # a lone member far from the rest: no other member's kernel reaches it (the floor)
+    lone = class_period_surprise(np.r_[rng.normal(0, 0.05, 100), 2.0], np.array(["X"] * 101))
+    assert lone[-1] == pytest.approx(6.0) and lone[:-1].max() < 3.0
+    assert np.isnan(class_period_surprise(lp, None)).all()
