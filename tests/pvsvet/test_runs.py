@@ -169,11 +169,9 @@ def test_runner_imports_the_stages_compiled_libraries_on_the_gui_thread(tmp_path
         "    seen.update({m: m in sys.modules for m in WORKER_MODULES})\n"
         "    yield from ()\n"
         "r = Runner()\n"
-        "r.finished.connect(lambda *a: app.quit())\n"
-        "r.errored.connect(lambda *a: app.quit())\n"
+        "r.idle.connect(app.quit)\n"          # after the thread has finished
         "assert r.start('probe', stage)\n"
         "app.exec()\n"
-        "r.wait()\n"
         "print(sorted(m for m, there in seen.items() if not there))\n")
     env = {**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"}
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
