@@ -161,6 +161,9 @@ class Features:
         (``/foldstats``); rows with a missing feature are NaN
     names : dict space -> feature names
     m_gr_source : str; where m_gr came from
+    log_period, m_gr : ndarray (N,) or None; log10 period and g - r of every object, also
+        of those without latent means (NaN where missing), for the vetting questions that
+        need no curve
     """
 
     cartesian: np.ndarray
@@ -170,6 +173,8 @@ class Features:
     m_gr_source: str
     residual: np.ndarray | None = None
     diagnostic: np.ndarray | None = None
+    log_period: np.ndarray | None = None
+    m_gr: np.ndarray | None = None
 
     def space(self, name: str) -> np.ndarray:
         if name not in SPACE_NAMES:
@@ -298,7 +303,8 @@ def build_features(mu: np.ndarray, period: np.ndarray, m_gr: np.ndarray,
              "residual": residual_names(k), "diagnostic": list(DIAGNOSTIC_NAMES)}
     return Features(cart, sph, valid, names, m_gr_source,
                     _residual_space(cart, recon_residual),
-                    _diagnostic_space(sph[:, 0], recon_residual, gp_hyper, outlier_frac))
+                    _diagnostic_space(sph[:, 0], recon_residual, gp_hyper, outlier_frac),
+                    log_period=logp, m_gr=np.asarray(m_gr, np.float64))
 
 
 def _residual_space(cart: np.ndarray, recon: np.ndarray | None) -> np.ndarray | None:

@@ -9,6 +9,8 @@ import numpy as np
 from .. import provenance as prov
 from ..config import ScoreConfig, to_dict
 from ..errors import FeatureError, StageError
+from .. import schema
+from ..schema import NOT_INTERPOLATED, Status
 from ..progress import Progress, StageGen
 from . import stats
 from ..workcache import locked_stage
@@ -236,13 +238,21 @@ def _vetting_group(store_path, cfg, feats, fold, classes, demoted=None) -> Stage
             raise StageError(f"{st.path}: the vetting space needs /interp/hyper "
                              "(run interpolate first)")
         hyper = st.read("interp/hyper").astype(np.float64)
-    # the Cartesian features are the latent means, log10 period and g - r (NaN rows: excluded)
-    mu, log_period, m_gr = feats.cartesian[:, :-2], feats.cartesian[:, -2], feats.cartesian[:, -1]
+        status = (st.read(schema.INTERP_STATUS).astype(np.int64)
+                  if st.has(schema.INTERP_STATUS) else np.zeros(len(feats.valid), np.int64))
+    # the latent means of the Cartesian features (NaN rows: no curve was encoded); the
+    # period and colour of every object
+    mu = feats.cartesian[:, :-2]
+    log_period, m_gr = feats.log_period, feats.m_gr
+    # a GP that found no curve at the catalogue period answers the fold question itself
+    unfolded = (((status & Status.GP_FAILED) != 0) & ((status & NOT_INTERPOLATED) == 0)
+                & ~feats.valid)
     surprise, seconds = yield from vetting.vetting_steps(log_period, m_gr, hyper, fold, mu,
                                                          cfg.seed, cfg.like_with_like,
-                                                         classes)
+                                                         classes, unfolded)
     like = cfg.like_with_like and vetting.instrument_covariates(fold) is not None
-    valid = feats.valid
+    unfolded &= np.isfinite(log_period) & np.isfinite(m_gr)
+    valid = feats.valid | unfolded
     raw, question = vetting.combine(surprise, valid)
     score = stats.normalise(raw)
     counts = {q: int((question == i).sum()) for i, q in enumerate(vetting.QUESTION_NAMES)}
@@ -261,6 +271,7 @@ def _vetting_group(store_path, cfg, feats, fold, classes, demoted=None) -> Stage
                      "min_class": vetting.MIN_CLASS,
                      "seed": cfg.seed},
         "n_scored": int(valid.sum()), "n_excluded": int((~valid).sum()),
+        "n_gp_failed_scored": int(unfolded.sum()),
         "timing": {"fit_s": 0.0, "score_s": round(seconds, 2)},
         "class_statistics": stats.class_statistics(score, classes),
         "class_mix": stats.class_mix(score, classes, cfg.top_overlap, demoted),

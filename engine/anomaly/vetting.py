@@ -18,7 +18,13 @@ and ``/interp/hyper``:
 
 ``fold``
     Does the catalogue period fold the data? Low GP coherence ``C / delta`` against
-    the stars of a similar period (a wrong period scrambles the fold).
+    the stars of a similar period (a wrong period scrambles the fold). A star whose GP
+    fit failed (``/interp/status`` GP_FAILED: the length scale collapsed or diverged, no
+    curve at this period) is the least coherent of all, so its p is the fraction of
+    the stars of a similar period whose fit failed too: rare failures stand out, a
+    period range where fits often fail does not. Such a star has no latent means or
+    fold statistics; it is asked the fold, colour (density view) and period questions
+    only, the others answer p = 1.
 ``bands``
     Do g and r vary in step? Low zero-shift correlation of the folded g and r curves
     (``band_corr``): a lag between the bands, a blend, a swapped band.
@@ -375,11 +381,22 @@ def _progress(gen, message: str) -> StageGen:
         yield Progress("score", done, total, message, "obj")
 
 
-def _questions_by_period(coherence, fold, log_period) -> dict[str, np.ndarray]:
+def least_coherent(x: np.ndarray, unfolded: np.ndarray | None) -> np.ndarray:
+    """The fold statistic ``x`` (larger: less coherent) with the ``unfolded`` rows (GP
+    fit failed) set beyond every other value: they tie as the most extreme."""
+    if unfolded is None or not unfolded.any():
+        return x
+    x = np.array(x, np.float64)
+    ok = np.isfinite(x) & ~unfolded
+    x[unfolded] = (x[ok].max() if ok.any() else 0.0) + 1.0
+    return x
+
+
+def _questions_by_period(coherence, fold, log_period, unfolded=None) -> dict[str, np.ndarray]:
     """Tail probabilities among all objects or those of a similar period (no account
     of how each star was observed)."""
     groups = period_groups(log_period)
-    return {"fold": tail_probability(-coherence, groups),
+    return {"fold": tail_probability(least_coherent(-coherence, unfolded), groups),
             "bands": tail_probability(1.0 - fold["band_corr"]),
             "event": merged(tail_probability(fold["fade_run"], groups),
                             tail_probability(fold["brightening_run"], groups),
@@ -387,16 +404,20 @@ def _questions_by_period(coherence, fold, log_period) -> dict[str, np.ndarray]:
             "dip": tail_probability(fold["dip_flatness"])}
 
 
-def _questions_like_with_like(coherence, fold, log_period, observed, seed) -> StageGen:
+def _questions_like_with_like(coherence, fold, log_period, observed, seed,
+                              unfolded=None) -> StageGen:
     """The tail probabilities of :func:`_questions_by_period`, of each statistic first
-    standardised against the stars observed alike (:func:`like_with_like`)."""
-    values = {"fold": -coherence, "bands": 1.0 - fold["band_corr"],
+    standardised against the stars observed alike (:func:`like_with_like`; a failed
+    fit's coherence is no one's peer)."""
+    incoherence = -coherence if unfolded is None else np.where(unfolded, np.nan, -coherence)
+    values = {"fold": incoherence, "bands": 1.0 - fold["band_corr"],
               "fade": fold["fade_run"], "brightening": fold["brightening_run"],
               "dip": fold["dip_flatness"]}
     z = yield from _progress(like_with_like(values, observed, seed),
                              "vetting: peers observed alike")
     groups = period_groups(log_period)
-    return {"fold": tail_probability(z["fold"], groups), "bands": tail_probability(z["bands"]),
+    return {"fold": tail_probability(least_coherent(z["fold"], unfolded), groups),
+            "bands": tail_probability(z["bands"]),
             "event": merged(tail_probability(z["fade"], groups),
                             tail_probability(z["brightening"], groups),
                             tail_probability(fold["drop_excess"])),
@@ -406,7 +427,8 @@ def _questions_like_with_like(coherence, fold, log_period, observed, seed) -> St
 def vetting_steps(log_period: np.ndarray, m_gr: np.ndarray, hyper: np.ndarray,
                   fold: dict[str, np.ndarray], mu: np.ndarray | None,
                   seed: int = 0, like: bool = True,
-                  classes: np.ndarray | None = None) -> StageGen:
+                  classes: np.ndarray | None = None,
+                  unfolded: np.ndarray | None = None) -> StageGen:
     """Surprise per question. A generator of :class:`Progress` (the peer searches);
     returns ``(surprise (N, Q) float64, seconds)``.
 
@@ -416,7 +438,9 @@ def vetting_steps(log_period: np.ndarray, m_gr: np.ndarray, hyper: np.ndarray,
     each star with the stars observed alike (:func:`like_with_like`; used when ``fold``
     holds :data:`engine.anomaly.foldstats.INSTRUMENT`), else with all stars or those of
     a similar period; ``classes``: the catalogue class of each object (``/objects/class``)
-    for the period question (:func:`class_period_surprise`; not asked without them).
+    for the period question (:func:`class_period_surprise`; not asked without them);
+    ``unfolded``: (N,) bool, the stars whose GP fit failed at the catalogue period (the
+    least coherent folds, :func:`least_coherent`).
     """
     t0 = time.perf_counter()
     missing = [k for k in NEEDS if k not in fold]
@@ -427,9 +451,10 @@ def vetting_steps(log_period: np.ndarray, m_gr: np.ndarray, hyper: np.ndarray,
         coherence = np.log10(hyper[:, 2] / hyper[:, 3])
     observed = instrument_covariates(fold) if like else None
     if observed is None:
-        p = _questions_by_period(coherence, fold, log_period)
+        p = _questions_by_period(coherence, fold, log_period, unfolded)
     else:
-        p = yield from _questions_like_with_like(coherence, fold, log_period, observed, seed)
+        p = yield from _questions_like_with_like(coherence, fold, log_period, observed, seed,
+                                                 unfolded)
     density = tail_probability(colour_density_surprise(log_period, m_gr))
     if mu is not None:
         blue = yield from _progress(peer_blue_excess(mu, log_period, m_gr, seed,

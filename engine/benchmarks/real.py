@@ -172,7 +172,7 @@ def measure(store: Path, table: Path, n_demo: int) -> dict:
                                    for k in sorted(set(kinds[few].tolist()))},
                  "spaces": {}}
     for s in spaces:
-        out["spaces"][s] = _space_figures(ranks[s], rows, kinds, demo_truth)
+        out["spaces"][s] = _space_figures(ranks[s], rows, kinds, demo_truth, ~few)
     default = next((s for s in RANK_PREFERENCE if s in spaces), "")
     out["default_space"] = default
     out["meets_target"] = bool(default and out["spaces"][default]["meets_target"])
@@ -181,12 +181,17 @@ def measure(store: Path, table: Path, n_demo: int) -> dict:
 
 
 def _space_figures(rank: np.ndarray, rows: np.ndarray, kinds: np.ndarray,
-                   demo_truth: np.ndarray) -> dict:
+                   demo_truth: np.ndarray, ingested: np.ndarray | None = None) -> dict:
+    """Figures of one space. ``real_anomaly_recall`` is over the scored real anomalies;
+    ``real_anomaly_recall_ingested`` over all that passed ingest (``ingested``), so an
+    anomaly a later stage left unscored (a failed GP fit) counts as missed: a space that
+    scores fewer objects cannot gain by it."""
     scored = rank > 0
     n = int(scored.sum())
     r = rank[rows]
     ok = r > 0
     anomalous = kinds != ""
+    ingested = np.ones(len(rows), bool) if ingested is None else np.asarray(ingested, bool)
     fig: dict = {"n_scored": n,
                  "real_scored": {(k or "normal"): int((ok & (kinds == k)).sum())
                                  for k in sorted(set(kinds.tolist()))},
@@ -200,6 +205,8 @@ def _space_figures(rank: np.ndarray, rows: np.ndarray, kinds: np.ndarray,
                    for k in sorted(set(kinds.tolist()))}
         demo_top = scored & (rank <= cut) & demo_truth
         fig[key] = {"n_top": cut, "real_anomaly_recall": _share(top & anomalous, ok & anomalous),
+                    "real_anomaly_recall_ingested": _share(top & anomalous,
+                                                           ingested & anomalous),
                     "real_normal_share": _share(top & ~anomalous, ok & ~anomalous),
                     "demo_recall": _share(demo_top, scored & demo_truth), "by_kind": by_kind}
     t5, t2 = fig["top5%"], fig["top2%"]

@@ -264,3 +264,63 @@ def test_period_question_finds_periods_that_no_star_of_the_class_has():
     lone = class_period_surprise(np.r_[rng.normal(0, 0.05, 100), 2.0], np.array(["X"] * 101))
     assert lone[-1] == pytest.approx(6.0) and lone[:-1].max() < 3.0
     assert np.isnan(class_period_surprise(lp, None)).all()
+
+
+def test_a_star_whose_gp_found_no_curve_is_ranked_by_the_fold_question(tmp_path):
+    """A fit that failed at the catalogue period (no latent means, no fold statistics)
+    is the least coherent fold of its period group: ranked, and named by the fold
+    question, whatever its hyperparameters say; a star never interpolated is not."""
+    from engine.schema import Status
+
+    path = _vetting_store(tmp_path / "v.h5")
+    with Store(path, "a") as st:
+        hyper, attrs = st.read("interp/hyper"), st.attrs("interp")
+        n = len(hyper)
+        hyper[0] = [0.01, 3.0, 1.0, 1e-4]          # C/delta 1e4: coherent, were it trusted
+        status = np.zeros(n, np.uint32)
+        status[0] = Status.GP_FAILED                # no curve: mu is NaN (make_store)
+        status[1] = Status.FEW_POINTS | Status.GP_FAILED   # never interpolated
+        status[700] = Status.GP_FAILED              # has latent means: an ordinary row
+        st.write_group("interp", {"hyper": hyper, "status": status}, attrs)
+        fold = {k: st.read(f"foldstats/{k}") for k in st.group_keys("foldstats")}
+        for k in fold:
+            fold[k][0] = np.nan                     # no curve to take statistics of
+        st.write_group("foldstats", fold)
+        prov.record(st, "foldstats", None)
+    run_quiet(score(path, dataclasses.replace(CFG, spaces=("vetting",))))
+    with Store(path) as st:
+        s, rank = st.read("scores/vetting/score"), st.read("scores/vetting/rank")
+        question, surprise = st.read("scores/vetting/question"), st.read("scores/vetting/surprise")
+        attrs = st.attrs("scores/vetting")
+    assert np.isfinite(s[0]) and np.isnan(s[1]) and rank[1] == 0
+    assert attrs["n_excluded"] == 1 and attrs["n_gp_failed_scored"] == 1
+    assert QUESTION_NAMES[question[0]] == "fold" and rank[0] <= 10
+    # alone in its period group (>= 500 stars): p is about 1/500; no curve, no answer
+    # to the questions of the curve's shape
+    assert surprise[0, 0] == pytest.approx(-np.log10(1 / 500), abs=0.3)
+    for q in ("bands", "event", "dip"):
+        assert surprise[0, QUESTION_NAMES.index(q)] == 0.0
+    assert rank[700] > 10 and QUESTION_NAMES[question[100]] == "fold"
+
+
+def test_failed_fits_stand_out_only_where_they_are_rare():
+    """p of a failed fit is the fraction of its period group that failed: a period range
+    where a fifth of the fits fail gives p = 0.2, a lone failure p = 1 / group."""
+    from engine.anomaly.vetting import vetting_steps
+
+    rng = np.random.default_rng(5)
+    n = 2000
+    # two period groups of 1,000 (each within one 0.2-dex bin)
+    logp = np.concatenate([rng.uniform(-0.38, -0.22, n // 2), rng.uniform(2.02, 2.18, n // 2)])
+    hyper = np.column_stack([np.full(n, 0.2), np.full(n, 3.0), 10 ** rng.normal(-1, 0.2, n),
+                             10 ** rng.normal(-3, 0.2, n)])
+    fold = {k: np.full(n, np.nan) for k in ("fade_run", "brightening_run", "band_corr",
+                                            "dip_flatness", "drop_excess")}
+    unfolded = np.zeros(n, bool)
+    unfolded[0] = True                             # short periods: one failure in 1,000
+    unfolded[n // 2:n // 2 + 200] = True            # long periods: 200 in 1,000
+    surprise, _ = run_quiet(vetting_steps(logp, np.zeros(n), hyper, fold, None, like=False,
+                                          unfolded=unfolded))
+    assert surprise[0, 0] == pytest.approx(3.0)
+    np.testing.assert_allclose(surprise[n // 2:n // 2 + 200, 0], -np.log10(0.2))
+    assert surprise[0, 0] == surprise[:, 0].max()

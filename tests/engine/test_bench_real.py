@@ -99,10 +99,14 @@ def test_figures_count_real_anomalies_normals_and_the_demo_in_the_same_ranking()
     kinds = np.array(["fade", "fade", "blend", "", "", "blend", "transient"])
     demo = np.zeros(n, bool)
     demo[[4, 5, 900]] = True
-    f = _space_figures(rank, rows, kinds, demo)
+    rank[998] = 0                              # one that passed ingest, left unscored
+    ingested = rows != 999
+    f = _space_figures(rank, rows, kinds, demo, ingested)
     t5 = f["top5%"]
-    assert f["n_scored"] == 999 and f["unscored_real"] == {"transient": 1}
-    assert t5["real_anomaly_recall"] == 0.75 and t5["by_kind"]["blend"] == 0.5
+    assert f["n_scored"] == 998 and f["unscored_real"] == {"blend": 1, "transient": 1}
+    # 3 of the 3 scored anomalies are in the top 5%; of the 4 that passed ingest, 3
+    assert t5["real_anomaly_recall"] == 1.0 and t5["by_kind"]["blend"] == 1.0
+    assert t5["real_anomaly_recall_ingested"] == 0.75
     assert t5["real_normal_share"] == 0.5 and f["top2%"]["demo_recall"] == pytest.approx(0.6667)
     assert f["meets_target"] is False
 
