@@ -7,7 +7,11 @@ star that fails one test badly but passes the rest keeps an ordinary score, and 
 questions that matter only among stars of a similar period (is this fold coherent
 *for an 800-day giant*?) are asked of the whole catalogue at once. Here each question
 gives every object ``p``, the fraction of comparable objects (the whole catalogue, or
-the stars of a similar period) whose answer is at least as extreme; the object's
+the stars of a similar period) whose answer is at least as extreme, and past the most
+extreme :data:`TAIL_FRACTION` of them the p of a generalised Pareto tail fitted there
+(peaks over a threshold, :func:`pareto_tail`): a fraction of n objects cannot go below
+1/n, so without the tail the most extreme star of a question would tie with one merely
+in its top per cent, however far beyond the rest it lies; the object's
 surprise per question is ``-log10 p``, its raw score the largest surprise, and
 ``question`` says which question it was (-1 where none reaches p = 0.1; ties, common
 at p = 1/n, go to the object surprising on more questions: :data:`TIE_WEIGHT` times the mean surprise is added). The
@@ -59,7 +63,8 @@ the curve). So the fold, bands, event and dip statistics are first standardised 
 the :data:`N_LIKE` objects observed most alike (:func:`like_with_like`: nearest in log10
 of the number of points, median error and baseline) and the tail probabilities are those
 of the standardised values; the colour question's latent peers are searched with the same
-three beside the period. Without those statistics (or with the setting off), the raw
+three beside the period, and its blue excess is then standardised like the others (a survey
+whose colours scatter more makes every star's peers scatter more). Without those statistics (or with the setting off), the raw
 values are compared. "Stars of a similar period" are bins of :data:`PERIOD_BIN_DEX` in
 log10 period, merged until each holds :data:`MIN_GROUP` objects. The catalogue's class is
 read by the period question only, as the catalogue's own claim to test; no label or truth
@@ -112,6 +117,13 @@ MIN_BANDWIDTH = 0.02
 #: period question: the density floor, relative to the class's peak (a period outside
 #: every member's kernel is 10^6 times less usual than the class's commonest one)
 DENSITY_FLOOR = 1e-6
+#: tail probabilities: p past the top TAIL_FRACTION of a group is that of a generalised
+#: Pareto tail fitted to it (groups of at least MIN_TAIL), floored at P_FLOOR
+TAIL_MODEL = True
+TAIL_FRACTION = 0.05
+MIN_TAIL = 200
+MAX_SHAPE = 0.5
+P_FLOOR = 1e-30
 #: weight of the mean surprise added to the largest (breaks ties)
 TIE_WEIGHT = 1e-3
 #: an object is said to be flagged by a question only below p = 0.1 (surprise 1)
@@ -122,10 +134,19 @@ NOTE = ("beyond the paper: one tail probability per vetting question (fold coher
         "-log10 p; no forest, label or truth")
 
 
-def tail_probability(x: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
+def tail_probability(x: np.ndarray, groups: np.ndarray | None = None,
+                     tail: bool | None = None) -> np.ndarray:
     """Per object, the fraction of its group (all objects when ``groups`` is None) with
-    a value at least as large; NaN values give p = 1 and do not count."""
+    a value at least as large; NaN values give p = 1 and do not count.
+
+    With ``tail`` (default :data:`TAIL_MODEL`), p beyond the group's top
+    :data:`TAIL_FRACTION` is that of a generalised Pareto tail fitted to it
+    (:func:`pareto_tail`), in groups of at least :data:`MIN_TAIL`: a rank says only
+    that nothing else is as extreme (p = 1/n for the most extreme of n, however far
+    out it lies), the tail says how far beyond the rest it is.
+    """
     x = np.asarray(x, dtype=np.float64)
+    tail = TAIL_MODEL if tail is None else tail
     groups = np.zeros(len(x), np.int64) if groups is None else np.asarray(groups)
     p = np.ones(len(x))
     ok = np.isfinite(x)
@@ -134,13 +155,73 @@ def tail_probability(x: np.ndarray, groups: np.ndarray | None = None) -> np.ndar
         vals = np.sort(x[rows])
         at_least = len(vals) - np.searchsorted(vals, x[rows], side="left")
         p[rows] = at_least / len(vals)
+        if tail and len(vals) >= MIN_TAIL:
+            fit = pareto_tail(vals)
+            if fit is not None:
+                u, share, xi, sigma = fit
+                beyond = x[rows] > u
+                p[rows[beyond]] = share * pareto_sf(x[rows[beyond]] - u, xi, sigma)
     return p
+
+
+def pareto_tail(vals: np.ndarray, fraction: float | None = None):
+    """Peaks over a threshold: ``(u, share, xi, sigma)`` of a generalised Pareto
+    distribution fitted to the excesses over ``u``, the value below the top
+    ``fraction`` (:data:`TAIL_FRACTION`) of sorted ``vals`` (``share`` of them lie
+    above it); None when the excesses have no spread (discrete values, ties).
+
+    The fit matches the median and the 80th percentile of the excesses, so the few
+    anomalies a catalogue's tail holds do not widen it (a moment or likelihood fit
+    would let one far outlier make every other tail member look ordinary); the shape
+    ``xi`` is kept within [0, :data:`MAX_SHAPE`]: no bounded tail (a value past the
+    largest seen stays possible) and no tail so heavy that nothing stands out.
+    """
+    fraction = TAIL_FRACTION if fraction is None else fraction
+    n = len(vals)
+    k = max(int(np.ceil(fraction * n)), 10)
+    if k >= n:
+        return None
+    u = vals[n - k - 1]
+    y = vals[vals > u] - u
+    if len(y) < 10 or np.ptp(y) <= 0:
+        return None
+    q50, q80 = np.quantile(y, [0.5, 0.8])
+    if q50 <= 0:
+        return None
+    ratio = q80 / q50
+
+    def quantile_ratio(xi):
+        return np.log(5) / np.log(2) if xi < 1e-9 else (5.0 ** xi - 1) / (2.0 ** xi - 1)
+
+    lo, hi = 0.0, MAX_SHAPE
+    if ratio <= quantile_ratio(lo):
+        xi = lo
+    elif ratio >= quantile_ratio(hi):
+        xi = hi
+    else:
+        for _ in range(50):                      # the ratio grows with xi: bisection
+            mid = 0.5 * (lo + hi)
+            lo, hi = (mid, hi) if quantile_ratio(mid) < ratio else (lo, mid)
+        xi = 0.5 * (lo + hi)
+    sigma = q50 / np.log(2) if xi < 1e-9 else q50 * xi / (2.0 ** xi - 1)
+    return float(u), len(y) / n, float(xi), float(sigma)
+
+
+def pareto_sf(y: np.ndarray, xi: float, sigma: float) -> np.ndarray:
+    """P(excess > y) of a generalised Pareto distribution (shape xi >= 0), floored at
+    :data:`P_FLOOR`."""
+    if xi < 1e-9:
+        sf = np.exp(-y / sigma)
+    else:
+        sf = (1.0 + xi * y / sigma) ** (-1.0 / xi)
+    return np.maximum(sf, P_FLOOR)
 
 
 def merged(*ps: np.ndarray) -> np.ndarray:
     """One question from several tail probabilities: the smallest, ranked again over
-    the catalogue, so a question asked two ways is not counted twice."""
-    return tail_probability(-np.min(np.vstack(ps), axis=0))
+    the catalogue (on -log10 p, with its tail), so a question asked two ways is not
+    counted twice."""
+    return tail_probability(-np.log10(np.min(np.vstack(ps), axis=0)))
 
 
 def period_groups(log_period: np.ndarray, width: float = PERIOD_BIN_DEX,
@@ -217,7 +298,8 @@ def class_period_surprise(log_period: np.ndarray, classes: np.ndarray | None,
 
 def colour_density_surprise(log_period: np.ndarray, m_gr: np.ndarray) -> np.ndarray:
     """-log10 of the smoothed density of g - r among stars of the same log10 period
-    (per unit of g - r bin); NaN where either is missing."""
+    (per unit of g - r bin), the star itself left out (a lone star would otherwise
+    find its own kernel there); NaN where either is missing."""
     from scipy.ndimage import gaussian_filter
 
     ok = np.isfinite(log_period) & np.isfinite(m_gr)
@@ -229,10 +311,15 @@ def colour_density_surprise(log_period: np.ndarray, m_gr: np.ndarray) -> np.ndar
               for x, w in ((lp, COLOUR_BINS[0]), (c, COLOUR_BINS[1])))
     hist, _, _ = np.histogram2d(lp, c, [pe, ce])
     smooth = gaussian_filter(hist, COLOUR_SMOOTH, mode="constant")
-    cond = smooth / np.maximum(smooth.sum(axis=1, keepdims=True), 1e-12)
+    # one star's share of the smoothed histogram: in its own bin, and in its period row
+    delta = np.zeros((17, 17))
+    delta[8, 8] = 1.0
+    own_row = gaussian_filter(delta, COLOUR_SMOOTH, mode="constant")[8]
     i = np.clip(np.digitize(lp, pe) - 1, 0, len(pe) - 2)
     j = np.clip(np.digitize(c, ce) - 1, 0, len(ce) - 2)
-    out[ok] = -np.log10(cond[i, j] + 1e-7)
+    at = np.maximum(smooth[i, j] - own_row[8], 0.0)
+    row = np.maximum(smooth.sum(axis=1)[i] - own_row.sum(), 1e-12)
+    out[ok] = -np.log10(at / row + 1e-7)
     return out
 
 
@@ -381,22 +468,28 @@ def _progress(gen, message: str) -> StageGen:
         yield Progress("score", done, total, message, "obj")
 
 
-def least_coherent(x: np.ndarray, unfolded: np.ndarray | None) -> np.ndarray:
-    """The fold statistic ``x`` (larger: less coherent) with the ``unfolded`` rows (GP
-    fit failed) set beyond every other value: they tie as the most extreme."""
+def fold_probability(x: np.ndarray, groups: np.ndarray,
+                     unfolded: np.ndarray | None) -> np.ndarray:
+    """p of the fold question: the tail probability of ``x`` (larger: less coherent)
+    among the fitted stars of each period group; a star whose fit failed (``unfolded``)
+    is less coherent than every fitted one, and its p is the share of its group whose
+    fits failed (rare failures stand out, common ones do not)."""
     if unfolded is None or not unfolded.any():
-        return x
-    x = np.array(x, np.float64)
-    ok = np.isfinite(x) & ~unfolded
-    x[unfolded] = (x[ok].max() if ok.any() else 0.0) + 1.0
-    return x
+        return tail_probability(x, groups)
+    x = np.where(unfolded, np.nan, x)
+    p = tail_probability(x, groups)
+    counted = (np.isfinite(x) | unfolded) & (groups >= 0)
+    for g in np.unique(groups[unfolded & counted]):
+        rows = counted & (groups == g)
+        p[unfolded & rows] = (unfolded & rows).sum() / rows.sum()
+    return p
 
 
 def _questions_by_period(coherence, fold, log_period, unfolded=None) -> dict[str, np.ndarray]:
     """Tail probabilities among all objects or those of a similar period (no account
     of how each star was observed)."""
     groups = period_groups(log_period)
-    return {"fold": tail_probability(least_coherent(-coherence, unfolded), groups),
+    return {"fold": fold_probability(-coherence, groups, unfolded),
             "bands": tail_probability(1.0 - fold["band_corr"]),
             "event": merged(tail_probability(fold["fade_run"], groups),
                             tail_probability(fold["brightening_run"], groups),
@@ -416,7 +509,7 @@ def _questions_like_with_like(coherence, fold, log_period, observed, seed,
     z = yield from _progress(like_with_like(values, observed, seed),
                              "vetting: peers observed alike")
     groups = period_groups(log_period)
-    return {"fold": tail_probability(least_coherent(z["fold"], unfolded), groups),
+    return {"fold": fold_probability(z["fold"], groups, unfolded),
             "bands": tail_probability(z["bands"]),
             "event": merged(tail_probability(z["fade"], groups),
                             tail_probability(z["brightening"], groups),
@@ -440,7 +533,7 @@ def vetting_steps(log_period: np.ndarray, m_gr: np.ndarray, hyper: np.ndarray,
     a similar period; ``classes``: the catalogue class of each object (``/objects/class``)
     for the period question (:func:`class_period_surprise`; not asked without them);
     ``unfolded``: (N,) bool, the stars whose GP fit failed at the catalogue period (the
-    least coherent folds, :func:`least_coherent`).
+    least coherent folds, :func:`fold_probability`).
     """
     t0 = time.perf_counter()
     missing = [k for k in NEEDS if k not in fold]
@@ -460,6 +553,9 @@ def vetting_steps(log_period: np.ndarray, m_gr: np.ndarray, hyper: np.ndarray,
         blue = yield from _progress(peer_blue_excess(mu, log_period, m_gr, seed,
                                                      observed=observed),
                                     "vetting: colour of each star's peers")
+        if observed is not None:
+            blue = (yield from _progress(like_with_like({"blue": blue}, observed, seed),
+                                         "vetting: peers observed alike"))["blue"]
         p["colour"] = merged(density, tail_probability(blue))
     else:
         p["colour"] = density
