@@ -498,14 +498,17 @@ def _questions_by_period(coherence, fold, log_period, unfolded=None) -> dict[str
 
 
 def _questions_like_with_like(coherence, fold, log_period, observed, seed,
-                              unfolded=None) -> StageGen:
+                              unfolded=None, blue=None) -> StageGen:
     """The tail probabilities of :func:`_questions_by_period`, of each statistic first
     standardised against the stars observed alike (:func:`like_with_like`; a failed
-    fit's coherence is no one's peer)."""
+    fit's coherence is no one's peer), and the standardised ``blue`` excess (None
+    without one), in one search of the peers."""
     incoherence = -coherence if unfolded is None else np.where(unfolded, np.nan, -coherence)
     values = {"fold": incoherence, "bands": 1.0 - fold["band_corr"],
               "fade": fold["fade_run"], "brightening": fold["brightening_run"],
               "dip": fold["dip_flatness"]}
+    if blue is not None:
+        values["blue"] = blue
     z = yield from _progress(like_with_like(values, observed, seed),
                              "vetting: peers observed alike")
     groups = period_groups(log_period)
@@ -514,7 +517,7 @@ def _questions_like_with_like(coherence, fold, log_period, observed, seed,
             "event": merged(tail_probability(z["fade"], groups),
                             tail_probability(z["brightening"], groups),
                             tail_probability(fold["drop_excess"])),
-            "dip": tail_probability(z["dip"])}
+            "dip": tail_probability(z["dip"])}, z.get("blue")
 
 
 def vetting_steps(log_period: np.ndarray, m_gr: np.ndarray, hyper: np.ndarray,
@@ -543,22 +546,18 @@ def vetting_steps(log_period: np.ndarray, m_gr: np.ndarray, hyper: np.ndarray,
     with np.errstate(invalid="ignore", divide="ignore"):
         coherence = np.log10(hyper[:, 2] / hyper[:, 3])
     observed = instrument_covariates(fold) if like else None
-    if observed is None:
-        p = _questions_by_period(coherence, fold, log_period, unfolded)
-    else:
-        p = yield from _questions_like_with_like(coherence, fold, log_period, observed, seed,
-                                                 unfolded)
-    density = tail_probability(colour_density_surprise(log_period, m_gr))
+    blue = None
     if mu is not None:
         blue = yield from _progress(peer_blue_excess(mu, log_period, m_gr, seed,
                                                      observed=observed),
                                     "vetting: colour of each star's peers")
-        if observed is not None:
-            blue = (yield from _progress(like_with_like({"blue": blue}, observed, seed),
-                                         "vetting: peers observed alike"))["blue"]
-        p["colour"] = merged(density, tail_probability(blue))
+    if observed is None:
+        p = _questions_by_period(coherence, fold, log_period, unfolded)
     else:
-        p["colour"] = density
+        p, blue = yield from _questions_like_with_like(coherence, fold, log_period, observed,
+                                                       seed, unfolded, blue)
+    density = tail_probability(colour_density_surprise(log_period, m_gr))
+    p["colour"] = density if blue is None else merged(density, tail_probability(blue))
     p["period"] = tail_probability(class_period_surprise(log_period, classes))
     surprise = np.column_stack([-np.log10(p[q]) for q in QUESTION_NAMES])
     return surprise, time.perf_counter() - t0
