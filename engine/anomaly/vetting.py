@@ -63,8 +63,8 @@ the curve). So the fold, bands, event and dip statistics are first standardised 
 the :data:`N_LIKE` objects observed most alike (:func:`like_with_like`: nearest in log10
 of the number of points, median error and baseline) and the tail probabilities are those
 of the standardised values; the colour question's latent peers are searched with the same
-three beside the period, and its blue excess is then standardised like the others (a survey
-whose colours scatter more makes every star's peers scatter more). Without those statistics (or with the setting off), the raw
+three beside the period (so the blue excess, in units of the peers' interquartile range,
+is already relative to stars observed alike). Without those statistics (or with the setting off), the raw
 values are compared. "Stars of a similar period" are bins of :data:`PERIOD_BIN_DEX` in
 log10 period, merged until each holds :data:`MIN_GROUP` objects. The catalogue's class is
 read by the period question only, as the catalogue's own claim to test; no label or truth
@@ -498,17 +498,14 @@ def _questions_by_period(coherence, fold, log_period, unfolded=None) -> dict[str
 
 
 def _questions_like_with_like(coherence, fold, log_period, observed, seed,
-                              unfolded=None, blue=None) -> StageGen:
+                              unfolded=None) -> StageGen:
     """The tail probabilities of :func:`_questions_by_period`, of each statistic first
     standardised against the stars observed alike (:func:`like_with_like`; a failed
-    fit's coherence is no one's peer), and the standardised ``blue`` excess (None
-    without one), in one search of the peers."""
+    fit's coherence is no one's peer)."""
     incoherence = -coherence if unfolded is None else np.where(unfolded, np.nan, -coherence)
     values = {"fold": incoherence, "bands": 1.0 - fold["band_corr"],
               "fade": fold["fade_run"], "brightening": fold["brightening_run"],
               "dip": fold["dip_flatness"]}
-    if blue is not None:
-        values["blue"] = blue
     z = yield from _progress(like_with_like(values, observed, seed),
                              "vetting: peers observed alike")
     groups = period_groups(log_period)
@@ -517,7 +514,7 @@ def _questions_like_with_like(coherence, fold, log_period, observed, seed,
             "event": merged(tail_probability(z["fade"], groups),
                             tail_probability(z["brightening"], groups),
                             tail_probability(fold["drop_excess"])),
-            "dip": tail_probability(z["dip"])}, z.get("blue")
+            "dip": tail_probability(z["dip"])}
 
 
 def vetting_steps(log_period: np.ndarray, m_gr: np.ndarray, hyper: np.ndarray,
@@ -554,8 +551,8 @@ def vetting_steps(log_period: np.ndarray, m_gr: np.ndarray, hyper: np.ndarray,
     if observed is None:
         p = _questions_by_period(coherence, fold, log_period, unfolded)
     else:
-        p, blue = yield from _questions_like_with_like(coherence, fold, log_period, observed,
-                                                       seed, unfolded, blue)
+        p = yield from _questions_like_with_like(coherence, fold, log_period, observed,
+                                                 seed, unfolded)
     density = tail_probability(colour_density_surprise(log_period, m_gr))
     p["colour"] = density if blue is None else merged(density, tail_probability(blue))
     p["period"] = tail_probability(class_period_surprise(log_period, classes))
