@@ -185,7 +185,8 @@ def _space_figures(rank: np.ndarray, rows: np.ndarray, kinds: np.ndarray,
     """Figures of one space. ``real_anomaly_recall`` is over the scored real anomalies;
     ``real_anomaly_recall_ingested`` over all that passed ingest (``ingested``), so an
     anomaly a later stage left unscored (a failed GP fit) counts as missed: a space that
-    scores fewer objects cannot gain by it."""
+    scores fewer objects cannot gain by it. ``real_only``: how the space orders the
+    real curves among themselves (:func:`_real_only`)."""
     scored = rank > 0
     n = int(scored.sum())
     r = rank[rows]
@@ -196,7 +197,8 @@ def _space_figures(rank: np.ndarray, rows: np.ndarray, kinds: np.ndarray,
                  "real_scored": {(k or "normal"): int((ok & (kinds == k)).sum())
                                  for k in sorted(set(kinds.tolist()))},
                  "unscored_real": {(k or "normal"): int((~ok & (kinds == k)).sum())
-                                   for k in sorted(set(kinds[~ok].tolist()))}}
+                                   for k in sorted(set(kinds[~ok].tolist()))},
+                 "real_only": _real_only(r[ingested], anomalous[ingested])}
     for frac in FRACTIONS:
         cut = int(np.ceil(frac * n))
         top = ok & (r <= cut)
@@ -216,6 +218,27 @@ def _space_figures(rank: np.ndarray, rows: np.ndarray, kinds: np.ndarray,
         <= TARGET["normal_share_top5"]
         and (t2["demo_recall"] or 0) >= TARGET["demo_recall_top2"])
     return fig
+
+
+def _real_only(rank: np.ndarray, anomalous: np.ndarray) -> dict:
+    """The ranking restricted to the real curves that passed ingest (unscored ones
+    last): ROC AUC and average precision of the real anomalies against the real normal
+    stars, and the share of the anomalies ranked above the k-th normal star. The top-k%
+    figures share their places with the demo's stars; these do not, so they say how
+    the space would order a catalogue of these stars alone."""
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    rank = np.where(rank > 0, rank, np.iinfo(np.int64).max).astype(np.float64)
+    if anomalous.all() or not anomalous.any():
+        return {}
+    normals = np.sort(rank[~anomalous])
+    out = {"auc": round(float(roc_auc_score(anomalous, -rank)), 4),
+           "average_precision": round(float(average_precision_score(anomalous, -rank)), 4)}
+    for k in (2, 5, 10, 20):
+        if k <= len(normals):
+            out[f"above_normal_{k}"] = _share(rank[anomalous] < normals[k - 1],
+                                              np.ones(int(anomalous.sum()), bool))
+    return out
 
 
 def _share(hit: np.ndarray, base: np.ndarray) -> float | None:

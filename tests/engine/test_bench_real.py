@@ -107,6 +107,12 @@ def test_figures_count_real_anomalies_normals_and_the_demo_in_the_same_ranking()
     # 3 of the 3 scored anomalies are in the top 5%; of the 4 that passed ingest, 3
     assert t5["real_anomaly_recall"] == 1.0 and t5["by_kind"]["blend"] == 1.0
     assert t5["real_anomaly_recall_ingested"] == 0.75
+    # among the real curves alone (the transient cut at ingest left out): anomalies at
+    # ranks 1, 2, 3 and unscored, normals at 4 and 501: 6 of the 8 pairs ordered right
+    real = f["real_only"]
+    assert real["auc"] == 0.75 and real["above_normal_2"] == 0.75
+    assert real["average_precision"] == pytest.approx((1 + 1 + 1 + 4 / 6) / 4, abs=1e-4)
+    assert "above_normal_5" not in real                 # there are two normal stars
     assert t5["real_normal_share"] == 0.5 and f["top2%"]["demo_recall"] == pytest.approx(0.6667)
     assert f["meets_target"] is False
 
