@@ -193,6 +193,10 @@ class LightCurvePane(QWidget):
         notes.append(gp_note(int(it.get("status") or 0), it.get("status_msg") or ""))
         mean = to_mag(it["mean"], it["raw_mean_mag"], it["raw_std_mag"])
         sig = it["std"] * it["raw_std_mag"][:, None]
+        if not np.isfinite(mean).any():
+            # a failed fit left no curve (all NaN): drawing it would stretch the axis to 0
+            notes.append("no GP curve (the fit failed): the raw points only")
+            return notes
         if self.gp.isChecked():
             self._draw_gp(it["phase"], mean, sig)
         if self.recon.isChecked():

@@ -444,3 +444,32 @@ def test_import_dialog_titles_say_what_they_ask_for(qtbot, window, monkeypatch):
     window.menus.import_dialog()
     assert titles == ["Catalogue table (optional)", "Folder of light-curve files"]
     assert not window.menus.runner.busy                       # Cancel twice: nothing runs
+
+
+def test_a_failed_gp_fit_shows_the_points_on_their_own_scale(qtbot, window, gui_store):
+    """A star whose GP fit failed has an all-NaN curve: the pane says so and draws the
+    raw points only (the NaN curve once stretched the magnitude axis down to 0)."""
+    from engine.store import Status
+
+    lcp = window.panes["light_curve"]
+    row = int(window.state.view.rows[3])
+    with Store(gui_store, "a") as s:
+        arrays = {k: s.read(f"interp/{k}") for k in s.group_keys("interp")}
+        for k in ("mean", "std", "raw_mean_mag", "raw_std_mag"):
+            arrays[k] = arrays[k].astype("f8")
+            arrays[k][row] = np.nan
+        arrays["status"][row] = int(Status.GP_FAILED)
+        s.write_group("interp", arrays, s.attrs("interp"))
+        s.write_group("sim", {"seed": np.zeros(1)}, {"synthetic": True})
+        lc = s.lightcurve(row)
+    window.state.reload()
+    window.state.selection.set_current(row)
+    assert "no GP curve" in lcp.box.text and "GP fit failed" in lcp.box.text
+    assert "gp_g" not in lcp.shown and "g" in lcp.shown
+    vb = lcp.pw.getPlotItem().getViewBox()
+
+    def on_the_points():                  # the auto-range is applied on the next paint
+        lo, hi = vb.viewRange()[1]
+        return lo > lc.mag.min() - 2 and hi < lc.mag.max() + 2
+
+    qtbot.waitUntil(on_the_points, timeout=5000)
