@@ -215,6 +215,8 @@ class _Call(QRunnable):
     def run(self) -> None:
         try:
             result, err = self.fn(), None
+        except PvsvetError as exc:  # a message written for the user: as it is
+            result, err = None, str(exc)
         except Exception as exc:  # reported to the caller, shown in its pane
             result, err = None, f"{type(exc).__name__}: {exc}"
         try:

@@ -149,13 +149,19 @@ def reconstruction_residual(store_path, row: int) -> dict:
     with Store(store_path, "r") as st:
         if not st.has("interp/mean"):
             raise ExplainError(f"{st.path}: no GP curves (/interp); run interpolate first")
-        if not st.has("vae/model"):
-            raise ExplainError(f"{st.path}: no trained VAE (/vae/model); run train first")
         mean = np.asarray(st.read("interp/mean", rows=row), dtype="f8")
         mbar = np.asarray(st.read("interp/raw_mean_mag", rows=row), dtype="f8")
         sigma = np.asarray(st.read("interp/raw_std_mag", rows=row), dtype="f8")
         phase = (np.asarray(st.read("interp/phase")) if st.has("interp/phase")
                  else np.arange(mean.shape[-1]) / mean.shape[-1])
+        if not (np.isfinite(mean).any() and np.isfinite(mbar).all()):
+            msg = (st.read("interp/status_msg", rows=row) if st.has("interp/status_msg")
+                   else b"")
+            msg = msg.decode() if isinstance(msg, bytes) else str(msg)
+            raise ExplainError(f"{st.path}: row {row} has no GP curve to reconstruct (its "
+                               f"fit failed{': ' + msg if msg else ''})")
+        if not st.has("vae/model"):
+            raise ExplainError(f"{st.path}: no trained VAE (/vae/model); run train first")
     rec = np.asarray(reconstruct(store_path, [row]), dtype="f8")[0]
     gp_mag = unscale(mean, None, mbar, sigma)[0]
     rec_mag = unscale(rec, None, mbar, sigma)[0]

@@ -556,7 +556,7 @@ def vetting_steps(log_period: np.ndarray, m_gr: np.ndarray, hyper: np.ndarray,
     density = tail_probability(colour_density_surprise(log_period, m_gr))
     p["colour"] = density if blue is None else merged(density, tail_probability(blue))
     p["period"] = tail_probability(class_period_surprise(log_period, classes))
-    surprise = np.column_stack([-np.log10(p[q]) for q in QUESTION_NAMES])
+    surprise = np.column_stack([-np.log10(p[q]) for q in QUESTION_NAMES]) + 0.0  # no -0.0
     return surprise, time.perf_counter() - t0
 
 

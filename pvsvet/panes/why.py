@@ -127,7 +127,8 @@ class WhyPane(QWidget):
         ll = QVBoxLayout(left)
         ll.setContentsMargins(0, 0, 0, 0)
         ll.addWidget(QLabel("<b>Vetting questions</b> (p: fraction of comparable stars at "
-                            "least as extreme)", wordWrap=True))
+                            "least as extreme; past their top 5%, from a tail fitted there)",
+                            wordWrap=True))
         ll.addWidget(self.vetting, 2)
         ll.addWidget(QLabel("<b>Catalogue features against the class</b>"))
         ll.addWidget(self.features, 3)

@@ -64,3 +64,24 @@ def test_why_pane_values_equal_the_engines(qtbot, scored_store, settings):
     assert pane.values["forest"]["row"] == other
     assert np.isclose(pane.values["forest"]["raw"], pane.values["forest"]["raw_stored"])
     _dispose(w)
+
+
+def test_no_reconstruction_is_asked_of_a_failed_gp_fit(tmp_path):
+    """A star whose GP fit failed has no curve: the GP-against-VAE view says why, with
+    the fit's own message, instead of decoding NaN."""
+    from engine.anomaly.explain import ExplainError, reconstruction_residual
+    from tests.pvsvet.conftest import make_store
+
+    path = make_store(tmp_path / "f.h5", n=50, context=False)
+    with Store(path, "a") as s:
+        arrays = {k: s.read(f"interp/{k}") for k in s.group_keys("interp")}
+        for k in ("mean", "raw_mean_mag"):
+            arrays[k] = arrays[k].astype("f8")
+            arrays[k][7] = np.nan
+        arrays["status_msg"] = np.array([b""] * 50, dtype="S80")
+        arrays["status_msg"][7] = b"l_phi collapsed (reached the lower bound 0.01)"
+        s.write_group("interp", arrays, s.attrs("interp"))
+    with pytest.raises(ExplainError, match=r"f\.h5: row 7 has no GP curve.*l_phi collapsed"):
+        reconstruction_residual(path, 7)
+    with pytest.raises(ExplainError, match="no trained VAE"):     # row 8 has its curve
+        reconstruction_residual(path, 8)
