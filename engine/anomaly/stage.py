@@ -269,6 +269,9 @@ def _vetting_group(store_path, cfg, feats, fold, classes, demoted=None) -> Stage
                      "period_bin_dex": vetting.PERIOD_BIN_DEX, "min_group": vetting.MIN_GROUP,
                      "n_peers": vetting.N_PEERS, "peer_reference": vetting.PEER_REFERENCE,
                      "min_class": vetting.MIN_CLASS,
+                     "tail": {"model": "generalised Pareto (quantile match)" if vetting.TAIL_MODEL
+                              else "ranks only", "fraction": vetting.TAIL_FRACTION,
+                              "min_group": vetting.MIN_TAIL, "max_shape": vetting.MAX_SHAPE},
                      "seed": cfg.seed},
         "n_scored": int(valid.sum()), "n_excluded": int((~valid).sum()),
         "n_gp_failed_scored": int(unfolded.sum()),
