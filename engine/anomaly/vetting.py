@@ -31,7 +31,10 @@ and ``/interp/hyper``:
     only, the others answer p = 1.
 ``bands``
     Do g and r vary in step? Low zero-shift correlation of the folded g and r curves
-    (``band_corr``): a lag between the bands, a blend, a swapped band.
+    (``band_corr``) against the stars of a similar period: a lag between the bands, a
+    blend, a swapped band. The folded curves correlate only as well as the period folds
+    them, and that depends on the period (a semi-regular's cycles differ from each other,
+    an RR Lyrae's repeat), so like the fold question it is asked within period groups.
 ``event``
     Did it fade or brighten off its curve? The largest of the tail probabilities of
     ``fade_run`` and ``brightening_run`` against the stars of a similar period (R CrB
@@ -490,7 +493,7 @@ def _questions_by_period(coherence, fold, log_period, unfolded=None) -> dict[str
     of how each star was observed)."""
     groups = period_groups(log_period)
     return {"fold": fold_probability(-coherence, groups, unfolded),
-            "bands": tail_probability(1.0 - fold["band_corr"]),
+            "bands": tail_probability(1.0 - fold["band_corr"], groups),
             "event": merged(tail_probability(fold["fade_run"], groups),
                             tail_probability(fold["brightening_run"], groups),
                             tail_probability(fold["drop_excess"])),
@@ -510,7 +513,7 @@ def _questions_like_with_like(coherence, fold, log_period, observed, seed,
                              "vetting: peers observed alike")
     groups = period_groups(log_period)
     return {"fold": fold_probability(z["fold"], groups, unfolded),
-            "bands": tail_probability(z["bands"]),
+            "bands": tail_probability(z["bands"], groups),
             "event": merged(tail_probability(z["fade"], groups),
                             tail_probability(z["brightening"], groups),
                             tail_probability(fold["drop_excess"])),

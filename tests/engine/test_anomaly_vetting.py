@@ -332,6 +332,31 @@ def test_failed_fits_stand_out_only_where_they_are_rare():
     assert surprise[0, 0] == surprise[:, 0].max()
 
 
+def test_bands_question_compares_stars_of_a_similar_period():
+    """Long-period stars' folded g and r correlate less (their cycles differ); a short-period
+    star that correlates as poorly as they do stands out, they do not."""
+    from engine.anomaly.vetting import vetting_steps
+
+    rng = np.random.default_rng(8)
+    n = 2000
+    logp = np.concatenate([rng.uniform(-0.38, -0.22, n // 2), rng.uniform(2.02, 2.18, n // 2)])
+    hyper = np.column_stack([np.full(n, 0.2), np.full(n, 3.0), np.full(n, 0.1),
+                             np.full(n, 1e-3)])
+    fold = {k: np.full(n, np.nan) for k in ("fade_run", "brightening_run", "band_corr",
+                                            "dip_flatness", "drop_excess")}
+    corr = np.concatenate([0.98 + 0.005 * rng.standard_normal(n // 2),
+                           0.6 + 0.1 * rng.standard_normal(n // 2)])
+    corr[0] = 0.6                                   # a short-period star, bands out of step
+    fold["band_corr"] = corr
+    surprise, _ = run_quiet(vetting_steps(logp, np.zeros(n), hyper, fold, None, like=False))
+    bands = surprise[:, QUESTION_NAMES.index("bands")]
+    assert bands[0] == bands.max() and bands[0] >= 3.0
+    # the long-period stars are ordinary among themselves: ~1% of them below p = 0.01
+    assert (bands[n // 2:] >= 2.0).mean() <= 0.02
+    # compared with every star at once, the short-period star would be lost among them
+    assert tail_probability(1.0 - corr)[0] > 0.1
+
+
 def test_pareto_tail_recovers_light_and_heavy_tails():
     from scipy import stats as sps
 
