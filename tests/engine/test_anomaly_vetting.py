@@ -9,8 +9,8 @@ from engine import provenance as prov
 from engine.anomaly import recall_report, score
 from engine.anomaly.features import build_features
 from engine.anomaly.foldstats import NAMES, curve_stats, fold_stats
-from engine.anomaly.vetting import (MIN_CLASS, MIN_GROUP, QUESTION_NAMES, class_period_surprise,
-                                    colour_density_surprise,
+from engine.anomaly.vetting import (MIN_CLASS, MIN_GROUP, NEEDS, QUESTION_NAMES,
+                                    class_period_surprise, colour_density_surprise,
                                     combine, merged, peer_blue_excess, period_groups,
                                     tail_probability)
 from engine.errors import FeatureError, StageError
@@ -309,6 +309,13 @@ def test_a_star_whose_gp_found_no_curve_is_ranked_by_the_fold_question(tmp_path)
     assert rank[700] > 10 and QUESTION_NAMES[question[100]] == "fold"
 
 
+def _two_period_groups(rng, n):
+    """log10 periods of two period groups of n / 2 stars (each within one 0.2-dex bin) and
+    fold statistics that answer nothing (NaN), for a test to fill in."""
+    logp = np.concatenate([rng.uniform(-0.38, -0.22, n // 2), rng.uniform(2.02, 2.18, n // 2)])
+    return logp, {k: np.full(n, np.nan) for k in NEEDS}
+
+
 def test_failed_fits_stand_out_only_where_they_are_rare():
     """p of a failed fit is the fraction of its period group that failed: a period range
     where a fifth of the fits fail gives p = 0.2, a lone failure p = 1 / group."""
@@ -316,12 +323,9 @@ def test_failed_fits_stand_out_only_where_they_are_rare():
 
     rng = np.random.default_rng(5)
     n = 2000
-    # two period groups of 1,000 (each within one 0.2-dex bin)
-    logp = np.concatenate([rng.uniform(-0.38, -0.22, n // 2), rng.uniform(2.02, 2.18, n // 2)])
+    logp, fold = _two_period_groups(rng, n)
     hyper = np.column_stack([np.full(n, 0.2), np.full(n, 3.0), 10 ** rng.normal(-1, 0.2, n),
                              10 ** rng.normal(-3, 0.2, n)])
-    fold = {k: np.full(n, np.nan) for k in ("fade_run", "brightening_run", "band_corr",
-                                            "dip_flatness", "drop_excess")}
     unfolded = np.zeros(n, bool)
     unfolded[0] = True                             # short periods: one failure in 1,000
     unfolded[n // 2:n // 2 + 200] = True            # long periods: 200 in 1,000
@@ -339,11 +343,9 @@ def test_bands_question_compares_stars_of_a_similar_period():
 
     rng = np.random.default_rng(8)
     n = 2000
-    logp = np.concatenate([rng.uniform(-0.38, -0.22, n // 2), rng.uniform(2.02, 2.18, n // 2)])
+    logp, fold = _two_period_groups(rng, n)
     hyper = np.column_stack([np.full(n, 0.2), np.full(n, 3.0), np.full(n, 0.1),
                              np.full(n, 1e-3)])
-    fold = {k: np.full(n, np.nan) for k in ("fade_run", "brightening_run", "band_corr",
-                                            "dip_flatness", "drop_excess")}
     corr = np.concatenate([0.98 + 0.005 * rng.standard_normal(n // 2),
                            0.6 + 0.1 * rng.standard_normal(n // 2)])
     corr[0] = 0.6                                   # a short-period star, bands out of step
