@@ -7,12 +7,13 @@ periods. Real anomalies: other S82 RR Lyrae given a wrong period or an alias, mi
 or blended bands, eclipses or a fade; ZTF BTS SNe Ia given a periodic star's period and
 class (those with fewer than ``min_points`` points in a band are flagged at ingest and not
 scored: reported, not counted); SNAD101 (real ZTF DR8, the fixture in tests/data/real) with
-its periodogram period. The demo's injected anomalies are measured in the same ranking.
+its periodogram period. The demo's injected anomalies are measured in the same scores,
+with the demo's objects ranked among themselves (and, for reference, in the whole store).
 
 ``meets_target`` is the issue's target for the space the GUI ranks by default
 (:data:`engine.labels.RANK_PREFERENCE`): >= 80% of the real anomalies in its top 5% with
-<= 2% of the real normal stars there, and >= 80% of the demo's injected anomalies in its
-top 2%. Skipped (``"skipped"``) when the real data directory is absent.
+<= 2% of the real normal stars there, and >= 80% of the demo's injected anomalies in the
+top 2% of the demo's objects. Skipped (``"skipped"``) when the real data directory is absent.
 """
 from __future__ import annotations
 
@@ -182,7 +183,14 @@ def measure(store: Path, table: Path, n_demo: int) -> dict:
 
 def _space_figures(rank: np.ndarray, rows: np.ndarray, kinds: np.ndarray,
                    demo_truth: np.ndarray, ingested: np.ndarray | None = None) -> dict:
-    """Figures of one space. ``real_anomaly_recall`` is over the scored real anomalies;
+    """Figures of one space. ``demo_recall``: the demo's injected anomalies in the top
+    k% of the demo's own objects, ranked among themselves (the real curves left out of
+    the ranking, as in a store of the demo alone); ``demo_recall_with_real``: in the top
+    k% of the whole store, where the real curves take places too (the benchmark's ~100
+    real anomalies are about 2% of a 5,000-object store, so a space that put every one
+    of them first would leave the demo almost no place in its top 2%: that figure
+    cannot meet the target together with the real ones, and the target reads the
+    first). ``real_anomaly_recall`` is over the scored real anomalies;
     ``real_anomaly_recall_ingested`` over all that passed ingest (``ingested``), so an
     anomaly a later stage left unscored (a failed GP fit) counts as missed: a space that
     scores fewer objects cannot gain by it. ``real_only``: how the space orders the
@@ -191,6 +199,8 @@ def _space_figures(rank: np.ndarray, rows: np.ndarray, kinds: np.ndarray,
     n = int(scored.sum())
     r = rank[rows]
     ok = r > 0
+    demo_rank = _rank_among(rank, np.setdiff1d(np.arange(len(rank)), rows))
+    n_demo = int((demo_rank > 0).sum())
     anomalous = kinds != ""
     ingested = np.ones(len(rows), bool) if ingested is None else np.asarray(ingested, bool)
     fig: dict = {"n_scored": n,
@@ -205,12 +215,15 @@ def _space_figures(rank: np.ndarray, rows: np.ndarray, kinds: np.ndarray,
         key = f"top{frac * 100:g}%"
         by_kind = {(k or "normal"): _share(top & (kinds == k), ok & (kinds == k))
                    for k in sorted(set(kinds.tolist()))}
-        demo_top = scored & (rank <= cut) & demo_truth
+        demo_top = (demo_rank > 0) & (demo_rank <= int(np.ceil(frac * n_demo))) & demo_truth
         fig[key] = {"n_top": cut, "real_anomaly_recall": _share(top & anomalous, ok & anomalous),
                     "real_anomaly_recall_ingested": _share(top & anomalous,
                                                            ingested & anomalous),
                     "real_normal_share": _share(top & ~anomalous, ok & ~anomalous),
-                    "demo_recall": _share(demo_top, scored & demo_truth), "by_kind": by_kind}
+                    "demo_recall": _share(demo_top, (demo_rank > 0) & demo_truth),
+                    "demo_recall_with_real": _share(scored & (rank <= cut) & demo_truth,
+                                                    scored & demo_truth),
+                    "by_kind": by_kind}
     t5, t2 = fig["top5%"], fig["top2%"]
     fig["meets_target"] = bool(
         (t5["real_anomaly_recall"] or 0) >= TARGET["real_recall_top5"]
@@ -218,6 +231,15 @@ def _space_figures(rank: np.ndarray, rows: np.ndarray, kinds: np.ndarray,
         <= TARGET["normal_share_top5"]
         and (t2["demo_recall"] or 0) >= TARGET["demo_recall_top2"])
     return fig
+
+
+def _rank_among(rank: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``rank`` (1 = first, 0 = unranked) renumbered 1.. among ``rows`` alone, in the
+    same order; 0 for the other rows and the unranked ones."""
+    out = np.zeros(len(rank), np.int64)
+    rows = rows[rank[rows] > 0]
+    out[rows[np.argsort(rank[rows], kind="stable")]] = np.arange(1, len(rows) + 1)
+    return out
 
 
 def _real_only(rank: np.ndarray, anomalous: np.ndarray) -> dict:

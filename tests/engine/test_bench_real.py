@@ -117,6 +117,23 @@ def test_figures_count_real_anomalies_normals_and_the_demo_in_the_same_ranking()
     assert f["meets_target"] is False
 
 
+def test_demo_recall_ranks_the_demo_among_itself_not_behind_the_real_anomalies():
+    # 1,000 demo objects then 30 real anomalies ranked first: the demo's anomalies at
+    # demo ranks 1..10 are its top 1% alone, but all lie beyond the store's top 2%
+    n_demo, n_real = 1000, 30
+    rank = np.concatenate([np.arange(1, n_demo + 1) + n_real, np.arange(1, n_real + 1)])
+    rows = np.arange(n_demo, n_demo + n_real)
+    kinds = np.array(["fade"] * n_real)
+    demo = np.zeros(n_demo + n_real, bool)
+    demo[:10] = True
+    demo[500] = True                                   # and one far down
+    f = _space_figures(rank, rows, kinds, demo)
+    assert f["top5%"]["real_anomaly_recall"] == 1.0 and f["top2%"]["real_anomaly_recall"] == 0.7
+    assert f["top2%"]["demo_recall"] == pytest.approx(10 / 11, abs=1e-4)
+    assert f["top2%"]["demo_recall_with_real"] == 0.0   # 21 places, all taken by real ones
+    assert f["top1%"]["demo_recall"] == pytest.approx(10 / 11, abs=1e-4)
+
+
 def test_bench_real_skips_cleanly_without_the_data(tmp_path):
     p = argparse.ArgumentParser()
     real.configure(p)
