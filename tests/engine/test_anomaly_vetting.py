@@ -29,12 +29,24 @@ def test_tail_probability_counts_ties_and_groups_and_ignores_missing_values():
     groups = np.array([0, 0, 1, 1, 1])
     # group 0: {1, 2}; group 1: {2, 3} (the NaN does not count)
     np.testing.assert_allclose(tail_probability(x, groups), [1.0, 0.5, 1.0, 0.5, 1.0])
-    # one question asked two ways with the same answer is not counted twice
+    # one question asked two ways: the smaller p, Sidak-corrected for two views
     p = tail_probability(np.arange(10.0))
-    np.testing.assert_allclose(merged(p, p), p)
-    # the smaller of two, ranked again: still a probability over the catalogue
-    q = merged(p, p[::-1])
-    assert q.min() == pytest.approx(0.2) and q.max() == 1.0
+    np.testing.assert_allclose(merged(p, p[::-1]), 1 - (1 - np.minimum(p, p[::-1])) ** 2)
+    assert merged(p, p).max() == 1.0 and merged(np.array([0.5]))[0] == 0.5
+
+
+def test_merged_views_stay_calibrated_and_keep_a_strong_single_answer():
+    rng = np.random.default_rng(3)
+    n = 200_000
+    a, b, c = (rng.uniform(size=n) for _ in range(3))
+    # independent uniform views: the merged p is uniform again (no question gains from
+    # being asked three ways)
+    for t in (0.1, 0.01, 0.001):
+        assert (merged(a, b, c) < t).mean() == pytest.approx(t, rel=0.15)
+    # a far answer of one view stays far: it costs the factor k, not the catalogue's
+    # tail of smallest ps (which the anomalies of a catalogue fill)
+    a[:50] = 1e-6
+    assert -np.log10(merged(a, b)[:50]).min() == pytest.approx(6 - np.log10(2), abs=1e-3)
 
 
 def test_period_groups_merge_sparse_bins_until_each_is_large_enough():
@@ -357,6 +369,26 @@ def test_bands_question_compares_stars_of_a_similar_period():
     assert (bands[n // 2:] >= 2.0).mean() <= 0.02
     # compared with every star at once, the short-period star would be lost among them
     assert tail_probability(1.0 - corr)[0] > 0.1
+
+
+def test_band_discord_spreads_alike_whatever_the_correlation():
+    """Fisher's z: correlations estimated from the same number of points scatter alike
+    on its scale, near 1 as well as far from it (1 - r does not), so one tail model
+    fits stars whose bands correlate at 0.99 and at 0.5."""
+    from engine.anomaly.vetting import band_discord
+
+    rng = np.random.default_rng(4)
+    spread = {}
+    for rho in (0.5, 0.99):
+        x = rng.standard_normal((4000, 60))
+        y = rho * x + np.sqrt(1 - rho ** 2) * rng.standard_normal((4000, 60))
+        r = np.array([np.corrcoef(a, b)[0, 1] for a, b in zip(x, y)])
+        spread[rho] = (np.std(band_discord(r)), np.std(1 - r))
+    assert spread[0.5][0] / spread[0.99][0] == pytest.approx(1.0, abs=0.15)
+    assert spread[0.5][1] / spread[0.99][1] > 20           # what 1 - r would do
+    # larger for bands less in step; finite at r = +-1
+    d = band_discord(np.array([1.0, 0.9, 0.0, -1.0]))
+    assert np.all(np.isfinite(d)) and np.all(np.diff(d) > 0)
 
 
 def test_pareto_tail_recovers_light_and_heavy_tails():
