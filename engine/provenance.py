@@ -61,6 +61,13 @@ class StageSpec:
     on_demand : run by the pipeline only when a stage reads it with the run's settings;
         its readers also make it themselves when it is missing or stale (score calls
         :func:`engine.anomaly.foldstats.ensure_fold_stats`)
+    columns : catalogue columns (``/objects``) it reads beyond those of the ingest
+        fingerprint (ids, periods, flags): each is an input of its own, so a corrected
+        column makes this stage stale without making every stage stale
+    revision : the revision of the stage's method; a record made by another revision is
+        stale ("method revised"), so a store scored by an older pvsvet is rescored by
+        ``run`` instead of showing the old answers as current. Bump it when a change of
+        the code changes the stage's results.
     """
 
     name: str
@@ -73,6 +80,8 @@ class StageSpec:
     only: tuple[str, ...] = ()
     optional: Callable[[Any], tuple[str, ...]] = lambda cfg: ()
     on_demand: bool = False
+    columns: tuple[str, ...] = ()
+    revision: str = ""
 
     def inputs_for(self, stage_cfg: Any) -> tuple[str, ...]:
         """Every upstream stage this stage reads with these settings."""
@@ -106,7 +115,9 @@ GRAPH: dict[str, StageSpec] = {s.name: s for s in (
     StageSpec("score", "score", ("ingest", "encode"),
               lambda cfg: tuple(f"scores/{s}/score" for s in cfg.spaces),
               "engine.anomaly:score", ignore=("block", "aad_*"),
-              optional=_score_optional),
+              optional=_score_optional, columns=("class",),
+              # 2: the vetting bands on Fisher's z, views merged by the Sidak correction
+              revision="2"),
     StageSpec("context", "context", ("score",), _fixed("context"),
               "engine.context:run_context"),
 )}
@@ -191,12 +202,24 @@ def _write_ids(store: Store, name: str) -> str | None:
     return ",".join(ids) if ids else None
 
 
+def column_fingerprint(store: Store, column: str) -> str:
+    """A hash of one ``/objects`` column ("absent" where the catalogue has none)."""
+    if column not in store.object_columns:
+        return "absent"
+    return digest(np.int64(store.n_objects), store.read_objects([column], decode=False)[column])
+
+
 def expected(store: Store, name: str, stage_cfg: Any) -> dict[str, Any]:
     """The hashes a run of ``name`` with these settings on this store would record."""
-    inputs = {u: fingerprint(store, u) for u in GRAPH[name].inputs_for(stage_cfg)}
+    spec = GRAPH[name]
+    inputs = {u: fingerprint(store, u) for u in spec.inputs_for(stage_cfg)}
+    inputs.update({f"objects/{c}": column_fingerprint(store, c) for c in spec.columns})
     input_hash = hashlib.sha256(repr(sorted(inputs.items())).encode()).hexdigest()[:16]
-    return {"config_hash": settings_hash(name, stage_cfg), "input_hash": input_hash,
-            "inputs": inputs}
+    out = {"config_hash": settings_hash(name, stage_cfg), "input_hash": input_hash,
+           "inputs": inputs}
+    if spec.revision:
+        out["revision"] = spec.revision
+    return out
 
 
 def record(store: Store, name: str, stage_cfg: Any, status: str = "ok",
@@ -237,11 +260,18 @@ def check(store: Store, name: str, stage_cfg: Any) -> StageState:
         return StageState(name, True, f"output /{missing[0]} missing", want)
     if rec.get("config_hash") != want["config_hash"]:
         return StageState(name, True, "settings changed", want)
+    if rec.get("revision", "") != spec.revision:
+        return StageState(name, True, f"method revised ({rec.get('revision') or 'earlier'} "
+                                      f"-> {spec.revision}): rerun for its current answers",
+                          want)
     if rec.get("input_hash") != want["input_hash"]:
         old = rec.get("inputs") or {}
         changed = [u for u, fp in want["inputs"].items() if old.get(u) != fp]
-        return StageState(name, True, f"input changed: {', '.join(changed) or 'upstream'} "
-                                      "reran", want)
+        reran = [u for u in changed if not u.startswith("objects/")]
+        edited = [f"/{u}" for u in changed if u.startswith("objects/")]
+        why = ", ".join(([f"{', '.join(reran)} reran"] if reran else [])
+                        + ([f"{', '.join(edited)} changed"] if edited else []))
+        return StageState(name, True, f"input changed: {why or 'upstream reran'}", want)
     if rec.get("incomplete"):
         return StageState(name, True, f"{rec['incomplete']} objects left to retry (failed "
                                       "or unanswered queries)", want)

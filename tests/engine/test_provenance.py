@@ -151,6 +151,33 @@ def test_force_reruns_the_stage_and_makes_only_its_downstream_stale(run_copy, to
     assert stale == {"score", "context"}
 
 
+def test_a_corrected_catalogue_class_makes_only_the_scores_stale(run_copy, toml):
+    """The vetting space's period question reads each star's catalogue class: correcting
+    classes must rescore, and must not refit the GP or retrain."""
+    import h5py
+
+    with h5py.File(run_copy, "a") as f:
+        cls = f["objects/class"]
+        cls[0] = b"RR" if cls[0] != b"RR" else b"EW"
+    states = _dry_run(run_copy, toml)
+    stale = {s for s, (is_stale, _) in states.items() if is_stale}
+    assert stale == {"score", "context"}
+    assert states["score"][1] == "input changed: /objects/class changed"
+    _standalone("score", run_copy, toml)
+    assert not _dry_run(run_copy, toml)["score"][0]
+
+
+def test_a_store_scored_by_an_earlier_method_revision_is_stale(run_copy, toml, monkeypatch):
+    """A store scored by an older pvsvet (another score revision) is rescored by ``run``
+    rather than showing its old answers as current."""
+    spec = prov.GRAPH["score"]
+    assert spec.revision and not _dry_run(run_copy, toml)["score"][0]
+    monkeypatch.setitem(prov.GRAPH, "score", dataclasses.replace(spec, revision="999"))
+    stale, reason = _dry_run(run_copy, toml)["score"]
+    assert stale and reason.startswith(f"method revised ({spec.revision} -> 999)")
+    assert not _dry_run(run_copy, toml)["interpolate"][0]
+
+
 @pytest.fixture(scope="module")
 def settings(toml) -> C.Config:
     return C.load(toml)
