@@ -116,7 +116,7 @@ GRAPH: dict[str, StageSpec] = {s.name: s for s in (
               lambda cfg: tuple(f"scores/{s}/score" for s in cfg.spaces),
               "engine.anomaly:score", ignore=("block", "aad_*"),
               optional=_score_optional, columns=("class",),
-              # 2: the vetting bands on Fisher's z, views merged by the Sidak correction
+              # 2: the vetting space's bands question on Fisher's z
               revision="2"),
     StageSpec("context", "context", ("score",), _fixed("context"),
               "engine.context:run_context"),

@@ -32,9 +32,10 @@ and ``/interp/hyper``:
 ``bands``
     Do g and r vary in step? Low zero-shift correlation of the folded g and r curves
     (``band_corr``, on Fisher's z scale: :func:`band_discord`) against the stars of a
-    similar period: a lag between the bands, a blend, a swapped band. The folded curves correlate only as well as the period folds
-    them, and that depends on the period (a semi-regular's cycles differ from each other,
-    an RR Lyrae's repeat), so like the fold question it is asked within period groups.
+    similar period: a lag between the bands, a blend, a swapped band. The folded curves
+    correlate only as well as the period folds them, and that depends on the period (a
+    semi-regular's cycles differ from each other, an RR Lyrae's repeat), so like the fold
+    question it is asked within period groups.
 ``event``
     Did it fade or brighten off its curve? The smallest of the tail probabilities of
     ``fade_run`` and ``brightening_run`` against the stars of a similar period (R CrB
@@ -42,8 +43,8 @@ and ``/interp/hyper``:
     (scattered points below the curve: eclipses of an unseen companion, occultations, a
     fade the cadence breaks up; it is a significance in the star's own noise, so it
     is neither grouped by period nor standardised like with like, where its discrete
-    values, mostly 0, would have no spread); the three are merged (:func:`merged`, the
-    smallest p Sidak-corrected for three views), so the question counts once.
+    values, mostly 0, would have no spread); the three are merged and ranked again
+    (:func:`merged`), so the question counts once.
 ``dip``
     Is its deepest dip flat-bottomed? High ``dip_flatness`` (a transit-like box).
 ``colour``
@@ -221,15 +222,14 @@ def pareto_sf(y: np.ndarray, xi: float, sigma: float) -> np.ndarray:
 
 
 def merged(*ps: np.ndarray) -> np.ndarray:
-    """One question from k tail probabilities (the question asked k ways): the smallest,
-    Sidak-corrected, ``1 - (1 - min p)^k``, so a question asked k ways is not counted k
-    times. Exact when the views are independent, conservative when they agree (at
-    worst k times too large a p). Ranking the smallest p again over the catalogue,
-    which this replaced, made the answer depend on the catalogue's own tail of
-    smallest ps, the anomalies included: a strong answer of one view lost a decade or
-    more (a colour density at p = 1e-4 came out at 2e-3)."""
-    p = np.clip(np.min(np.vstack(ps), axis=0), 0.0, 1.0)
-    return -np.expm1(len(ps) * np.log1p(-np.minimum(p, 1.0 - 1e-16)))
+    """One question from several tail probabilities: the smallest, ranked again over
+    the catalogue (on -log10 p, with its tail), so a question asked two ways is not
+    counted twice. (The Sidak correction, 1 - (1 - min p)^k, was measured instead: exact
+    for independent views, but it passes one view's answer through at full strength, and
+    the colour question's blue excess, whose catalogue-wide tail is mostly the demo's,
+    then put real RR Lyrae first: average precision of the real curves 0.86-0.88 ->
+    0.81-0.84 on three benchmark stores.)"""
+    return tail_probability(-np.log10(np.min(np.vstack(ps), axis=0)))
 
 
 def band_discord(band_corr: np.ndarray) -> np.ndarray:
