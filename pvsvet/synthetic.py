@@ -19,14 +19,15 @@ from engine.store import LightCurve, Store
 
 logger = logging.getLogger(__name__)
 
-#: class -> (log10 period centre [d], spread [dex], amplitude [mag], g-r [mag], share)
+#: class -> (log10 period centre [d], spread [dex], amplitude [mag], g-r [mag], share);
+#: the class names of the CPVS (Chen et al. 2020) and of the demo, engine.simulate.classes
 CLASSES = {
     "EW": (-0.45, 0.10, 0.4, 0.45, 0.50), "EA": (0.30, 0.30, 0.6, 0.35, 0.05),
     "SR": (1.80, 0.30, 0.8, 1.50, 0.07), "Mira": (2.45, 0.12, 3.0, 1.90, 0.02),
-    "RRab": (-0.25, 0.06, 0.8, 0.30, 0.06), "RRc": (-0.50, 0.05, 0.4, 0.25, 0.02),
-    "BYDra": (0.60, 0.30, 0.1, 1.10, 0.11), "RSCVn": (1.00, 0.30, 0.2, 0.80, 0.14),
-    "DSCT": (-1.10, 0.15, 0.1, 0.25, 0.01), "Cep-I": (0.90, 0.25, 0.8, 0.80, 0.01),
-    "Cep-II": (0.60, 0.30, 0.7, 0.60, 0.01),
+    "RR": (-0.25, 0.06, 0.8, 0.30, 0.06), "RRc": (-0.50, 0.05, 0.4, 0.25, 0.02),
+    "BYDra": (0.60, 0.30, 0.1, 1.10, 0.11), "RSCVN": (1.00, 0.30, 0.2, 0.80, 0.14),
+    "DSCT": (-1.10, 0.15, 0.1, 0.25, 0.01), "CEP": (0.90, 0.25, 0.8, 0.80, 0.01),
+    "CEPII": (0.60, 0.30, 0.7, 0.60, 0.01),
 }
 N_PHASE = 160
 LATENT = 10

@@ -164,7 +164,7 @@ def test_sed_shows_a_fit_only_for_a_candidate_with_an_acceptable_fit(qtbot, wind
 
     rows, grid, cls = _context_rows(gui_store)
     fitted = rows[grid != b""]
-    ew = next(int(r) for r in fitted if cls[r] in ("EW", "BYDra", "RSCVn"))
+    ew = next(int(r) for r in fitted if cls[r] in ("EW", "BYDra", "RSCVN"))
     lpv = next(int(r) for r in fitted if cls[r] in ("Mira", "SR"))
     sed, sel = window.panes["sed"], window.state.selection
     sel.set_current(ew)

@@ -86,3 +86,13 @@ def test_the_readme_and_ci_install_every_x_library_the_window_plugin_links():
              .group(1).split())
     assert not needed - apt, sorted(needed - apt)
     assert not needed - ci, sorted(needed - ci)
+
+
+def test_the_gui_test_stores_spell_classes_as_the_catalogue_does():
+    """The synthetic GUI stores use the CPVS (Chen et al. 2020) class names of the demo
+    and the engine, so a class-keyed view or setting tested on them (the vetting
+    space's period question reads classes) sees the spelling a real store has."""
+    from engine.simulate.classes import CLASSES as ENGINE
+    from pvsvet.synthetic import CLASSES
+
+    assert set(CLASSES) <= set(ENGINE), set(CLASSES) - set(ENGINE)
