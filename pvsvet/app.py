@@ -50,13 +50,17 @@ def make_app(argv: list[str] | None = None, offscreen: bool = False):
     app = QApplication.instance() or QApplication(argv or ["pvsvet"])
     app.setOrganizationName("pvsvet")
     app.setApplicationName("pvsvet")
-    app.setStyle("Fusion")
-    from .resources import ResourceError, resource
+    # the style and style sheet once per application: setting either re-polishes every
+    # live widget, so doing it again for each window (each GUI test) grew with all of them
+    if not app.property("pvsvet_themed"):
+        app.setStyle("Fusion")
+        from .resources import ResourceError, resource
 
-    try:
-        app.setStyleSheet(resource("style.qss").read_text())
-    except ResourceError as exc:    # unstyled is still usable: say so, do not stop
-        logger.warning("%s", exc)
+        try:
+            app.setStyleSheet(resource("style.qss").read_text())
+        except ResourceError as exc:    # unstyled is still usable: say so, do not stop
+            logger.warning("%s", exc)
+        app.setProperty("pvsvet_themed", True)
     pg.setConfigOptions(background="#1b1d21", foreground="#c9ccd1", antialias=True,
                         imageAxisOrder="row-major")
     return app
