@@ -3,10 +3,10 @@
 Real light curves (:mod:`engine.benchmarks.real_data`) are appended to a demo store through
 the ordinary ingest path and the whole pipeline runs (interpolate, train, encode, score in
 every space). Normal stars: SDSS Stripe 82 RR Lyrae, unchanged, with their catalogue
-periods (by default every one not made into an anomaly). Real anomalies: other S82 RR Lyrae given a wrong period or an alias, mismatched
-or blended bands, eclipses or a fade; ZTF BTS SNe Ia given a periodic star's period and
-class (those with fewer than ``min_points`` points in a band are flagged at ingest and not
-scored: reported, not counted); SNAD101 (real ZTF DR8, the fixture in tests/data/real) with
+periods (by default every one not made into an anomaly). Real anomalies: other S82 RR
+Lyrae given a wrong period or an alias, mismatched or blended bands, eclipses or a fade;
+ZTF BTS SNe Ia given a periodic star's period and class (those with fewer than
+``min_points`` points in a band are flagged at ingest and not scored: reported, not counted); SNAD101 (real ZTF DR8, the fixture in tests/data/real) with
 its periodogram period. The demo's injected anomalies are measured in the same scores,
 with the demo's objects ranked among themselves (and, for reference, in the whole store).
 
@@ -242,9 +242,11 @@ def _space_figures(rank: np.ndarray, rows: np.ndarray, kinds: np.ndarray,
 def _rank_among(rank: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """``rank`` (1 = first, 0 = unranked) renumbered 1.. among ``rows`` alone, in the
     same order; 0 for the other rows and the unranked ones."""
+    from ..anomaly.stats import rank_order
+
+    order = rank_order(np.where(np.isin(np.arange(len(rank)), rows), rank, 0))
     out = np.zeros(len(rank), np.int64)
-    rows = rows[rank[rows] > 0]
-    out[rows[np.argsort(rank[rows], kind="stable")]] = np.arange(1, len(rows) + 1)
+    out[order] = np.arange(1, len(order) + 1)
     return out
 
 
