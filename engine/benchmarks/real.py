@@ -6,8 +6,9 @@ every space). Normal stars: SDSS Stripe 82 RR Lyrae, unchanged, with their catal
 periods (by default every one not made into an anomaly). Real anomalies: other S82 RR
 Lyrae given a wrong period or an alias, mismatched or blended bands, eclipses or a fade;
 ZTF BTS SNe Ia given a periodic star's period and class (those with fewer than
-``min_points`` points in a band are flagged at ingest and not scored: reported, not counted); SNAD101 (real ZTF DR8, the fixture in tests/data/real) with
-its periodogram period. The demo's injected anomalies are measured in the same scores,
+``min_points`` points in a band are flagged at ingest and not scored: reported, not
+counted); SNAD101 (real ZTF DR8, the fixture in tests/data/real) with its periodogram
+period. The demo's injected anomalies are measured in the same scores,
 with the demo's objects ranked among themselves (and, for reference, in the whole store).
 
 ``meets_target`` is the issue's target for the space the GUI ranks by default
