@@ -14,8 +14,8 @@ from engine.errors import PvsvetError
 from engine.progress import Progress
 from engine.provenance import RUNNABLE
 
-from .runs import RUNS, run_factory
-from .workers import Runner
+from .runs import RUNS, VAE_RUNS, run_factory
+from .workers import VAE_MODULES, Runner
 
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QMainWindow
@@ -142,7 +142,8 @@ class Menus:
             QMessageBox.information(self.w, "No store", "Open a store first (File ▸ Open).")
             return False
         factory = factory or run_factory(key, self.state.path)
-        if not self.runner.start(RUNS.get(key, (key,))[0], factory):
+        modules = VAE_MODULES if key in VAE_RUNS else ()
+        if not self.runner.start(RUNS.get(key, (key,))[0], factory, modules):
             self.w.statusBar().showMessage("a run is already going on", 4000)
             return False
         self._started, self._stage, self._stages = time.monotonic(), "", []

@@ -28,6 +28,9 @@ RUNS: dict[str, tuple[str, tuple[str, ...] | None, bool]] = {
     "pipeline": ("Whole pipeline", None, False),
 }
 
+#: runs whose stages train or run the VAE (TensorFlow is imported before they start)
+VAE_RUNS = frozenset({"train", "encode", "pipeline", "demo"})
+
 #: Demo bootstrap: catalogue size and the VAE's wall-clock budget (minutes).
 DEMO_OBJECTS = 20000
 DEMO_TRAIN_MINUTES = 2.5

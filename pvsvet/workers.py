@@ -39,6 +39,11 @@ GenFactory = Callable[[], Any]
 #: import of scikit-learn), so :meth:`Runner.start` imports them on the GUI thread first.
 WORKER_MODULES = ("scipy.linalg", "scipy.optimize", "scipy.spatial", "scipy.ndimage",
                   "sklearn.ensemble", "sklearn.metrics", "astropy.timeseries", "numba")
+#: imported on the GUI thread too, but only before runs that train or encode (a few
+#: seconds, once): a first ``import tensorflow`` on the worker thread of the first-start
+#: pipeline twice hung the GUI test suite (py-spy: the worker idle inside the import, the
+#: GUI thread idle in MainWindow.eventFilter, neither moving again).
+VAE_MODULES = ("tensorflow",)
 
 
 def import_worker_modules(names: tuple[str, ...] = WORKER_MODULES) -> list[str]:
@@ -134,12 +139,14 @@ class Runner(QObject):
     def busy(self) -> bool:
         return self._thread is not None
 
-    def start(self, name: str, factory: GenFactory) -> bool:
-        """Start ``factory()`` on a new thread; False if a run is going on."""
+    def start(self, name: str, factory: GenFactory, modules: tuple[str, ...] = ()) -> bool:
+        """Start ``factory()`` on a new thread; False if a run is going on. The
+        :data:`WORKER_MODULES` and ``modules`` are imported on this (the GUI) thread
+        first."""
         if self.busy:
             return False
         self.name = name
-        import_worker_modules()
+        import_worker_modules(WORKER_MODULES + tuple(modules))
         thread, worker = QThread(), StageWorker(name, factory)
         worker.moveToThread(thread)
         thread.started.connect(worker.run)

@@ -178,3 +178,43 @@ def test_runner_imports_the_stages_compiled_libraries_on_the_gui_thread(tmp_path
                          env=env, timeout=300, cwd=Path(__file__).resolve().parents[2])
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout
+
+
+def test_runs_that_train_or_encode_import_tensorflow_on_the_gui_thread_first(tmp_path):
+    """A first ``import tensorflow`` on the worker thread of the first-start pipeline hung
+    the GUI suite twice (the worker idle inside the import, the GUI thread in the main
+    window's event filter). Every run whose stages train or encode names TensorFlow for
+    the GUI thread to import, and the runner imports it there before the thread starts
+    (checked in a fresh interpreter, where nothing has imported it yet)."""
+    import subprocess
+    import sys
+
+    from engine.provenance import RUNNABLE
+    from pvsvet.runs import RUNS, VAE_RUNS
+
+    for key, (_, stages, _) in RUNS.items():
+        every_stage = key == "pipeline"
+        assert (key in VAE_RUNS) == (every_stage or bool({"train", "encode"} & set(stages or ()))), key
+    assert {"train", "encode"} <= set(RUNNABLE) and "demo" in VAE_RUNS
+
+    script = tmp_path / "probe.py"
+    script.write_text(
+        "import sys\n"
+        "from PySide6.QtCore import QCoreApplication\n"
+        "app = QCoreApplication([])\n"
+        "from pvsvet.workers import Runner, VAE_MODULES\n"
+        "assert 'tensorflow' not in sys.modules\n"
+        "seen = {}\n"
+        "def stage():\n"
+        "    seen.update({m: m in sys.modules for m in VAE_MODULES})\n"
+        "    yield from ()\n"
+        "r = Runner()\n"
+        "r.idle.connect(app.quit)\n"
+        "assert r.start('probe', stage, VAE_MODULES)\n"
+        "app.exec()\n"
+        "print(sorted(seen.items()))\n")
+    env = {**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"}
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         env=env, timeout=300, cwd=Path(__file__).resolve().parents[2])
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "[('tensorflow', True)]", out.stdout
