@@ -167,16 +167,36 @@ def last_angle(path: Path, wait: float = 5.0) -> str:
     return "paper"
 
 
-def band_labels(path: Path, groups: set[str], wait: float = 5.0) -> tuple[str, str]:
-    """Names of the two pipeline bands for the legend: with the survey when the store
-    records one (``survey`` in /meta or in the ingest run), "simulated ZTF" for the demo,
-    else plain g and r (ingest maps ZTF, SDSS and PS1 g/r alike onto them)."""
-    if schema.SIM in groups:
-        return "g (simulated ZTF)", "r (simulated ZTF)"
+@dataclass(frozen=True)
+class BandNames:
+    """Legend names of the two pipeline bands: ``simulated`` for the first
+    ``n_simulated`` rows (the demo's own objects), ``observed`` for the rest (objects a
+    user's ingest appended to the demo, or every object of an ingested store)."""
+
+    observed: tuple[str, str] = ("g", "r")
+    simulated: tuple[str, str] = ("g (simulated ZTF)", "r (simulated ZTF)")
+    n_simulated: int = 0
+
+    def for_row(self, row: int | None) -> tuple[str, str]:
+        return self.simulated if row is not None and 0 <= row < self.n_simulated else self.observed
+
+
+def band_labels(path: Path, groups: set[str], wait: float = 5.0) -> BandNames:
+    """Names of the two pipeline bands for the legend: "simulated ZTF" for the demo's
+    objects (all rows of a simulated store, or the first ``n_objects`` the demo made, by
+    /sim's attribute or its run's, when ingest appended real photometry after them), the
+    survey for the others when the store records one (``survey`` in /meta or in the ingest
+    run), else plain g and r (ingest maps ZTF, SDSS and PS1 g/r alike onto them)."""
     with Store(path, "r", wait=wait) as s:
         run = s.last_run("ingest") or {}
         survey = str(s.meta.get("survey") or run.get("survey") or "").strip()
-    return (f"{survey} g", f"{survey} r") if survey else ("g", "r")
+        n_sim = 0
+        if schema.SIM in groups:
+            made = (s.attrs(schema.SIM).get("n_objects")
+                    or (s.last_run("demo") or {}).get("n_objects"))
+            n_sim = min(int(made or s.n_objects), s.n_objects)
+    observed = (f"{survey} g", f"{survey} r") if survey else ("g", "r")
+    return BandNames(observed=observed, n_simulated=n_sim)
 
 
 def load_latent(path: Path, groups: set[str], wait: float = 5.0) -> tuple[np.ndarray | None,

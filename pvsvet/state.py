@@ -21,7 +21,7 @@ from engine import schema
 from engine.errors import PvsvetError
 
 from .catalog import Catalog, CatalogView
-from .loading import (ObjectDetail, band_labels, feature_columns, file_signature, load_catalog,
+from .loading import (BandNames, ObjectDetail, band_labels, feature_columns, file_signature, load_catalog,
                       load_latent, read_detail, store_stamp)
 
 logger = logging.getLogger(__name__)
@@ -131,7 +131,7 @@ class AppState:
     label_set: list[str] = field(default_factory=list)
     author: str = field(default_factory=lambda: _default_author())
     rank_space: str = ""                      # the user's ranking space ('' = the best one)
-    band_labels: tuple[str, str] = ("g", "r")  # legend names of the two pipeline bands
+    band_labels: BandNames = field(default_factory=BandNames)  # legend names of the bands
     selection: Selection = field(default_factory=Selection)
     features: dict = field(default_factory=dict)   # plot name -> (space, column) stored
     loaded: Callbacks = field(default_factory=Callbacks)

@@ -89,10 +89,12 @@ class LightCurvePane(QWidget):
         legend.addItem(items["rec_g"], "VAE reconstruction")
         return items
 
-    def _name_bands(self) -> None:
-        """Legend names from the survey the store records (plain g, r when it does not:
-        SDSS g and r were shown as "ZTF g / ZTF r")."""
-        names = self.state.band_labels
+    def _name_bands(self, row: int | None = None) -> None:
+        """Legend names of the shown object's bands: "simulated ZTF" for the demo's own
+        objects, else the survey the store records (plain g, r when it does not: SDSS g
+        and r were shown as "ZTF g / ZTF r", and real photometry appended to the demo as
+        simulated)."""
+        names = self.state.band_labels.for_row(row)
         for (sample, label), text in zip(self._legend.items[:2], names):
             label.setText(text)
 
@@ -148,6 +150,7 @@ class LightCurvePane(QWidget):
 
     def _draw(self, det: ObjectDetail) -> None:
         cat = self.state.catalog
+        self._name_bands(det.row)
         phase_mode = self.axis.currentText() == "phase"
         self.title.setText(f"<b>{det.object_id}</b> &nbsp; {cat.text('class', det.row)} &nbsp; "
                            f"P = {det.period:.6g} d")

@@ -408,6 +408,27 @@ def test_bands_are_not_called_ztf_and_flags_are_said_in_words(qtbot, window, gui
                                                                  "r (simulated ZTF)"]
 
 
+def test_real_photometry_appended_to_the_demo_is_not_called_simulated(qtbot, window, gui_store):
+    """Real SDSS photometry that ``ingest`` appended to a demo store was labelled
+    "g (simulated ZTF)": the label came from the store, not from the object. Rows past
+    the demo's ``n_objects`` are named by the survey the ingest recorded."""
+    lcp = window.panes["light_curve"]
+    n = len(window.state.catalog)
+    assert n >= 4
+    with Store(gui_store, "a") as s:
+        s.write_group("sim", {"seed": np.zeros(1)}, {"synthetic": True, "n_objects": n // 2})
+        s.record_run("ingest", "ok", survey="SDSS")
+    window.state.reload()
+
+    def legend_of(row):
+        window.state.selection.set_current(row)
+        return [label.text for _, label in lcp._legend.items[:2]]
+
+    assert legend_of(n // 2 - 1) == ["g (simulated ZTF)", "r (simulated ZTF)"]
+    assert legend_of(n // 2) == ["SDSS g", "SDSS r"]
+    assert legend_of(0) == ["g (simulated ZTF)", "r (simulated ZTF)"]
+
+
 def test_gui_export_remembers_its_last_folder(qtbot, window, gui_store, tmp_path, monkeypatch):
     """Defect 9: the GUI export had no memory of the last folder. The modal dialogs are
     answered as a user would (the export itself is the engine's, for real)."""
