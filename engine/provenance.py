@@ -116,8 +116,9 @@ GRAPH: dict[str, StageSpec] = {s.name: s for s in (
               lambda cfg: tuple(f"scores/{s}/score" for s in cfg.spaces),
               "engine.anomaly:score", ignore=("block", "aad_*"),
               optional=_score_optional, columns=("class",),
-              # 2: the vetting space's bands question on Fisher's z
-              revision="2"),
+              # 2: the vetting space's bands question on Fisher's z; 3: its dip question
+              # and blue excess read their tails among the stars observed alike
+              revision="3"),
     StageSpec("context", "context", ("score",), _fixed("context"),
               "engine.context:run_context"),
 )}

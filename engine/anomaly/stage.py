@@ -265,6 +265,7 @@ def _vetting_group(store_path, cfg, feats, fold, classes, demoted=None) -> Stage
         "implementation": "engine.anomaly.vetting (tail probabilities; no forest)",
         "m_gr_source": feats.m_gr_source,
         "settings": {"like_with_like": bool(like), "n_like": vetting.N_LIKE,
+                     "n_tail_like": vetting.N_TAIL_LIKE if like else 0,
                      "like_covariates": list(INSTRUMENT) if like else [],
                      "period_bin_dex": vetting.PERIOD_BIN_DEX, "min_group": vetting.MIN_GROUP,
                      "n_peers": vetting.N_PEERS, "peer_reference": vetting.PEER_REFERENCE,
