@@ -497,13 +497,14 @@ def like_with_like(values: dict[str, np.ndarray], covariates: np.ndarray, seed: 
     return out
 
 
-def local_tail_probability(x: np.ndarray, covariates: np.ndarray, seed: int = 0,
-                           k: int = N_TAIL_LIKE, reference: int = PEER_REFERENCE,
-                           chunk: int = 20000):
-    """:func:`tail_probability` of each object among the ``k`` objects observed most
-    alike (:func:`observed_alike`), not the whole catalogue: the fraction of them, the
-    object counted, with a value at least as large, and past their top
-    :data:`TAIL_FRACTION` the p of a generalised Pareto tail fitted to those peers.
+def local_tail_probability(values: dict[str, np.ndarray], covariates: np.ndarray,
+                           seed: int = 0, k: int = N_TAIL_LIKE,
+                           reference: int = PEER_REFERENCE, chunk: int = 20000):
+    """:func:`tail_probability` of each statistic in ``values`` among the ``k`` objects
+    observed most alike (:func:`observed_alike`, one search for all of them), not the
+    whole catalogue: the fraction of them, the object counted, with a value at least as
+    large, and past their top :data:`TAIL_FRACTION` the p of a generalised Pareto tail
+    fitted to those peers.
 
     Standardising (:func:`like_with_like`) moves and widens a statistic's core to match
     the stars observed alike; a survey can also change its tail alone. Real SDSS Stripe 82
@@ -512,36 +513,42 @@ def local_tail_probability(x: np.ndarray, covariates: np.ndarray, seed: int = 0,
     (1.65 against 0.75 interquartile ranges), so against the catalogue-wide tail one in 30
     of them was among the most anomalous 5%. Objects without covariates (or a catalogue
     of no more than k + 1 objects) get the catalogue-wide p. A generator: yields
-    (done, total) per chunk; returns p (1 where x is NaN).
+    (done, total) per chunk; returns {name: p} (1 where the value is NaN).
     """
-    x = np.asarray(x, np.float64)
-    p = tail_probability(x)
+    vals = {name: np.asarray(x, np.float64) for name, x in values.items()}
+    out = {name: tail_probability(x) for name, x in vals.items()}
     for at, peers, done, total in observed_alike(covariates, k, seed, reference, chunk):
-        px = np.sort(np.where(peers >= 0, x[np.maximum(peers, 0)], np.nan), axis=1)
-        n = np.isfinite(px).sum(axis=1)
-        xa = x[at]
-        with np.errstate(invalid="ignore"):
-            at_least = (px >= xa[:, None]).sum(axis=1) + 1
-        local = at_least / (n + 1.0)
-        m = np.maximum(np.ceil(TAIL_FRACTION * n).astype(np.intp), 10)
-        fits = (n >= MIN_TAIL) & (m < n) & TAIL_MODEL
-        r = np.arange(len(at))
-        u = px[r, np.clip(n - m - 1, 0, px.shape[1] - 1)]
-        with np.errstate(invalid="ignore"):
-            excess = px - u[:, None]
-            excess[~(excess > 0)] = np.nan
-        n_excess = np.isfinite(excess).sum(axis=1)
-        q50, q80 = row_quantiles(excess, (0.5, 0.8))
-        with np.errstate(invalid="ignore"):
-            spread = np.fmax.reduce(excess, axis=1) > np.fmin.reduce(excess, axis=1)
-        fits &= (n_excess >= 10) & (q50 > 0) & spread
-        xi, sigma = pareto_shape(np.where(fits, q50, 1.0), np.where(fits, q80, 2.0))
-        beyond = fits & (xa > u)
-        tail = (n_excess / np.maximum(n, 1)) * pareto_sf(np.where(beyond, xa - u, 0.0), xi, sigma)
-        local = np.where(beyond, tail, local)
-        p[at] = np.where(np.isfinite(xa) & (n > 0), local, p[at])
+        for name, x in vals.items():
+            out[name][at] = _local_tail(x, at, peers, out[name][at])
         yield done, total
-    return p
+    return out
+
+
+def _local_tail(x: np.ndarray, at: np.ndarray, peers: np.ndarray,
+                fallback: np.ndarray) -> np.ndarray:
+    """p of ``x[at]`` among ``x[peers]`` (rows of peer indices, -1 the object itself),
+    with the Pareto tail of :func:`pareto_tail` fitted row by row (all rows at once);
+    ``fallback`` where the object's value is NaN or its peers have none."""
+    px = np.sort(np.where(peers >= 0, x[np.maximum(peers, 0)], np.nan), axis=1)
+    n = np.isfinite(px).sum(axis=1)
+    xa = x[at]
+    with np.errstate(invalid="ignore"):
+        local = ((px >= xa[:, None]).sum(axis=1) + 1) / (n + 1.0)
+    m = np.maximum(np.ceil(TAIL_FRACTION * n).astype(np.intp), 10)
+    fits = (n >= MIN_TAIL) & (m < n) & TAIL_MODEL
+    u = px[np.arange(len(at)), np.clip(n - m - 1, 0, px.shape[1] - 1)]
+    with np.errstate(invalid="ignore"):
+        excess = px - u[:, None]
+        excess[~(excess > 0)] = np.nan
+        spread = np.fmax.reduce(excess, axis=1) > np.fmin.reduce(excess, axis=1)
+    n_excess = np.isfinite(excess).sum(axis=1)
+    q50, q80 = row_quantiles(excess, (0.5, 0.8))
+    fits &= (n_excess >= 10) & (q50 > 0) & spread
+    xi, sigma = pareto_shape(np.where(fits, q50, 1.0), np.where(fits, q80, 2.0))
+    beyond = fits & (xa > u)
+    tail = (n_excess / np.maximum(n, 1)) * pareto_sf(np.where(beyond, xa - u, 0.0), xi, sigma)
+    local = np.where(beyond, tail, local)
+    return np.where(np.isfinite(xa) & (n > 0), local, fallback)
 
 
 def _standardise(x: np.ndarray, ok: np.ndarray) -> np.ndarray:
@@ -602,7 +609,8 @@ def _questions_like_with_like(coherence, fold, log_period, observed, seed,
                               unfolded=None) -> StageGen:
     """The tail probabilities of :func:`_questions_by_period`, of each statistic first
     standardised against the stars observed alike (:func:`like_with_like`; a failed
-    fit's coherence is no one's peer)."""
+    fit's coherence is no one's peer); "dip" is the standardised statistic itself, whose
+    tail :func:`vetting_steps` takes among the stars observed alike."""
     incoherence = -coherence if unfolded is None else np.where(unfolded, np.nan, -coherence)
     values = {"fold": incoherence, "bands": band_discord(fold["band_corr"]),
               "fade": fold["fade_run"], "brightening": fold["brightening_run"],
@@ -615,8 +623,7 @@ def _questions_like_with_like(coherence, fold, log_period, observed, seed,
             "event": merged(tail_probability(z["fade"], groups),
                             tail_probability(z["brightening"], groups),
                             tail_probability(fold["drop_excess"])),
-            "dip": (yield from _progress(local_tail_probability(z["dip"], observed, seed),
-                                         "vetting: dips among stars observed alike"))}
+            "dip": z["dip"]}
 
 
 def vetting_steps(log_period: np.ndarray, m_gr: np.ndarray, hyper: np.ndarray,
@@ -655,12 +662,13 @@ def vetting_steps(log_period: np.ndarray, m_gr: np.ndarray, hyper: np.ndarray,
     else:
         p = yield from _questions_like_with_like(coherence, fold, log_period, observed,
                                                  seed, unfolded)
-    density = tail_probability(colour_density_surprise(log_period, m_gr))
-    if blue is not None and observed is not None:
-        blue = yield from _progress(local_tail_probability(blue, observed, seed),
-                                    "vetting: blue excess among stars observed alike")
-    elif blue is not None:
+        local = {"dip": p["dip"]} if blue is None else {"dip": p["dip"], "blue": blue}
+        local = yield from _progress(local_tail_probability(local, observed, seed),
+                                     "vetting: tails among stars observed alike")
+        p["dip"], blue = local["dip"], local.get("blue")
+    if blue is not None and observed is None:
         blue = tail_probability(blue)
+    density = tail_probability(colour_density_surprise(log_period, m_gr))
     p["colour"] = density if blue is None else merged(density, blue)
     p["period"] = tail_probability(class_period_surprise(log_period, classes))
     surprise = np.column_stack([-np.log10(p[q]) for q in QUESTION_NAMES]) + 0.0  # no -0.0

@@ -125,7 +125,7 @@ def test_a_survey_with_a_heavier_tail_is_judged_by_its_own_tail():
     p_all = tail_probability(x)
     assert np.mean(p_all[normal_b] < 0.005) > 0.012
     # against the tail of the stars observed alike, about their nominal share (0.4-0.6%)
-    p = run_quiet(local_tail_probability(x, cov, k=400))
+    p = run_quiet(local_tail_probability({"x": x}, cov, k=400))["x"]
     assert np.mean(p[normal_b] < 0.005) < 0.01
     assert np.mean(p[~b & (np.arange(len(x)) != planted[0])] < 0.005) < 0.01
     # and each survey's outlier still stands out of its own survey
@@ -140,9 +140,14 @@ def test_local_tails_fall_back_to_the_catalogue_without_covariates():
     x, cov, b, planted = _tail_surveys()
     x[5] = np.nan
     cov[9] = np.nan
-    p = run_quiet(local_tail_probability(x, cov, k=400))
-    assert p[5] == 1.0
+    p = run_quiet(local_tail_probability({"x": x, "y": -x}, cov, k=400))
+    assert p["x"][5] == 1.0 and p["y"][5] == 1.0
+    assert p["x"][9] == tail_probability(x)[9] and p["y"][9] == tail_probability(-x)[9]
+    # one search serves both statistics: each is the same as asked alone
+    np.testing.assert_array_equal(p["y"], run_quiet(local_tail_probability({"y": -x}, cov,
+                                                                           k=400))["y"])
+    p = p["x"]
     assert p[9] == tail_probability(x)[9]
     # with too few objects for the peers, everything is the catalogue's tail
-    few = run_quiet(local_tail_probability(x[:300], cov[:300], k=400))
+    few = run_quiet(local_tail_probability({"x": x[:300]}, cov[:300], k=400))["x"]
     np.testing.assert_array_equal(few, tail_probability(x[:300]))
