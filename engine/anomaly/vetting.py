@@ -78,8 +78,9 @@ not undo; so the questions asked of the whole catalogue rather than within perio
 (the dip, the blue excess) take their tail probabilities among the :data:`N_TAIL_LIKE`
 objects observed most alike (:func:`local_tail_probability`). Those within period groups
 keep the group's tail: a period group of the stars observed alike would be too small to
-fit one. Without those statistics (or with the setting off), the raw values are compared. "Stars of a similar period" are bins of :data:`PERIOD_BIN_DEX` in
-log10 period, merged until each holds :data:`MIN_GROUP` objects. The catalogue's class is
+fit one. Without those statistics (or with the setting off), the raw values are compared.
+"Stars of a similar period" are bins of :data:`PERIOD_BIN_DEX` in log10 period, merged
+until each holds :data:`MIN_GROUP` objects. The catalogue's class is
 read by the period question only, as the catalogue's own claim to test; no label or truth
 column is used.
 """

@@ -149,35 +149,44 @@ def test_run_score_on_a_store_without_saved_settings_gives_the_vetting_ranking(
     assert question.shape == (len(cat),)
 
 
-def test_runner_imports_the_stages_compiled_libraries_on_the_gui_thread(tmp_path):
-    """A first import of scikit-learn on the worker thread, while the GUI thread ran
-    astropy's Lomb-Scargle for the Period pane, once crashed the process (a segfault in
-    the import). The runner imports them before its thread starts; checked in a fresh
-    interpreter, where nothing has imported them yet."""
+def _missing_when_a_fresh_run_starts(tmp_path, modules: str, absent: str, *extra: str):
+    """Start a Runner in a fresh interpreter (nothing imported yet: ``absent`` is checked)
+    and return which of ``pvsvet.workers.<modules>`` its stage found not yet imported;
+    ``extra``: further arguments of ``Runner.start``, as source text."""
     import subprocess
     import sys
 
+    start = ", ".join(["'probe'", "stage", *extra])
     script = tmp_path / "probe.py"
     script.write_text(
         "import sys\n"
         "from PySide6.QtCore import QCoreApplication\n"
         "app = QCoreApplication([])\n"
-        "from pvsvet.workers import Runner, WORKER_MODULES\n"
-        "assert 'sklearn.ensemble' not in sys.modules\n"
+        f"from pvsvet.workers import Runner, {modules}\n"
+        f"assert {absent!r} not in sys.modules\n"
         "seen = {}\n"
         "def stage():\n"
-        "    seen.update({m: m in sys.modules for m in WORKER_MODULES})\n"
+        f"    seen.update({{m: m in sys.modules for m in {modules}}})\n"
         "    yield from ()\n"
         "r = Runner()\n"
         "r.idle.connect(app.quit)\n"          # after the thread has finished
-        "assert r.start('probe', stage)\n"
+        f"assert r.start({start})\n"
         "app.exec()\n"
         "print(sorted(m for m, there in seen.items() if not there))\n")
     env = {**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"}
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
                          env=env, timeout=300, cwd=Path(__file__).resolve().parents[2])
     assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout
+    return out.stdout.strip().splitlines()[-1]
+
+
+def test_runner_imports_the_stages_compiled_libraries_on_the_gui_thread(tmp_path):
+    """A first import of scikit-learn on the worker thread, while the GUI thread ran
+    astropy's Lomb-Scargle for the Period pane, once crashed the process (a segfault in
+    the import). The runner imports them before its thread starts; checked in a fresh
+    interpreter, where nothing has imported them yet."""
+    assert _missing_when_a_fresh_run_starts(tmp_path, "WORKER_MODULES",
+                                            "sklearn.ensemble") == "[]"
 
 
 def test_runs_that_train_or_encode_import_tensorflow_on_the_gui_thread_first(tmp_path):
@@ -186,35 +195,15 @@ def test_runs_that_train_or_encode_import_tensorflow_on_the_gui_thread_first(tmp
     window's event filter). Every run whose stages train or encode names TensorFlow for
     the GUI thread to import, and the runner imports it there before the thread starts
     (checked in a fresh interpreter, where nothing has imported it yet)."""
-    import subprocess
-    import sys
-
     from engine.provenance import RUNNABLE
     from pvsvet.runs import RUNS, VAE_RUNS
 
     for key, (_, stages, _) in RUNS.items():
-        every_stage = key == "pipeline"
-        assert (key in VAE_RUNS) == (every_stage or bool({"train", "encode"} & set(stages or ()))), key
+        vae_stages = key == "pipeline" or bool({"train", "encode"} & set(stages or ()))
+        assert (key in VAE_RUNS) == vae_stages, key
     assert {"train", "encode"} <= set(RUNNABLE) and "demo" in VAE_RUNS
-
-    script = tmp_path / "probe.py"
-    script.write_text(
-        "import sys\n"
-        "from PySide6.QtCore import QCoreApplication\n"
-        "app = QCoreApplication([])\n"
-        "from pvsvet.workers import Runner, VAE_MODULES\n"
-        "assert 'tensorflow' not in sys.modules\n"
-        "seen = {}\n"
-        "def stage():\n"
-        "    seen.update({m: m in sys.modules for m in VAE_MODULES})\n"
-        "    yield from ()\n"
-        "r = Runner()\n"
-        "r.idle.connect(app.quit)\n"
-        "assert r.start('probe', stage, VAE_MODULES)\n"
-        "app.exec()\n"
-        "print(sorted(seen.items()))\n")
-    env = {**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"}
-    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                         env=env, timeout=300, cwd=Path(__file__).resolve().parents[2])
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.strip().splitlines()[-1] == "[('tensorflow', True)]", out.stdout
+    assert _missing_when_a_fresh_run_starts(tmp_path, "VAE_MODULES", "tensorflow",
+                                            "VAE_MODULES") == "[]"
+    # without the modules argument, a run does not import TensorFlow (seconds) up front
+    assert _missing_when_a_fresh_run_starts(tmp_path, "VAE_MODULES",
+                                            "tensorflow") == "['tensorflow']"
