@@ -46,6 +46,23 @@ WORKER_MODULES = ("scipy.linalg", "scipy.optimize", "scipy.spatial", "scipy.ndim
 VAE_MODULES = ("tensorflow",)
 
 
+def warm_numba() -> bool:
+    """Load numba's typing and lowering registries on the calling (GUI) thread; True if
+    numba is there. Its first compile or cache load imports them lazily (cffi and
+    pycparser among them), and PySide's import hook then runs on the worker thread: a
+    score run crashed the GUI suite that way (a segfault in Qt's event loop while the
+    worker imported pycparser and the Period pane ran Lomb-Scargle), 1 run in 4 of
+    tests/pvsvet/test_runs.py. About 0.5 s, once per process."""
+    if "numba" not in sys.modules:
+        return False
+    from numba.core.registry import cpu_target
+
+    if not getattr(cpu_target, "_pvsvet_warm", False):
+        cpu_target.target_context.refresh()     # refreshes the typing context too
+        cpu_target._pvsvet_warm = True
+    return True
+
+
 def import_worker_modules(names: tuple[str, ...] = WORKER_MODULES) -> list[str]:
     """Import ``names`` on the calling thread (the GUI thread), those already imported
     at no cost; returns the ones imported now. A module that is not installed is left
@@ -147,6 +164,7 @@ class Runner(QObject):
             return False
         self.name = name
         import_worker_modules(WORKER_MODULES + tuple(modules))
+        warm_numba()
         thread, worker = QThread(), StageWorker(name, factory)
         worker.moveToThread(thread)
         thread.started.connect(worker.run)

@@ -151,8 +151,9 @@ def test_run_score_on_a_store_without_saved_settings_gives_the_vetting_ranking(
 
 def _missing_when_a_fresh_run_starts(tmp_path, modules: str, absent: str, *extra: str):
     """Start a Runner in a fresh interpreter (nothing imported yet: ``absent`` is checked)
-    and return which of ``pvsvet.workers.<modules>`` its stage found not yet imported;
-    ``extra``: further arguments of ``Runner.start``, as source text."""
+    and return which of the modules ``modules`` names (source text, evaluated after
+    ``from pvsvet.workers import *``) its stage found not yet imported; ``extra``: further
+    arguments of ``Runner.start``, as source text."""
     import subprocess
     import sys
 
@@ -162,11 +163,12 @@ def _missing_when_a_fresh_run_starts(tmp_path, modules: str, absent: str, *extra
         "import sys\n"
         "from PySide6.QtCore import QCoreApplication\n"
         "app = QCoreApplication([])\n"
-        f"from pvsvet.workers import Runner, {modules}\n"
+        "from pvsvet.workers import *\n"
+        f"names = {modules}\n"
         f"assert {absent!r} not in sys.modules\n"
         "seen = {}\n"
         "def stage():\n"
-        f"    seen.update({{m: m in sys.modules for m in {modules}}})\n"
+        "    seen.update({m: m in sys.modules for m in names})\n"
         "    yield from ()\n"
         "r = Runner()\n"
         "r.idle.connect(app.quit)\n"          # after the thread has finished
@@ -187,6 +189,15 @@ def test_runner_imports_the_stages_compiled_libraries_on_the_gui_thread(tmp_path
     interpreter, where nothing has imported them yet."""
     assert _missing_when_a_fresh_run_starts(tmp_path, "WORKER_MODULES",
                                             "sklearn.ensemble") == "[]"
+
+
+def test_runner_loads_numbas_lazy_registries_on_the_gui_thread(tmp_path):
+    """numba's first compile or cache load imports its typing registries (cffi, pycparser)
+    on the thread that calls the kernel; on the worker thread, with PySide's import hook,
+    that crashed the GUI suite (a segfault in Qt's event loop). The runner loads them
+    before its thread starts."""
+    lazy = "('numba.core.typing.cffi_utils', 'numba.core.typing.npydecl', 'pycparser')"
+    assert _missing_when_a_fresh_run_starts(tmp_path, lazy, "pycparser") == "[]"
 
 
 def test_runs_that_train_or_encode_import_tensorflow_on_the_gui_thread_first(tmp_path):
