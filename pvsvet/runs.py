@@ -28,8 +28,10 @@ RUNS: dict[str, tuple[str, tuple[str, ...] | None, bool]] = {
     "pipeline": ("Whole pipeline", None, False),
 }
 
-#: runs whose stages train or run the VAE (TensorFlow is imported before they start)
-VAE_RUNS = frozenset({"train", "encode", "pipeline", "demo"})
+#: runs whose stages train or run the VAE (TensorFlow is imported before they start): those
+#: that name train or encode, the whole pipeline, and the demo's first start (a pipeline)
+VAE_RUNS = frozenset({"demo", "pipeline"} | {key for key, (_, stages, _) in RUNS.items()
+                                             if {"train", "encode"} & set(stages or ())})
 
 #: Demo bootstrap: catalogue size and the VAE's wall-clock budget (minutes).
 DEMO_OBJECTS = 20000

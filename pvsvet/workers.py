@@ -46,6 +46,9 @@ WORKER_MODULES = ("scipy.linalg", "scipy.optimize", "scipy.spatial", "scipy.ndim
 VAE_MODULES = ("tensorflow",)
 
 
+_numba_warm = False
+
+
 def warm_numba() -> bool:
     """Load numba's typing and lowering registries on the calling (GUI) thread; True if
     numba is there. Its first compile or cache load imports them lazily (cffi and
@@ -53,13 +56,14 @@ def warm_numba() -> bool:
     score run crashed the GUI suite that way (a segfault in Qt's event loop while the
     worker imported pycparser and the Period pane ran Lomb-Scargle), 1 run in 4 of
     tests/pvsvet/test_runs.py. About 0.5 s, once per process."""
+    global _numba_warm
     if "numba" not in sys.modules:
         return False
-    from numba.core.registry import cpu_target
+    if not _numba_warm:
+        from numba.core.registry import cpu_target
 
-    if not getattr(cpu_target, "_pvsvet_warm", False):
         cpu_target.target_context.refresh()     # refreshes the typing context too
-        cpu_target._pvsvet_warm = True
+        _numba_warm = True
     return True
 
 

@@ -118,8 +118,8 @@ N_PEERS = 100
 PEER_REFERENCE = 50_000
 #: like-with-like: each statistic is standardised against this many objects observed alike
 N_LIKE = 200
-#: colour question: the blue excess's tail is fitted among this many objects observed
-#: alike (its top TAIL_FRACTION, 20 excesses, for the Pareto fit)
+#: like-with-like: the dip's and the blue excess's tails are fitted among this many objects
+#: observed alike (their top TAIL_FRACTION, 20 excesses, for the Pareto fit)
 N_TAIL_LIKE = 400
 #: colour question: log10 period scaled to this many latent units per standard deviation
 PERIOD_WEIGHT = 2.0
@@ -193,20 +193,29 @@ def pareto_tail(vals: np.ndarray, fraction: float | None = None):
     ``xi`` is kept within [0, :data:`MAX_SHAPE`]: no bounded tail (a value past the
     largest seen stays possible) and no tail so heavy that nothing stands out.
     """
-    fraction = TAIL_FRACTION if fraction is None else fraction
     n = len(vals)
-    k = max(int(np.ceil(fraction * n)), 10)
-    if k >= n:
-        return None
-    u = vals[n - k - 1]
-    y = vals[vals > u] - u
-    if len(y) < 10 or np.ptp(y) <= 0:
-        return None
-    q50, q80 = np.quantile(y, [0.5, 0.8])
-    if q50 <= 0:
-        return None
-    xi, sigma = pareto_shape(np.array([q50]), np.array([q80]))
-    return float(u), len(y) / n, float(xi[0]), float(sigma[0])
+    u, share, xi, sigma, ok = pareto_tail_rows(np.asarray(vals, np.float64)[None, :],
+                                               np.array([n]), fraction)
+    return (float(u[0]), float(share[0]), float(xi[0]), float(sigma[0])) if ok[0] else None
+
+
+def pareto_tail_rows(s: np.ndarray, n: np.ndarray, fraction: float | None = None):
+    """:func:`pareto_tail` of every row of ``s`` at once (each row sorted, its ``n``
+    finite values first, NaN after): arrays ``(u, share, xi, sigma, ok)``, ``ok`` False
+    where a row has no fit (too few values, excesses without spread)."""
+    fraction = TAIL_FRACTION if fraction is None else fraction
+    m = np.maximum(np.ceil(fraction * n).astype(np.intp), 10)
+    ok = m < n
+    u = s[np.arange(len(s)), np.clip(n - m - 1, 0, s.shape[1] - 1)]
+    with np.errstate(invalid="ignore"):
+        excess = s - u[:, None]
+        excess[~(excess > 0)] = np.nan
+        spread = np.fmax.reduce(excess, axis=1) > np.fmin.reduce(excess, axis=1)
+    n_excess = np.isfinite(excess).sum(axis=1)
+    q50, q80 = row_quantiles(excess, (0.5, 0.8))
+    ok &= (n_excess >= 10) & (q50 > 0) & spread
+    xi, sigma = pareto_shape(np.where(ok, q50, 1.0), np.where(ok, q80, 2.0))
+    return u, n_excess / np.maximum(n, 1), xi, sigma, ok
 
 
 def pareto_shape(q50: np.ndarray, q80: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -528,26 +537,16 @@ def local_tail_probability(values: dict[str, np.ndarray], covariates: np.ndarray
 def _local_tail(x: np.ndarray, at: np.ndarray, peers: np.ndarray,
                 fallback: np.ndarray) -> np.ndarray:
     """p of ``x[at]`` among ``x[peers]`` (rows of peer indices, -1 the object itself),
-    with the Pareto tail of :func:`pareto_tail` fitted row by row (all rows at once);
+    with the Pareto tail of :func:`pareto_tail_rows` fitted to each row's peers;
     ``fallback`` where the object's value is NaN or its peers have none."""
     px = np.sort(np.where(peers >= 0, x[np.maximum(peers, 0)], np.nan), axis=1)
     n = np.isfinite(px).sum(axis=1)
     xa = x[at]
     with np.errstate(invalid="ignore"):
         local = ((px >= xa[:, None]).sum(axis=1) + 1) / (n + 1.0)
-    m = np.maximum(np.ceil(TAIL_FRACTION * n).astype(np.intp), 10)
-    fits = (n >= MIN_TAIL) & (m < n) & TAIL_MODEL
-    u = px[np.arange(len(at)), np.clip(n - m - 1, 0, px.shape[1] - 1)]
-    with np.errstate(invalid="ignore"):
-        excess = px - u[:, None]
-        excess[~(excess > 0)] = np.nan
-        spread = np.fmax.reduce(excess, axis=1) > np.fmin.reduce(excess, axis=1)
-    n_excess = np.isfinite(excess).sum(axis=1)
-    q50, q80 = row_quantiles(excess, (0.5, 0.8))
-    fits &= (n_excess >= 10) & (q50 > 0) & spread
-    xi, sigma = pareto_shape(np.where(fits, q50, 1.0), np.where(fits, q80, 2.0))
-    beyond = fits & (xa > u)
-    tail = (n_excess / np.maximum(n, 1)) * pareto_sf(np.where(beyond, xa - u, 0.0), xi, sigma)
+    u, share, xi, sigma, fits = pareto_tail_rows(px, n)
+    beyond = fits & (n >= MIN_TAIL) & TAIL_MODEL & (xa > u)
+    tail = share * pareto_sf(np.where(beyond, xa - u, 0.0), xi, sigma)
     local = np.where(beyond, tail, local)
     return np.where(np.isfinite(xa) & (n > 0), local, fallback)
 
@@ -607,24 +606,29 @@ def _questions_by_period(coherence, fold, log_period, unfolded=None) -> dict[str
 
 
 def _questions_like_with_like(coherence, fold, log_period, observed, seed,
-                              unfolded=None) -> StageGen:
+                              unfolded=None, blue=None) -> StageGen:
     """The tail probabilities of :func:`_questions_by_period`, of each statistic first
     standardised against the stars observed alike (:func:`like_with_like`; a failed
-    fit's coherence is no one's peer); "dip" is the standardised statistic itself, whose
-    tail :func:`vetting_steps` takes among the stars observed alike."""
+    fit's coherence is no one's peer), the dip's tail (and that of the colour question's
+    ``blue`` excess, when given) among the stars observed alike
+    (:func:`local_tail_probability`, one search for both). Returns ``(p, p of blue or
+    None)``."""
     incoherence = -coherence if unfolded is None else np.where(unfolded, np.nan, -coherence)
     values = {"fold": incoherence, "bands": band_discord(fold["band_corr"]),
               "fade": fold["fade_run"], "brightening": fold["brightening_run"],
               "dip": fold["dip_flatness"]}
     z = yield from _progress(like_with_like(values, observed, seed),
                              "vetting: peers observed alike")
+    local = {"dip": z["dip"]} if blue is None else {"dip": z["dip"], "blue": blue}
+    local = yield from _progress(local_tail_probability(local, observed, seed),
+                                 "vetting: tails among stars observed alike")
     groups = period_groups(log_period)
     return {"fold": fold_probability(z["fold"], groups, unfolded),
             "bands": tail_probability(z["bands"], groups),
             "event": merged(tail_probability(z["fade"], groups),
                             tail_probability(z["brightening"], groups),
                             tail_probability(fold["drop_excess"])),
-            "dip": z["dip"]}
+            "dip": local["dip"]}, local.get("blue")
 
 
 def vetting_steps(log_period: np.ndarray, m_gr: np.ndarray, hyper: np.ndarray,
@@ -660,15 +664,10 @@ def vetting_steps(log_period: np.ndarray, m_gr: np.ndarray, hyper: np.ndarray,
                                     "vetting: colour of each star's peers")
     if observed is None:
         p = _questions_by_period(coherence, fold, log_period, unfolded)
+        blue = None if blue is None else tail_probability(blue)
     else:
-        p = yield from _questions_like_with_like(coherence, fold, log_period, observed,
-                                                 seed, unfolded)
-        local = {"dip": p["dip"]} if blue is None else {"dip": p["dip"], "blue": blue}
-        local = yield from _progress(local_tail_probability(local, observed, seed),
-                                     "vetting: tails among stars observed alike")
-        p["dip"], blue = local["dip"], local.get("blue")
-    if blue is not None and observed is None:
-        blue = tail_probability(blue)
+        p, blue = yield from _questions_like_with_like(coherence, fold, log_period, observed,
+                                                       seed, unfolded, blue)
     density = tail_probability(colour_density_surprise(log_period, m_gr))
     p["colour"] = density if blue is None else merged(density, blue)
     p["period"] = tail_probability(class_period_surprise(log_period, classes))
