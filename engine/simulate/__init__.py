@@ -69,7 +69,8 @@ logger = logging.getLogger(__name__)
 
 CHUNK = 20_000
 DEFAULT_OBJECTS = 20_000
-GENERATOR = "pvsvet-sim-3"   # 3: OGLE-III periods and amplitudes, LPV secondary periods and LSPs
+GENERATOR = "pvsvet-sim-4"   # 3: OGLE-III periods and amplitudes, LPV secondary periods and LSPs;
+#                               4: OGLE-III marginals and tails (copula), not a cut log-normal
 MIN_POINTS = 10          # engine.config.IngestConfig.min_points
 
 

@@ -66,7 +66,7 @@ def _share(name: str) -> float:
 
 
 # The period and amp_r of the seven pulsators are the pre-OGLE-III ranges, no longer drawn
-# from (:func:`period_amplitude` uses :data:`.ogle3.PULSATORS` for them).
+# from (:func:`period_amplitude` draws them from :data:`.ogle3.QUANTILES`).
 CLASSES: dict[str, ClassSpec] = {
     "EW": ClassSpec(_share("EW"), (0.37, 0.12, 0.2, 1.0), (0.12, 0.8), (1.02, 1.10),
                     (5200, 7200), (-0.1, 0.6)),
@@ -170,25 +170,13 @@ def period_amplitude(name: str, spec: ClassSpec, m: int,
                      rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Periods (d) and peak-to-peak r amplitudes (mag) of ``m`` stars of class ``name``.
 
-    Correlated log-normal in (log P, log A) with the OGLE-III summary of the class
-    (:data:`.ogle3.PULSATORS`), kept within its 1-99% ranges; classes OGLE-III does not
-    have use the ``period`` and ``amp_r`` of their :class:`ClassSpec`.
+    OGLE-III's distribution of the class, its own marginals and the correlation of log P
+    and log A (:func:`.ogle3.draw`, within its 0.1-99.9% ranges); classes OGLE-III does
+    not have use the ``period`` and ``amp_r`` of their :class:`ClassSpec`.
     """
-    if name not in ogle3.PULSATORS:
+    if name not in ogle3.QUANTILES:
         return _trunc_lognormal(rng, *spec.period, m), _log_uniform(rng, *spec.amp_r, m)
-    _, mp, sp, ma, sa, rho, p_lo, p_hi, a_lo, a_hi = ogle3.PULSATORS[name]
-    logp, loga = np.empty(m), np.empty(m)
-    todo = np.arange(m)
-    for _ in range(8):          # redraw the few outside the ranges
-        z1, z2 = rng.standard_normal((2, len(todo)))
-        logp[todo] = mp + sp * z1
-        loga[todo] = ma + sa * (rho * z1 + np.sqrt(1.0 - rho * rho) * z2)
-        out = ((logp[todo] < np.log10(p_lo)) | (logp[todo] > np.log10(p_hi))
-               | (loga[todo] < np.log10(a_lo)) | (loga[todo] > np.log10(a_hi)))
-        todo = todo[out]
-        if not len(todo):
-            break
-    return (np.clip(10.0 ** logp, p_lo, p_hi), np.clip(10.0 ** loga, a_lo, a_hi))
+    return ogle3.draw(name, m, rng)
 
 
 def _luminosity(name: str, spec: ClassSpec, period: np.ndarray,

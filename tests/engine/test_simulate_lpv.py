@@ -93,6 +93,23 @@ def test_period_amplitude_distributions_follow_ogle3():
         assert abs((np.percentile(lp, 84) - np.percentile(lp, 16)) / 2 - sp) < 0.25 * sp, name
         if abs(rho) > 0.3:                    # Mira, SR: +, RRab, DSCT: -
             assert np.sign(np.corrcoef(lp, la)[0, 1]) == np.sign(rho), name
+        # the real tails are kept: ~1% beyond OGLE-III's 1% and 99% periods (a draw cut
+        # at that range, or a log-normal of the same spread, has none or far fewer)
+        p_lo, p_hi = ogle3.PULSATORS[name][6:8]
+        for beyond in (np.mean(par["period"] < p_lo), np.mean(par["period"] > p_hi)):
+            assert 0.004 < beyond < 0.02, (name, beyond)
+
+
+def test_draws_follow_the_ogle3_quantiles():
+    """The copula's draws reproduce the committed quantiles of period and amplitude."""
+    rng = np.random.default_rng(5)
+    for name, q in ogle3.QUANTILES.items():
+        p, a = ogle3.draw(name, 40_000, rng)
+        for knots, x in ((q["log_p"], np.log10(p)), (q["log_a"], np.log10(a))):
+            for prob in (0.05, 0.25, 0.5, 0.75, 0.95):
+                want = np.interp(prob, ogle3.PROBS, knots)
+                assert abs(np.quantile(x, prob) - want) < 0.02, (name, prob)
+            assert knots[0] <= x.min() and x.max() <= knots[-1] + 1e-12, name
 
 
 def test_class_mix_follows_the_cpvs_counts():
