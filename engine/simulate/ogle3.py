@@ -60,6 +60,9 @@ PULSATORS: dict[str, tuple] = {
     "CEPII": (603, 0.8969, 0.609, -0.3125, 0.2964, 0.099, 1.0431, 61.8078, 0.0771, 1.0575),
     "DSCT": (2788, -1.0573, 0.1495, -0.7011, 0.2372, -0.398, 0.0449, 0.2398, 0.024, 0.491),
 }
+#: cumulative probabilities of the :data:`QUANTILES` knots
+PROBS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.16, 0.25, 0.35, 0.5, 0.65, 0.75, 0.84, 0.9,
+         0.95, 0.975, 0.99, 0.995, 0.999)
 #: name: log10 P [d] and log10 A [mag] at PROBS, and the correlation of their normal
 #: scores (the Gaussian copula's); derived with derive() like PULSATORS
 QUANTILES: dict[str, dict] = {
@@ -130,33 +133,32 @@ LPV_EXTRA: dict[str, dict] = {
 }
 
 
-#: cumulative probabilities of the :data:`QUANTILES` knots
-PROBS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.16, 0.25, 0.35, 0.5, 0.65, 0.75, 0.84, 0.9,
-         0.95, 0.975, 0.99, 0.995, 0.999)
-
-
 def _lognormal(x: np.ndarray) -> tuple[float, float]:
     lx = np.log10(x)
     lo, med, hi = np.percentile(lx, [16, 50, 84])
     return round(float(med), 4), round(float(hi - lo) / 2, 4)
 
 
-def _pulsator(p: np.ndarray, a: np.ndarray) -> tuple:
+def _measured(p: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The stars with a finite, positive period and amplitude."""
     ok = (p > 0) & (a > 0) & np.isfinite(p) & np.isfinite(a)
-    p, a = p[ok], a[ok]
+    return p[ok], a[ok]
+
+
+def _pulsator(p: np.ndarray, a: np.ndarray) -> tuple:
+    p, a = _measured(p, a)
     mp, sp = _lognormal(p)
     ma, sa = _lognormal(a)
     rho = float(np.corrcoef(np.log10(p), np.log10(a))[0, 1])
     q = [float(v) for v in (*np.percentile(p, [1, 99]), *np.percentile(a, [1, 99]))]
-    return (int(ok.sum()), mp, sp, ma, sa, round(rho, 3), *(round(v, 4) for v in q))
+    return (len(p), mp, sp, ma, sa, round(rho, 3), *(round(v, 4) for v in q))
 
 
 def _quantiles(p: np.ndarray, a: np.ndarray) -> dict:
     """log10 P and log10 A at :data:`PROBS`, and the correlation of their normal scores."""
     from scipy import stats
 
-    ok = (p > 0) & (a > 0) & np.isfinite(p) & np.isfinite(a)
-    lp, la = np.log10(p[ok]), np.log10(a[ok])
+    lp, la = (np.log10(x) for x in _measured(p, a))
     scores = [stats.norm.ppf((stats.rankdata(x) - 0.5) / len(x)) for x in (lp, la)]
     return {"log_p": tuple(round(float(v), 4) for v in np.quantile(lp, PROBS)),
             "log_a": tuple(round(float(v), 4) for v in np.quantile(la, PROBS)),
@@ -175,11 +177,9 @@ def draw(name: str, m: int, rng: np.random.Generator) -> tuple[np.ndarray, np.nd
     z1, z2 = rng.standard_normal((2, m))
     za = rho * z1 + np.sqrt(1.0 - rho * rho) * z2
     lo, hi = PROBS[0], PROBS[-1]
-    out = []
-    for z, knots in ((z1, q["log_p"]), (za, q["log_a"])):
-        u = lo + (hi - lo) * special.ndtr(z)
-        out.append(10.0 ** np.interp(u, PROBS, knots))
-    return out[0], out[1]
+    period, amplitude = (10.0 ** np.interp(lo + (hi - lo) * special.ndtr(z), PROBS, knots)
+                         for z, knots in ((z1, q["log_p"]), (za, q["log_a"])))
+    return period, amplitude
 
 
 def _lpv_extra(p1, a1, ps, amps) -> dict:
