@@ -9,6 +9,15 @@ so no peak narrower than the data allow falls between two grid points. Ground-ba
 surveys alias: the highest peak can sit one sidereal day (1.0027 d⁻¹) or one year
 (0.00274 d⁻¹) in frequency from the true one, which is why :func:`peaks` lists the next
 highest peaks too and :func:`alias_of` names the relation.
+
+A second period hides under the first. :func:`prewhiten` removes the fold at a period
+(per band, a weighted least-squares Fourier series of :data:`HARMONICS` harmonics, fewer
+where a band has few points) and :func:`residual_periodogram` is the periodogram of what
+is left: a blended or companion variable, the other mode of a double-mode pulsator, the
+Blazhko modulation's side peaks next to the harmonics, or, under a wrong catalogue period,
+the true one. It is the classical prewhitening step (Period04, Lenz & Breger 2005) and
+costs one periodogram per star, which is why it runs for the star being vetted and not
+over a whole catalogue.
 """
 from __future__ import annotations
 
@@ -27,6 +36,10 @@ SAMPLES_PER_PEAK = 5
 MIN_POINTS = 5              # per band, to enter the periodogram
 SIDEREAL_DAY_FREQ = 1.0 / 0.99726957   # d⁻¹
 YEAR_FREQ = 1.0 / 365.25               # d⁻¹
+#: harmonics of the Fourier series prewhiten removes (an RR Lyrae's sawtooth needs ~6-10)
+HARMONICS = 8
+#: a band's series has at most a third as many terms as the band has points
+POINTS_PER_TERM = 3
 
 
 class PeriodogramError(PvsvetError):
@@ -43,6 +56,8 @@ class Periodogram:
     method: str
     samples_per_peak: int = SAMPLES_PER_PEAK
     baseline: float = float("nan")     # days between the first and last point used
+    removed: float = float("nan")      # the period prewhitened away (residual periodogram)
+    harmonics: tuple[int, ...] = ()     # harmonics removed per band in ``bands``
 
     @property
     def longest_period(self) -> float:
@@ -112,9 +127,75 @@ def periodogram(time, mag, err, band, bands=None, min_period: float = MIN_PERIOD
                        baseline)
 
 
-def lightcurve_periodogram(lc, bands=(0, 1), **kw) -> Periodogram:
-    """:func:`periodogram` of an :class:`engine.store.LightCurve` (default: g and r)."""
+def lightcurve_periodogram(lc, bands=(0, 1), removed: float | None = None,
+                           **kw) -> Periodogram:
+    """:func:`periodogram` of an :class:`engine.store.LightCurve` (default: g and r); with
+    ``removed``, :func:`residual_periodogram` after prewhitening at that period."""
+    if removed is not None:
+        return residual_periodogram(lc.time, lc.mag, lc.magerr, lc.band, removed,
+                                    bands=bands, **kw)
     return periodogram(lc.time, lc.mag, lc.magerr, lc.band, bands=bands, **kw)
+
+
+def fourier_terms(n_points: int, harmonics: int = HARMONICS) -> int:
+    """Harmonics a band of ``n_points`` can carry: at most ``harmonics``, and no more
+    than one term (a mean, or a cosine and a sine) per :data:`POINTS_PER_TERM` points;
+    0 below :data:`MIN_POINTS`."""
+    if n_points < MIN_POINTS:
+        return 0
+    return int(max(0, min(harmonics, (n_points // POINTS_PER_TERM - 1) // 2)))
+
+
+def prewhiten(time, mag, err, band, period: float, harmonics: int = HARMONICS
+              ) -> tuple[np.ndarray, dict[int, int]]:
+    """The magnitudes less the fold at ``period``: per band, the weighted (1/err²)
+    least-squares Fourier series of :func:`fourier_terms` harmonics at ``period``,
+    subtracted. Returns ``(residuals, {band: harmonics removed})``; residuals are NaN for
+    unusable points and for bands with fewer than :data:`MIN_POINTS` good points.
+
+    Raises PeriodogramError when ``period`` is not a positive number of days.
+    """
+    if not (np.isfinite(period) and period > 0):
+        raise PeriodogramError(f"prewhiten: period {period!r} is not a positive number of days")
+    t, m, e, b = (np.asarray(a) for a in (time, mag, err, band))
+    t, m, e = t.astype("f8"), m.astype("f8"), e.astype("f8")
+    out = np.full(len(m), np.nan)
+    used: dict[int, int] = {}
+    ok = np.isfinite(t) & np.isfinite(m) & np.isfinite(e) & (e > 0)
+    for c in np.unique(b[ok]):
+        sel = ok & (b == c)
+        k = fourier_terms(int(sel.sum()), harmonics)
+        if sel.sum() < MIN_POINTS:
+            continue
+        phase = 2 * np.pi * ((t[sel] - t[sel].min()) / period)
+        cols = [np.ones(sel.sum())]
+        for j in range(1, k + 1):
+            cols += [np.cos(j * phase), np.sin(j * phase)]
+        design = np.column_stack(cols)
+        w = 1.0 / e[sel]
+        coef, *_ = np.linalg.lstsq(design * w[:, None], m[sel] * w, rcond=None)
+        out[sel] = m[sel] - design @ coef
+        used[int(c)] = k
+    return out, used
+
+
+def residual_periodogram(time, mag, err, band, period: float, bands=None,
+                         harmonics: int = HARMONICS, **kw) -> Periodogram:
+    """:func:`periodogram` of the residuals of :func:`prewhiten` at ``period``: what
+    varies besides the fold. ``removed`` and ``harmonics`` say what was taken out; the
+    harmonics of ``period`` are gone from it, so its highest peak is the strongest
+    other signal."""
+    t, m, e, b = (np.asarray(a) for a in (time, mag, err, band))
+    if bands is not None:
+        keep = np.isin(b, bands)
+        t, m, e, b = t[keep], m[keep], e[keep], b[keep]
+    resid, used = prewhiten(t, m, e, b, period, harmonics)
+    pg = periodogram(t, resid, e, b, **kw)
+    pg.removed = float(period)
+    pg.harmonics = tuple(used.get(c, 0) for c in pg.bands)
+    pg.method += (f", of the residuals after removing P = {period:.7g} d "
+                  f"({'/'.join(str(h) for h in pg.harmonics)} harmonics per band)")
+    return pg
 
 
 def peaks(pg: Periodogram, n: int = 5) -> list[tuple[float, float]]:
