@@ -6,6 +6,11 @@ and runs on a worker thread, once per object. A click on the periodogram snaps t
 highest point near it. The fold shows the two bands offset in one panel or in one panel
 each, with or without error bars. "Use P for labels" makes the label keys and the
 similar-objects grid record the trial period with the label (the journal's ``period``).
+
+"Residuals" removes the fold at the trial period (:func:`engine.periodogram.prewhiten`, a
+Fourier series per band) and shows the periodogram and fold of what is left: a blended
+or companion variable, a second pulsation mode, the Blazhko side peaks, or the true
+period under a wrong one. The period removed stays until the box is ticked again.
 """
 from __future__ import annotations
 
@@ -18,7 +23,8 @@ from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QHBoxLayout, QLabel, Q
                                QPushButton, QVBoxLayout, QWidget)
 
 from engine.fold import fold
-from engine.periodogram import alias_of, lightcurve_periodogram, nearest_peak, peaks
+from engine.periodogram import (alias_of, lightcurve_periodogram, nearest_peak, peaks,
+                                prewhiten)
 
 from ..state import AppState
 from ..workers import call_async
@@ -35,15 +41,24 @@ class PeriodPane(QWidget):
         self.state = state
         self.row: int | None = None
         self.trial = float("nan")
-        self.results: dict[int, object] = {}      # row -> Periodogram or error text
+        # (row, period removed or None) -> Periodogram or error text
+        self.results: dict[tuple, object] = {}
+        self.removed: float | None = None         # the period prewhitened away, if any
+        self._resid: dict[tuple, np.ndarray] = {}
         self.shown: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._lc = None
         self.period_edit = QLineEdit(placeholderText="trial period, days")
+        self.period_edit.setMinimumWidth(self.period_edit.fontMetrics().horizontalAdvance(
+            "0.00000000 ") + 12)                                  # a 7-digit period in full
         self.best = QPushButton("Highest peak")
         self.catalogue = QPushButton("Catalogue P")
         self.keep = QPushButton("Use P for labels")
         self.panels = QCheckBox("panel per band")
         self.errors = QCheckBox("error bars", checked=True)
+        self.residual = QCheckBox("residuals")
+        self.residual.setToolTip("periodogram and fold of what is left after removing the "
+                                 "fold at the trial period (prewhitening): a blended or "
+                                 "companion variable, a second mode")
         self.offset = QDoubleSpinBox(minimum=0, maximum=10, singleStep=0.1, value=0.0,
                                      suffix=" mag", prefix="r offset ")
         self.status = QLabel(wordWrap=True)
@@ -80,6 +95,7 @@ class PeriodPane(QWidget):
             pi.invertY(True)
             pi.setLabel("bottom", "phase")
             pi.setLabel("left", "magnitude [mag]" if c == 0 else "")
+            pi.getAxis("left").enableAutoSIPrefix(False)        # residuals: mag, not mmag
             pi.setMenuEnabled(False)
             for name, colour in zip(BAND_NAMES, BAND_COLOURS):
                 err = pg.ErrorBarItem(x=np.zeros(1), y=np.zeros(1), height=np.zeros(1),
@@ -96,7 +112,8 @@ class PeriodPane(QWidget):
         bar = QHBoxLayout()
         bar.addWidget(QLabel("P"))
         bar.addWidget(self.period_edit)
-        for w in (self.best, self.catalogue, self.panels, self.errors, self.offset, self.keep):
+        for w in (self.best, self.catalogue, self.residual, self.panels, self.errors,
+                  self.offset, self.keep):
             bar.addWidget(w)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
@@ -109,12 +126,14 @@ class PeriodPane(QWidget):
         self.best.clicked.connect(self._best)
         self.catalogue.clicked.connect(lambda: self.set_trial(self._catalogue_period()))
         self.keep.clicked.connect(self.keep_for_labels)
+        self.residual.toggled.connect(self._on_residual)
         for sig in (self.panels.toggled, self.errors.toggled, self.offset.valueChanged):
             sig.connect(self.draw_fold)
 
     # -- state -----------------------------------------------------------------------
     def on_loaded(self, state: AppState) -> None:
         self.results.clear()
+        self._resid.clear()
         self.row = None
         self.on_selection(state.selection, None)
 
@@ -134,7 +153,10 @@ class PeriodPane(QWidget):
             self.status.setText("store busy — select again" if det.busy else det.error)
             return
         self._lc = det.lightcurve
-        self.set_trial(self.state.corrected_period.get(self.row, self._catalogue_period()))
+        start = self.state.corrected_period.get(self.row, self._catalogue_period())
+        if self.residual.isChecked():
+            self.removed = start if np.isfinite(start) and start > 0 else None
+        self.set_trial(start)
         self._show_periodogram()
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt override)
@@ -144,29 +166,34 @@ class PeriodPane(QWidget):
 
     def pending(self) -> bool:
         """Whether the current object's periodogram is still being computed."""
-        return self.row is not None and self._lc is not None and self.row not in self.results
+        return self.row is not None and self._lc is not None and self._key() not in self.results
+
+    def _key(self) -> tuple:
+        return (self.row, self.removed)
 
     def _catalogue_period(self) -> float:
         return float(self.state.catalog.period[self.row]) if self.row is not None else np.nan
 
     # -- periodogram -------------------------------------------------------------------
     def _show_periodogram(self) -> None:
-        row, path = self.row, self.state.path
-        res = self.results.get(row)
+        row, path, key = self.row, self.state.path, self._key()
+        res = self.results.get(key)
         if res is None:
             self.curve.setData([], [])
-            self.status.setText("computing the Lomb–Scargle periodogram (g and r)…")
-            lc = self._lc
+            what = "" if key[1] is None else f" of the residuals after removing P = {key[1]:.7g} d"
+            self.status.setText(f"computing the Lomb–Scargle periodogram (g and r){what}…")
+            lc, removed = self._lc, key[1]
 
             def work():
                 # j pressed ten times queues ten of these: skip those no longer shown
-                return lightcurve_periodogram(lc) if row == self.row else None
+                return (lightcurve_periodogram(lc, removed=removed)
+                        if (row, removed) == self._key() else None)
 
             def done(result, err):
                 if path != self.state.path or (result is None and err is None):
                     return
-                self.results[row] = result if err is None else f"periodogram: {err}"
-                if row == self.row:
+                self.results[key] = result if err is None else f"periodogram: {err}"
+                if key == self._key():
                     self._show_periodogram()
 
             call_async(work, done)
@@ -188,7 +215,7 @@ class PeriodPane(QWidget):
 
     @property
     def result(self):
-        res = self.results.get(self.row)
+        res = self.results.get(self._key())
         return None if isinstance(res, str) else res
 
     def beyond_range(self) -> str:
@@ -206,11 +233,18 @@ class PeriodPane(QWidget):
         res, cat = self.result, self._catalogue_period()
         note = self.beyond_range()
         parts = [note] if note else []
+        if res is not None and self.removed is not None:
+            parts.append(f"residuals after removing P = {self.removed:.7g} d "
+                         f"({'/'.join(str(h) for h in res.harmonics)} harmonics in "
+                         f"{'/'.join(BAND_NAMES[b] for b in res.bands)})")
+            ref, same = self.removed, " = the removed P"
+        else:
+            ref, same = cat, " = catalogue P"
         if res is not None:
             listed = []
             for p, power in peaks(res, 4):
-                rel = alias_of(p, cat) if np.isfinite(cat) and cat > 0 else "unrelated"
-                listed.append(f"{p:.6g} d ({power:.2f}{', ' + rel if rel else ' = catalogue P'})")
+                rel = alias_of(p, ref) if np.isfinite(ref) and ref > 0 else "unrelated"
+                listed.append(f"{p:.6g} d ({power:.2f}{', ' + rel if rel else same})")
             parts.append("peaks: " + "; ".join(listed))
         if self.row in self.state.corrected_period:
             parts.append(f"labels record P = {self.state.corrected_period[self.row]:.7g} d")
@@ -244,6 +278,34 @@ class PeriodPane(QWidget):
             self.status.setText(f"'{self.period_edit.text()}' is not a period in days")
             return
         self.set_trial(value)
+
+    def _on_residual(self, on: bool) -> None:
+        """Tick: remove the fold at the trial period (or the catalogue's); untick: back
+        to the raw photometry."""
+        if on:
+            p = self.trial if np.isfinite(self.trial) and self.trial > 0 \
+                else self._catalogue_period()
+            self.removed = float(p) if np.isfinite(p) and p > 0 else None
+            if self.removed is None:
+                self.residual.setChecked(False)
+                self.status.setText("no period to remove: type one first")
+                return
+        else:
+            self.removed = None
+        if self._lc is not None:
+            self._show_periodogram()
+        self.draw_fold()
+
+    def residual_mags(self) -> np.ndarray | None:
+        """The current star's magnitudes less the fold at the removed period (None when
+        nothing is removed)."""
+        if self.removed is None or self._lc is None:
+            return None
+        key = self._key()
+        if key not in self._resid:
+            lc = self._lc
+            self._resid[key] = prewhiten(lc.time, lc.mag, lc.magerr, lc.band, self.removed)[0]
+        return self._resid[key]
 
     # -- trial fold --------------------------------------------------------------------
     def set_trial(self, period: float) -> None:
@@ -282,10 +344,12 @@ class PeriodPane(QWidget):
         lc, ok = self._lc, np.isfinite(self.trial) and self.trial > 0
         if lc is None or not ok:
             return
+        resid = self.residual_mags()
+        mags = lc.mag if resid is None else resid
         for b, name in enumerate(BAND_NAMES):
-            m = lc.band == b
+            m = (lc.band == b) & np.isfinite(mags)
             x = fold(lc.time[m], self.trial)
-            y = lc.mag[m].astype("f8") + (0 if panels or b == 0 else self.offset.value())
+            y = mags[m].astype("f8") + (0 if panels or b == 0 else self.offset.value())
             e = lc.magerr[m].astype("f8")
             x, y, e = np.concatenate([x, x + 1]), np.tile(y, 2), np.tile(e, 2)
             err, pts = self._items[(b if panels else 0, name)]
@@ -293,7 +357,10 @@ class PeriodPane(QWidget):
             err.setData(x=x, y=y, height=2 * e)
             err.setVisible(self.errors.isChecked())
             self.shown[name] = (x, y)
-        self.folds[0].setTitle(f"P = {self.trial:.7g} d" + ("" if panels else
+        self.folds[0].setLabel("left", "magnitude [mag]" if resid is None
+                               else "residual [mag]")
+        removed = "" if resid is None else f", after removing P = {self.removed:.7g} d"
+        self.folds[0].setTitle(f"P = {self.trial:.7g} d{removed}" + ("" if panels else
                                f" (r {self.offset.value():+.1f} mag)" * bool(self.offset.value())))
 
     def keep_for_labels(self) -> None:

@@ -68,3 +68,37 @@ def test_periodogram_of_a_stripe82_rr_lyrae_recovers_its_period(qtbot, s82_store
     assert entry.label == w.state.label_set[0] and entry.period == pytest.approx(0.6418)
     from tests.pvsvet.conftest import _dispose
     _dispose(w)
+
+
+def test_residuals_remove_the_fold_and_show_what_is_left(qtbot, s82_store, settings):
+    """Ticking "residuals" prewhitens the real star at its period: the periodogram is
+    recomputed on what is left (its highest peak is no longer the catalogue period), the
+    fold shows residual magnitudes far flatter than the curve, and unticking goes back."""
+    from engine.periodogram import alias_of
+    from pvsvet.app import make_app, raise_pane
+    from pvsvet.main_window import MainWindow
+    from pvsvet.state import AppState
+
+    path, period = s82_store
+    make_app()
+    w = MainWindow(AppState(), settings)
+    qtbot.addWidget(w)
+    assert w.open_store(path)
+    w.show()
+    assert raise_pane(w, "period")
+    pane = w.panes["period"]
+    qtbot.waitUntil(lambda: pane.result is not None, timeout=120_000)
+    raw_g = np.ptp(pane.shown["g"][1])
+    pane.residual.setChecked(True)
+    assert pane.removed == pytest.approx(period)
+    qtbot.waitUntil(lambda: pane.result is not None, timeout=120_000)
+    assert pane.result.removed == pytest.approx(period) and pane.result.harmonics
+    assert alias_of(pane.result.best_period, period) not in ("", "P/2")
+    assert "residuals after removing P" in pane.status.text()
+    assert "= catalogue P" not in pane.status.text()
+    assert np.ptp(pane.shown["g"][1]) < 0.5 * raw_g          # the sawtooth is gone
+    pane.residual.setChecked(False)
+    assert pane.removed is None and pane.result.removed != pane.result.removed  # NaN: raw
+    assert np.ptp(pane.shown["g"][1]) == pytest.approx(raw_g)
+    from tests.pvsvet.conftest import _dispose
+    _dispose(w)
