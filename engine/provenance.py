@@ -111,14 +111,16 @@ GRAPH: dict[str, StageSpec] = {s.name: s for s in (
     StageSpec("encode", "vae", ("interpolate", "train"), _fixed("vae/mu"),
               "engine.vae:encode", True, only=("n_decode", "seed")),
     StageSpec("foldstats", "", ("ingest", "interpolate"), _fixed("foldstats"),
-              "engine.anomaly.foldstats:foldstats_stage", on_demand=True),
+              "engine.anomaly.foldstats:foldstats_stage", on_demand=True,
+              revision="2"),                          # 2: dip_width
     StageSpec("score", "score", ("ingest", "encode"),
               lambda cfg: tuple(f"scores/{s}/score" for s in cfg.spaces),
               "engine.anomaly:score", ignore=("block", "aad_*"),
               optional=_score_optional, columns=("class",),
               # 2: the vetting space's bands question on Fisher's z; 3: its dip question
-              # and blue excess read their tails among the stars observed alike
-              revision="3"),
+              # and blue excess read their tails among the stars observed alike; 4: the
+              # dip question asked of brief dips only
+              revision="4"),
     StageSpec("context", "context", ("score",), _fixed("context"),
               "engine.context:run_context"),
 )}

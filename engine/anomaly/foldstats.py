@@ -38,6 +38,10 @@ Each is the median over the two bands (g, r). Four more, for the vetting questio
     faintest point (1), the share of the phase spent above 0.8 over the share above
     0.2: ~0.3 for a rounded (V- or U-shaped) minimum, ~0.8 for a box (a total eclipse
     of a small body, a transit). Band mean.
+``dip_width``
+    How long is that dip? The share of the phase spent above 0.2 on the same scale:
+    0.44 for a sinusoid (the minimum of a smooth pulsation or of spots), 0.05-0.2 for an
+    eclipse or a transit, which last a small part of the orbit. Band mean.
 
 ``drop_excess``
     Does it drop below its curve now and then? Points more than :data:`OUTLIER_SIGMA`
@@ -87,7 +91,7 @@ logger = logging.getLogger(__name__)
 
 NAMES = ("fold_outlier_frac", "fold_scatter", "variability", "fade_run", "brightening_run",
          "band_corr", "dip_flatness", "variability_sigma", "n_points", "median_err",
-         "baseline", "drop_excess")
+         "baseline", "drop_excess", "dip_width")
 #: the statistics of the observations alone (cadence, depth, number of points)
 INSTRUMENT = ("n_points", "median_err", "baseline")
 OUTLIER_SIGMA = 4.0
@@ -293,20 +297,24 @@ def _max_run(z: np.ndarray, group: np.ndarray, n_groups: int, width: int) -> np.
 
 
 def curve_stats(curves: np.ndarray) -> dict[str, np.ndarray]:
-    """``band_corr`` and ``dip_flatness`` of GP curves (m, 2, n_phase) in magnitudes
-    (any per-band offset and positive scale give the same numbers)."""
+    """``band_corr``, ``dip_flatness`` and ``dip_width`` of GP curves (m, 2, n_phase) in
+    magnitudes (any per-band offset and positive scale give the same numbers)."""
     with np.errstate(invalid="ignore", divide="ignore"):
         c = curves - curves.mean(axis=2, keepdims=True)
         norm = np.sqrt((c ** 2).sum(axis=2))
         corr = (c[:, 0] * c[:, 1]).sum(axis=1) / (norm[:, 0] * norm[:, 1])
         med = np.median(curves, axis=2, keepdims=True)
         x = (curves - med) / (curves.max(axis=2, keepdims=True) - med)     # faintest = 1
-        flat = (x > 0.8).mean(axis=2) / (x > 0.2).mean(axis=2)
-    flat = np.where(np.isfinite(x).all(axis=2), flat, np.nan)
-    both = flat.mean(axis=1)
-    one = np.fmax(flat[:, 0], flat[:, 1])                   # a band without a curve
-    return {"band_corr": np.where(np.isfinite(corr), corr, np.nan),
-            "dip_flatness": np.where(np.isfinite(both), both, one)}
+        width = (x > 0.2).mean(axis=2)
+        flat = (x > 0.8).mean(axis=2) / width
+    measured = np.isfinite(x).all(axis=2)
+    out = {"band_corr": np.where(np.isfinite(corr), corr, np.nan)}
+    for name, v in (("dip_flatness", flat), ("dip_width", width)):
+        v = np.where(measured, v, np.nan)
+        both = v.mean(axis=1)
+        one = np.fmax(v[:, 0], v[:, 1])                     # a band without a curve
+        out[name] = np.where(np.isfinite(both), both, one)
+    return out
 
 
 def _group_median(values: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarray:

@@ -269,7 +269,7 @@ def _vetting_group(store_path, cfg, feats, fold, classes, demoted=None) -> Stage
                      "like_covariates": list(INSTRUMENT) if like else [],
                      "period_bin_dex": vetting.PERIOD_BIN_DEX, "min_group": vetting.MIN_GROUP,
                      "n_peers": vetting.N_PEERS, "peer_reference": vetting.PEER_REFERENCE,
-                     "min_class": vetting.MIN_CLASS,
+                     "min_class": vetting.MIN_CLASS, "dip_max_width": vetting.DIP_MAX_WIDTH,
                      "tail": {"model": "generalised Pareto (quantile match)" if vetting.TAIL_MODEL
                               else "ranks only", "fraction": vetting.TAIL_FRACTION,
                               "min_group": vetting.MIN_TAIL, "max_shape": vetting.MAX_SHAPE},

@@ -46,9 +46,15 @@ and ``/interp/hyper``:
     values, mostly 0, would have no spread); the three are merged and ranked again
     (:func:`merged`), so the question counts once.
 ``dip``
-    Is its deepest dip flat-bottomed? High ``dip_flatness`` (a transit-like box),
-    against all stars; like with like, its tail is that of the stars observed alike
-    (:func:`local_tail_probability`).
+    Is its deepest dip a brief, flat-bottomed one? High ``dip_flatness`` (a transit-like
+    box), against all stars; like with like, its tail is that of the stars observed alike
+    (:func:`local_tail_probability`). Asked only of dips briefer than
+    :data:`DIP_MAX_WIDTH` of the cycle (``dip_width``): a transit or an eclipse lasts a
+    small part of the orbit (5-20% of the phase at a fifth of its depth), while a smooth
+    curve spends 44% of its cycle that far down (a sinusoid), so the flat floor of a
+    pulsator's or a spotted star's minimum (RRab standstills, semi-regulars, BY Dra) is a
+    shape of its class, not a box; the others answer p = 1. Their values stay in the
+    comparison, so the stars asked are compared with the same stars as before.
 ``colour``
     Is its colour usual for its period and shape? Two views, merged like ``event``: the
     density of ``g - r`` among the stars of the same period (a 2-D histogram,
@@ -101,13 +107,17 @@ QUESTIONS = {
     "fold": "Does the catalogue period fold the data?",
     "bands": "Do g and r vary in step?",
     "event": "Did it fade, brighten or drop below its curve?",
-    "dip": "Is its deepest dip flat-bottomed (transit-like)?",
+    "dip": "Is its deepest dip a brief, flat-bottomed one (transit-like)?",
     "colour": "Is its colour usual for its period and light-curve shape?",
     "period": "Is its catalogue period usual for its catalogue class?",
 }
 QUESTION_NAMES = list(QUESTIONS)
 #: the fold statistics (engine.anomaly.foldstats) the questions read
-NEEDS = ("fade_run", "brightening_run", "band_corr", "dip_flatness", "drop_excess")
+NEEDS = ("fade_run", "brightening_run", "band_corr", "dip_flatness", "drop_excess",
+         "dip_width")
+#: dip question: asked of dips that last less than this share of the cycle (at a fifth of
+#: their depth: a sinusoid's minimum lasts 0.44, a 15%-long eclipse about 0.15)
+DIP_MAX_WIDTH = 0.3
 #: width of the log10-period bins that define "stars of a similar period"
 PERIOD_BIN_DEX = 0.2
 #: a period bin holds at least this many objects (sparse bins are merged)
@@ -146,7 +156,7 @@ TIE_WEIGHT = 1e-3
 #: an object is said to be flagged by a question only below p = 0.1 (surprise 1)
 FLAG_SURPRISE = 1.0
 NOTE = ("beyond the paper: one tail probability per vetting question (fold coherence for "
-        "the period, g and r in step, a fade or brightening, a flat-bottomed dip, colour "
+        "the period, g and r in step, a fade or brightening, a brief flat-bottomed dip, colour "
         "for the period and shape, period for the catalogue class); raw = the largest "
         "-log10 p; no forest, label or truth")
 
@@ -602,7 +612,15 @@ def _questions_by_period(coherence, fold, log_period, unfolded=None) -> dict[str
             "event": merged(tail_probability(fold["fade_run"], groups),
                             tail_probability(fold["brightening_run"], groups),
                             tail_probability(fold["drop_excess"])),
-            "dip": tail_probability(fold["dip_flatness"])}
+            "dip": brief_dips_only(tail_probability(fold["dip_flatness"]), fold)}
+
+
+def brief_dips_only(p: np.ndarray, fold: dict[str, np.ndarray]) -> np.ndarray:
+    """The dip question's p where the deepest dip is briefer than :data:`DIP_MAX_WIDTH`
+    of the cycle, 1 elsewhere (a broad minimum, or no width measured)."""
+    with np.errstate(invalid="ignore"):
+        brief = np.asarray(fold["dip_width"], np.float64) < DIP_MAX_WIDTH
+    return np.where(brief, p, 1.0)
 
 
 def _questions_like_with_like(coherence, fold, log_period, observed, seed,
@@ -628,7 +646,7 @@ def _questions_like_with_like(coherence, fold, log_period, observed, seed,
             "event": merged(tail_probability(z["fade"], groups),
                             tail_probability(z["brightening"], groups),
                             tail_probability(fold["drop_excess"])),
-            "dip": local["dip"]}, local.get("blue")
+            "dip": brief_dips_only(local["dip"], fold)}, local.get("blue")
 
 
 def vetting_steps(log_period: np.ndarray, m_gr: np.ndarray, hyper: np.ndarray,

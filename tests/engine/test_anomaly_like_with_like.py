@@ -27,7 +27,8 @@ def _two_surveys(seed=0, n_a=2700, n_b=300):
             "brightening_run": np.where(b, rng.normal(5, 1.0, n), rng.normal(3, 0.5, n)),
             "dip_flatness": np.where(b, rng.uniform(0.3, 0.7, n), rng.uniform(0.2, 0.5, n)),
             # points off the curve counted in each star's own noise: alike in both surveys
-            "drop_excess": rng.choice([-0.71, 0.0, 0.0, 0.0, 0.71], n)}
+            "drop_excess": rng.choice([-0.71, 0.0, 0.0, 0.0, 0.71], n),
+            "dip_width": rng.uniform(0.1, 0.25, n)}          # brief dips: all asked
     coherence = np.where(b, rng.normal(0.5, 0.3, n), rng.normal(2.0, 0.3, n))
     planted = np.array([10, 20, 30, n_a + 10, n_a + 20, n_a + 30])
     coherence[[10, n_a + 10]] = [0.0, -1.5]            # scrambled folds

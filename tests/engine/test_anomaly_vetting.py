@@ -64,8 +64,12 @@ def test_curve_statistics_tell_rounded_and_box_dips_and_lagged_bands_apart():
     assert out["dip_flatness"][0] == pytest.approx(0.47, abs=0.02)
     # a V spends a quarter of its dip near the bottom, a box most of it
     assert out["dip_flatness"][2] > 0.75 and out["dip_flatness"][3] == pytest.approx(0.25, abs=0.03)
+    # how long the dip lasts: a sinusoid's minimum 44% of the cycle, the box's 20%
+    assert out["dip_width"][0] == pytest.approx(0.436, abs=0.01)
+    assert out["dip_width"][2] == pytest.approx(0.2, abs=0.01)
     flat = curve_stats(np.full((1, 2, 160), 3.0))       # no variation: no dip to measure
     assert np.isnan(flat["dip_flatness"][0]) and np.isnan(flat["band_corr"][0])
+    assert np.isnan(flat["dip_width"][0])
 
 
 def _raw_store(path, n_points=500, seed=1):
@@ -114,9 +118,10 @@ def test_runs_of_points_off_the_fold_are_found_in_time_order(tmp_path):
     assert abs(drops[0]) < 1.5 and drops[2] < -3 and drops[1] > 2.5
 
 
-def _vetting_store(path, seed=0):
+def _vetting_store(path, seed=0, broad_twin=None):
     """The stage test store with GP hyperparameters and fold statistics, and one
-    object planted per question (all else drawn from one population)."""
+    object planted per question (all else drawn from one population); ``broad_twin``: a
+    row given the dip question's box flatness with a dip as long as a sinusoid's."""
     rng = np.random.default_rng(seed)
     make_store(path, seed=seed)
     n = 1500
@@ -133,11 +138,17 @@ def _vetting_store(path, seed=0):
                 "brightening_run": rng.normal(3, 0.5, n),
                 "band_corr": 1 - rng.uniform(0, 0.05, n), "dip_flatness": rng.uniform(0.2, 0.5, n),
                 # one point off the curve at most, either side (as noise gives)
-                "drop_excess": rng.choice([-0.71, 0.0, 0.0, 0.0, 0.71], n)}
+                "drop_excess": rng.choice([-0.71, 0.0, 0.0, 0.0, 0.71], n),
+                # the deepest dips: most as long as a sinusoid's, an eclipser's brief
+                "dip_width": np.where(rng.random(n) < 0.8, rng.uniform(0.35, 0.46, n),
+                                      rng.uniform(0.08, 0.25, n))}
         hyper[100, 3] = 10.0 ** 3.0          # fold: C/delta 1e-4 against ~1e2
         fold["band_corr"][200] = -0.8        # bands: g against r
         fold["fade_run"][300] = 40.0         # event: a long fade
         fold["dip_flatness"][400] = 0.95     # dip: a box
+        fold["dip_width"][400] = 0.12
+        if broad_twin is not None:
+            fold["dip_flatness"][broad_twin], fold["dip_width"][broad_twin] = 0.95, 0.44
         # colour: long-period stars are red, one of them is blue
         long = period > 30
         g = 14.5 + np.where(long, rng.normal(2.0, 0.1, n), rng.normal(0.5, 0.1, n))
@@ -425,3 +436,18 @@ def test_colour_density_leaves_the_star_itself_out():
     # nothing else near the lone star: the density's floor; the pair find each other
     assert dens[0] == pytest.approx(7.0) and dens[1] == dens[2] < 5.0
     assert np.max(dens[3:]) < dens[1]
+
+
+def test_the_dip_question_is_asked_of_brief_dips_only(tmp_path):
+    """A flat floor that lasts as long as a sinusoid's minimum (an RRab standstill, a
+    spotted star) is not a transit: as flat as the planted box but as broad as a sine, it
+    answers p = 1 and does not rank; the brief box beside it still tops the question."""
+    path = _vetting_store(tmp_path / "v.h5", broad_twin=401)
+    run_quiet(score(path, dataclasses.replace(CFG, spaces=("vetting",))))
+    with Store(path) as st:
+        surprise, rank = st.read("scores/vetting/surprise"), st.read("scores/vetting/rank")
+        flat = st.read("foldstats/dip_flatness")
+    dip = QUESTION_NAMES.index("dip")
+    assert flat[401] == flat[400] == flat.max()
+    assert surprise[401, dip] == 0.0 and rank[401] > 100
+    assert surprise[400, dip] == surprise[:, dip].max() and rank[400] <= 10
