@@ -43,7 +43,8 @@ class ExplainError(PvsvetError):
 
 # -- vetting -----------------------------------------------------------------------------
 def vetting_answers(store, row: int) -> list[dict]:
-    """The vetting questions of ``row``: name, text, −log10 p and p (NaN: not asked).
+    """The vetting questions of ``row``: name, text, −log10 p, p (NaN: not asked) and a
+    note ('' or why the question was not asked of it: the dip question of a broad dip).
 
     ``store`` is an open :class:`engine.store.Store`.
     """
@@ -53,9 +54,17 @@ def vetting_answers(store, row: int) -> list[dict]:
     names = [str(q) for q in attrs.get("features", [])]
     texts = {str(k): str(v) for k, v in (attrs.get("questions") or {}).items()}
     surprise = np.asarray(store.read("scores/vetting/surprise", rows=row), dtype="f8")
-    return [{"name": n, "text": texts.get(n, n), "log10p": float(s),
-             "p": float(10.0 ** -s) if np.isfinite(s) else float("nan")}
-            for n, s in zip(names, surprise)]
+    out = [{"name": n, "text": texts.get(n, n), "log10p": float(s),
+            "p": float(10.0 ** -s) if np.isfinite(s) else float("nan"), "note": ""}
+           for n, s in zip(names, surprise)]
+    widest = (attrs.get("settings") or {}).get("dip_max_width")
+    if widest is not None and store.has("foldstats/dip_width") and "dip" in names:
+        width = float(store.read("foldstats/dip_width", rows=row))
+        if not width < float(widest):
+            out[names.index("dip")]["note"] = (
+                f"not asked: its deepest dip lasts {width:.0%} of the cycle (a minimum, not an "
+                "eclipse or a transit)" if np.isfinite(width) else "not asked: no dip measured")
+    return out
 
 
 # -- forest ------------------------------------------------------------------------------

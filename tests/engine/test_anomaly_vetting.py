@@ -451,3 +451,11 @@ def test_the_dip_question_is_asked_of_brief_dips_only(tmp_path):
     assert flat[401] == flat[400] == flat.max()
     assert surprise[401, dip] == 0.0 and rank[401] > 100
     assert surprise[400, dip] == surprise[:, dip].max() and rank[400] <= 10
+    # the Why pane's answers say why the broad one was not asked
+    from engine.anomaly.explain import vetting_answers
+    with Store(path) as st:
+        broad, brief = (next(a for a in vetting_answers(st, r) if a["name"] == "dip")
+                        for r in (401, 400))
+    assert broad["note"] == ("not asked: its deepest dip lasts 44% of the cycle (a minimum, "
+                             "not an eclipse or a transit)") and broad["p"] == 1.0
+    assert brief["note"] == "" and brief["p"] < 0.01
