@@ -29,12 +29,12 @@ def s82_store(shared_data, tmp_path):
     return path, float(row["Per"])
 
 
-def test_periodogram_of_a_stripe82_rr_lyrae_recovers_its_period(qtbot, s82_store, settings):
+def _period_pane(qtbot, path, settings):
+    """The main window on ``path`` with the period pane in front and its periodogram done."""
     from pvsvet.app import make_app, raise_pane
     from pvsvet.main_window import MainWindow
     from pvsvet.state import AppState
 
-    path, period = s82_store
     make_app()
     w = MainWindow(AppState(), settings)
     qtbot.addWidget(w)
@@ -43,6 +43,12 @@ def test_periodogram_of_a_stripe82_rr_lyrae_recovers_its_period(qtbot, s82_store
     assert raise_pane(w, "period")
     pane = w.panes["period"]
     qtbot.waitUntil(lambda: pane.result is not None, timeout=120_000)
+    return w, pane
+
+
+def test_periodogram_of_a_stripe82_rr_lyrae_recovers_its_period(qtbot, s82_store, settings):
+    path, period = s82_store
+    w, pane = _period_pane(qtbot, path, settings)
     assert pane.result.bands == (0, 1)                       # g and r together
     assert pane.result.best_period == pytest.approx(period, rel=1e-4)
     assert "= catalogue P" in pane.status.text()
@@ -75,19 +81,9 @@ def test_residuals_remove_the_fold_and_show_what_is_left(qtbot, s82_store, setti
     recomputed on what is left (its highest peak is no longer the catalogue period), the
     fold shows residual magnitudes far flatter than the curve, and unticking goes back."""
     from engine.periodogram import alias_of
-    from pvsvet.app import make_app, raise_pane
-    from pvsvet.main_window import MainWindow
-    from pvsvet.state import AppState
 
     path, period = s82_store
-    make_app()
-    w = MainWindow(AppState(), settings)
-    qtbot.addWidget(w)
-    assert w.open_store(path)
-    w.show()
-    assert raise_pane(w, "period")
-    pane = w.panes["period"]
-    qtbot.waitUntil(lambda: pane.result is not None, timeout=120_000)
+    w, pane = _period_pane(qtbot, path, settings)
     raw_g = np.ptp(pane.shown["g"][1])
     pane.residual.setChecked(True)
     assert pane.removed == pytest.approx(period)
