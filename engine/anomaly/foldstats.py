@@ -19,7 +19,7 @@ numbers per object say what kind of scatter it is:
     noise the star varies at all (a wrong period scrambles the curve but keeps this
     large; a faint star whose variation hides in the noise has ~1).
 
-Each is the median over the two bands (g, r). Four more, for the vetting questions of
+Each is the median over the two bands (g, r). More, for the vetting questions of
 :mod:`engine.anomaly.vetting`:
 
 ``fade_run``, ``brightening_run``
