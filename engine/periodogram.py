@@ -79,14 +79,21 @@ class Periodogram:
         return float(1.0 / self.frequency[np.argmax(self.power)])
 
 
-def _usable(time, mag, err, band, bands) -> tuple[np.ndarray, ...]:
+def _usable_mask(time, mag, err, band, bands) -> np.ndarray:
+    """The points a periodogram uses: finite, a positive error, in ``bands`` (None: any),
+    in a band with at least :data:`MIN_POINTS` such points."""
     t, m, e, b = (np.asarray(a) for a in (time, mag, err, band))
     ok = np.isfinite(t) & np.isfinite(m) & np.isfinite(e) & (e > 0)
     if bands is not None:
         ok &= np.isin(b, bands)
     keep = [c for c in np.unique(b[ok]) if (ok & (b == c)).sum() >= MIN_POINTS]
-    ok &= np.isin(b, keep)
-    return t[ok].astype("f8"), m[ok].astype("f8"), e[ok].astype("f8"), b[ok]
+    return ok & np.isin(b, keep)
+
+
+def _usable(time, mag, err, band, bands) -> tuple[np.ndarray, ...]:
+    ok = _usable_mask(time, mag, err, band, bands)
+    t, m, e, b = (np.asarray(a)[ok] for a in (time, mag, err, band))
+    return t.astype("f8"), m.astype("f8"), e.astype("f8"), b
 
 
 def periodogram(time, mag, err, band, bands=None, min_period: float = MIN_PERIOD,
@@ -157,16 +164,14 @@ def prewhiten(time, mag, err, band, period: float, harmonics: int = HARMONICS
     """
     if not (np.isfinite(period) and period > 0):
         raise PeriodogramError(f"prewhiten: period {period!r} is not a positive number of days")
-    t, m, e, b = (np.asarray(a) for a in (time, mag, err, band))
-    t, m, e = t.astype("f8"), m.astype("f8"), e.astype("f8")
+    ok = _usable_mask(time, mag, err, band, None)
+    t, m, e = (np.asarray(a, dtype="f8") for a in (time, mag, err))
+    b = np.asarray(band)
     out = np.full(len(m), np.nan)
     used: dict[int, int] = {}
-    ok = np.isfinite(t) & np.isfinite(m) & np.isfinite(e) & (e > 0)
     for c in np.unique(b[ok]):
         sel = ok & (b == c)
         k = fourier_terms(int(sel.sum()), harmonics)
-        if sel.sum() < MIN_POINTS:
-            continue
         phase = 2 * np.pi * ((t[sel] - t[sel].min()) / period)
         cols = [np.ones(sel.sum())]
         for j in range(1, k + 1):
@@ -185,10 +190,7 @@ def residual_periodogram(time, mag, err, band, period: float, bands=None,
     varies besides the fold. ``removed`` and ``harmonics`` say what was taken out; the
     harmonics of ``period`` are gone from it, so its highest peak is the strongest
     other signal."""
-    t, m, e, b = (np.asarray(a) for a in (time, mag, err, band))
-    if bands is not None:
-        keep = np.isin(b, bands)
-        t, m, e, b = t[keep], m[keep], e[keep], b[keep]
+    t, m, e, b = _usable(time, mag, err, band, bands)
     resid, used = prewhiten(t, m, e, b, period, harmonics)
     pg = periodogram(t, resid, e, b, **kw)
     pg.removed = float(period)
