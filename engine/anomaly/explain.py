@@ -48,6 +48,8 @@ def vetting_answers(store, row: int) -> list[dict]:
 
     ``store`` is an open :class:`engine.store.Store`.
     """
+    from .vetting import brief_dip
+
     if not store.has("scores/vetting/surprise"):
         raise ExplainError(f"{store.path}: no vetting scores (score with the vetting space)")
     attrs = store.attrs("scores/vetting")
@@ -60,7 +62,7 @@ def vetting_answers(store, row: int) -> list[dict]:
     widest = (attrs.get("settings") or {}).get("dip_max_width")
     if widest is not None and store.has("foldstats/dip_width") and "dip" in names:
         width = float(store.read("foldstats/dip_width", rows=row))
-        if not width < float(widest):
+        if not brief_dip(width, float(widest)):
             out[names.index("dip")]["note"] = (
                 f"not asked: its deepest dip lasts {width:.0%} of the cycle (a minimum, not an "
                 "eclipse or a transit)" if np.isfinite(width) else "not asked: no dip measured")

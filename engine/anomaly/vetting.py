@@ -612,15 +612,14 @@ def _questions_by_period(coherence, fold, log_period, unfolded=None) -> dict[str
             "event": merged(tail_probability(fold["fade_run"], groups),
                             tail_probability(fold["brightening_run"], groups),
                             tail_probability(fold["drop_excess"])),
-            "dip": brief_dips_only(tail_probability(fold["dip_flatness"]), fold)}
+            "dip": tail_probability(fold["dip_flatness"])}
 
 
-def brief_dips_only(p: np.ndarray, fold: dict[str, np.ndarray]) -> np.ndarray:
-    """The dip question's p where the deepest dip is briefer than :data:`DIP_MAX_WIDTH`
-    of the cycle, 1 elsewhere (a broad minimum, or no width measured)."""
+def brief_dip(width, limit: float = DIP_MAX_WIDTH):
+    """Whether a deepest dip of ``width`` (``dip_width``, scalar or array) is brief enough
+    for the dip question: shorter than ``limit`` of the cycle (False where unmeasured)."""
     with np.errstate(invalid="ignore"):
-        brief = np.asarray(fold["dip_width"], np.float64) < DIP_MAX_WIDTH
-    return np.where(brief, p, 1.0)
+        return np.asarray(width, np.float64) < limit
 
 
 def _questions_like_with_like(coherence, fold, log_period, observed, seed,
@@ -646,7 +645,7 @@ def _questions_like_with_like(coherence, fold, log_period, observed, seed,
             "event": merged(tail_probability(z["fade"], groups),
                             tail_probability(z["brightening"], groups),
                             tail_probability(fold["drop_excess"])),
-            "dip": brief_dips_only(local["dip"], fold)}, local.get("blue")
+            "dip": local["dip"]}, local.get("blue")
 
 
 def vetting_steps(log_period: np.ndarray, m_gr: np.ndarray, hyper: np.ndarray,
@@ -686,6 +685,7 @@ def vetting_steps(log_period: np.ndarray, m_gr: np.ndarray, hyper: np.ndarray,
     else:
         p, blue = yield from _questions_like_with_like(coherence, fold, log_period, observed,
                                                        seed, unfolded, blue)
+    p["dip"] = np.where(brief_dip(fold["dip_width"]), p["dip"], 1.0)   # broad: not asked
     density = tail_probability(colour_density_surprise(log_period, m_gr))
     p["colour"] = density if blue is None else merged(density, blue)
     p["period"] = tail_probability(class_period_surprise(log_period, classes))
