@@ -33,6 +33,11 @@ from .common import BAND_COLOURS, BAND_NAMES, HIGHLIGHT, LogAxis, rgba
 logger = logging.getLogger(__name__)
 
 
+def _period_or_none(p) -> float | None:
+    """``p`` as a period in days, None when it is not a finite positive number."""
+    return float(p) if p is not None and np.isfinite(p) and p > 0 else None
+
+
 class PeriodPane(QWidget):
     """Periodogram and trial fold of ``state.selection.current``."""
 
@@ -155,7 +160,7 @@ class PeriodPane(QWidget):
         self._lc = det.lightcurve
         start = self.state.corrected_period.get(self.row, self._catalogue_period())
         if self.residual.isChecked():
-            self.removed = start if np.isfinite(start) and start > 0 else None
+            self.removed = _period_or_none(start)
         self.set_trial(start)
         self._show_periodogram()
 
@@ -283,9 +288,8 @@ class PeriodPane(QWidget):
         """Tick: remove the fold at the trial period (or the catalogue's); untick: back
         to the raw photometry."""
         if on:
-            p = self.trial if np.isfinite(self.trial) and self.trial > 0 \
-                else self._catalogue_period()
-            self.removed = float(p) if np.isfinite(p) and p > 0 else None
+            self.removed = _period_or_none(self.trial) or _period_or_none(
+                self._catalogue_period())
             if self.removed is None:
                 self.residual.setChecked(False)
                 self.status.setText("no period to remove: type one first")

@@ -229,9 +229,9 @@ class WhyPane(QWidget):
         self.vetting.setRowCount(0)              # rows back to their default height
         self.values["vetting"] = answers
         _fill(self.vetting, [[a["name"], _num(a["log10p"], "{:.2f}"),
-                              "not asked" if a.get("note") else _num(a["p"])]
+                              "not asked" if a["note"] else _num(a["p"])]
                              for a in answers],
-              [a["text"] + (f" ({a['note']})" if a.get("note") else "") for a in answers])
+              [a["text"] + (f" ({a['note']})" if a["note"] else "") for a in answers])
 
     def _show_class_features(self) -> None:
         if self._class is None:
