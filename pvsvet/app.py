@@ -63,6 +63,16 @@ def make_app(argv: list[str] | None = None, offscreen: bool = False):
         app.setProperty("pvsvet_themed", True)
     pg.setConfigOptions(background="#1b1d21", foreground="#c9ccd1", antialias=True,
                         imageAxisOrder="row-major")
+    if getattr(app, "_pvsvet_gc", None) is None:
+        # Python's cyclic garbage collector runs in whichever thread allocates when its
+        # threshold is reached: a run's worker thread could then destroy Qt objects (a
+        # closed window's menus), which Qt allows in the GUI thread only (a deadlock of
+        # the worker, waiting for the GIL inside ~QObject, and the GUI thread, waiting for
+        # Qt's lock, was caught this way). pyqtgraph's collector turns the automatic one
+        # off and collects, by the same thresholds, from a timer in the GUI thread.
+        from pyqtgraph.util.garbage_collector import GarbageCollector
+
+        app._pvsvet_gc = GarbageCollector(interval=1.0)
     return app
 
 

@@ -19,3 +19,20 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real survey data not found at ../shared/data")
     return SHARED_DATA
+
+
+@pytest.fixture(autouse=True)
+def _collect_in_the_main_thread():
+    """Once a test has made the QApplication (pvsvet.app.make_app), automatic garbage
+    collection is off and the GUI thread collects on a timer, which runs only while an
+    event loop does: after each test, the same collector's check runs here (this is the
+    GUI thread), so tests without an event loop do not pile up garbage."""
+    yield
+    import gc
+
+    if not gc.isenabled():
+        from PySide6.QtWidgets import QApplication
+
+        collector = getattr(QApplication.instance(), "_pvsvet_gc", None)
+        if collector is not None:
+            collector.check()

@@ -84,3 +84,32 @@ def test_screenshot_into_a_missing_folder_fails_with_a_message(qtbot, tmp_path, 
     assert main([str(store), "--screenshot", str(png),
                  "--settings", str(tmp_path / "s.ini")]) == 1
     assert f"--screenshot {png}: cannot write the image" in capsys.readouterr().err
+
+
+def test_the_app_collects_garbage_in_the_gui_thread_only(qtbot):
+    """A worker thread must never run the cyclic collector (it would destroy Qt objects
+    off the GUI thread): make_app turns the automatic collector off and collects from a
+    timer of the GUI thread, once per application."""
+    import gc
+    import weakref
+
+    from pvsvet.app import make_app
+
+    app = make_app()
+    collector = app._pvsvet_gc
+    assert not gc.isenabled()
+    assert collector.timer.isActive() and collector.timer.thread() is app.thread()
+    assert make_app()._pvsvet_gc is collector
+    class Node:
+        pass
+
+    node = Node()
+    node.loop = node                            # a cycle only the cyclic collector frees
+    freed = weakref.ref(node)
+    del node
+    thresholds = collector.threshold
+    collector.threshold = (0, 0, 0)             # collect at the next tick
+    try:
+        qtbot.waitUntil(lambda: freed() is None, timeout=5000)
+    finally:
+        collector.threshold = thresholds
